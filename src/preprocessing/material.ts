@@ -1,0 +1,73 @@
+/**
+ * Correlated randomness ("preprocessing material") a party consumes, and the source it comes
+ * from. All material is secret-shared among the n parties; in malicious mode every tensor also
+ * carries MAC shares under the session MAC key.
+ *
+ * Implementations of {@link TripleSource}: `InsecureLocalDealer` (in-process, tests and local
+ * development; the name says what it is) and the triple-service client in services/. Every
+ * party must request the same material in the same order; sources check this and throw a
+ * DesyncError otherwise.
+ */
+import type { SecretTensor } from '../sharing/secret-tensor.ts';
+
+/** Beaver triple: c = a ⊙ b (elementwise) or c = a·b (matrix). */
+export interface Triple {
+  readonly a: SecretTensor;
+  readonly b: SecretTensor;
+  readonly c: SecretTensor;
+}
+
+/** Triple for a fixed operand: c = a·B where B is the fixed mask dealt by `fixedMask(id)`. */
+export interface FixedTriple {
+  readonly a: SecretTensor;
+  readonly c: SecretTensor;
+}
+
+/** Square pair: aa = a ⊙ a. */
+export interface SquarePair {
+  readonly a: SecretTensor;
+  readonly aa: SecretTensor;
+}
+
+/**
+ * A random mask r (uniform over the whole ring) with pieces of its low 64 bits, r64 = r mod 2^64:
+ *   rMsb  = bit 63 of r64,
+ *   rHigh = ⌊(r64 mod 2^63) / 2^shift⌋,
+ *   bits  = bits 0..shift−1 of r64 as ring elements 0/1 (shape [shift, size]; only for comparisons).
+ * Used by dealer truncation (protocols/truncate.ts) and comparison (protocols/compare.ts).
+ */
+export interface MaskedBits {
+  readonly shift: number;
+  readonly r: SecretTensor;
+  readonly rMsb: SecretTensor;
+  readonly rHigh: SecretTensor;
+  readonly bits: SecretTensor | undefined;
+}
+
+export interface MaterialStats {
+  /** Bytes this party received from the source (seeds count 16 bytes). */
+  bytesReceived: number;
+  requests: number;
+}
+
+export interface TripleSource {
+  readonly name: string;
+  readonly stats: Readonly<MaterialStats>;
+  /** This party's share α_i of the MAC key (malicious mode), undefined in semi-honest mode. */
+  macKeyShare(): Promise<bigint | undefined>;
+  /** `size` elementwise triples, each tensor of shape [size]. */
+  triples(size: number): Promise<Triple>;
+  /** A [m,k], B [k,n], C = A·B [m,n]. */
+  matrixTriple(m: number, k: number, n: number): Promise<Triple>;
+  /** The mask B [k,n] of fixed operand `id`; the same B every time (first call creates it). */
+  fixedMask(id: string, k: number, n: number): Promise<SecretTensor>;
+  /** A [m,k] fresh, C = A·B_id [m,n]. `fixedMask(id)` must have been requested first. */
+  fixedTriple(id: string, m: number): Promise<FixedTriple>;
+  squares(size: number): Promise<SquarePair>;
+  /** Masks for truncation by `shift` bits (no bit decomposition). */
+  truncMasks(size: number, shift: number): Promise<MaskedBits>;
+  /** Masks for comparison of values below 2^bits (with the low `bits` bits). */
+  compareMasks(size: number, bits: number): Promise<MaskedBits>;
+  /** Uniformly random shared values (e.g. to mask upper bits on output in malicious mode). */
+  randoms(size: number): Promise<SecretTensor>;
+}

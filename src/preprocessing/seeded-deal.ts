@@ -1,0 +1,70 @@
+/**
+ * PRG-seed compression of dealt shares (as in SPU's TTP and SPDZ-style dealers): for a batch of
+ * plaintext tensors x_1..x_t, parties 0..n−2 each receive one 16-byte seed and expand their
+ * shares (and MAC shares) from AES-CTR(seed); party n−1 receives the corrections
+ * x_j − Σ_{i<n−1} share_{i,j} (and α·x_j − Σ mac_{i,j}). Communication: 16 bytes for n−1
+ * parties, |x| (·2 with MACs) for the last one, instead of n·|x|.
+ *
+ * Expansion order inside one message: for each tensor in order, its value share, then (malicious
+ * mode) its MAC share.
+ */
+import { Prg, randomSeed, SEED_BYTES } from '../crypto/prg.ts';
+import type { Ring } from '../ring/ring.ts';
+import type { RingTensor } from '../ring/tensor.ts';
+import { mulScalar, sizeOf, sub, tensor } from '../ring/tensor.ts';
+import type { SecretTensor } from '../sharing/secret-tensor.ts';
+
+export type PartyMessage =
+  | { readonly kind: 'seed'; readonly seed: Uint8Array }
+  | { readonly kind: 'explicit'; readonly words: BigUint64Array };
+
+export function messageBytes(m: PartyMessage): number {
+  return m.kind === 'seed' ? SEED_BYTES : m.words.byteLength;
+}
+
+/** Shares `plain` among n parties; `alpha` set = malicious mode (MAC shares included). */
+export function dealShares(plain: readonly RingTensor[], n: number, alpha: bigint | undefined): PartyMessage[] {
+  const seeds = Array.from({ length: n - 1 }, () => randomSeed());
+  const prgs = seeds.map((s) => new Prg(s));
+  const corrections: RingTensor[] = [];
+  for (const x of plain) {
+    const values = alpha === undefined ? [x] : [x, mulScalar(x, alpha)];
+    for (const v of values) {
+      let rest = v;
+      for (const prg of prgs) rest = sub(rest, prg.ringTensor(v.ring, v.shape));
+      corrections.push(rest);
+    }
+  }
+  const total = corrections.reduce((s, c) => s + c.data.length, 0);
+  const words = new BigUint64Array(total);
+  let off = 0;
+  for (const c of corrections) {
+    words.set(c.data, off);
+    off += c.data.length;
+  }
+  return [...seeds.map((seed) => ({ kind: 'seed' as const, seed })), { kind: 'explicit' as const, words }];
+}
+
+/** A party's side of {@link dealShares}: its SecretTensors for the given shapes. */
+export function expandMessage(msg: PartyMessage, ring: Ring, shapes: readonly (readonly number[])[], malicious: boolean): SecretTensor[] {
+  const prg = msg.kind === 'seed' ? new Prg(msg.seed) : undefined;
+  let off = 0;
+  const next = (shape: readonly number[]): RingTensor => {
+    const len = sizeOf(shape) * ring.limbs;
+    if (prg) return prg.ringTensor(ring, shape);
+    const words = (msg as { words: BigUint64Array }).words;
+    if (off + len > words.length) throw new RangeError(`expandMessage: message has ${words.length} words, need more than ${off + len}`);
+    const t = tensor(ring, shape, words.slice(off, off + len));
+    off += len;
+    return t;
+  };
+  const out = shapes.map((shape) => {
+    const share = next(shape);
+    const mac = malicious ? next(shape) : undefined;
+    return { shape: [...shape], share, mac };
+  });
+  if (!prg && off !== (msg as { words: BigUint64Array }).words.length) {
+    throw new RangeError(`expandMessage: message has ${(msg as { words: BigUint64Array }).words.length} words, expected ${off}`);
+  }
+  return out;
+}

@@ -1,0 +1,125 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import fc from 'fast-check';
+import { Z128, Z64 } from '../ring/ring.ts';
+import * as T from '../ring/tensor.ts';
+import { encode, decode } from '../ring/fixed-point.ts';
+import { randomRingTensor } from '../crypto/prg.ts';
+import { makeDealer, measure, MODES, PARTY_COUNTS, runParties } from '../../test/helpers/parties.ts';
+import { matmul, matmulBytes, mul, mulBytes, square, squareBytes } from './beaver.ts';
+import { fixedMatmul, fixedMatmulBytes, fixedSetupBytes, prepareFixed } from './fixed-operand.ts';
+import { reveal } from './reveal.ts';
+import { truncate } from './truncate.ts';
+
+/** Low 64 bits of every element (what reveal returns and what plaintext Z_2^64 arithmetic gives). */
+function low64(t: T.RingTensor): bigint[] {
+  return Array.from({ length: T.sizeOf(t.shape) }, (_, i) => t.data[i * t.ring.limbs]);
+}
+
+for (const mode of MODES) {
+  for (const n of PARTY_COUNTS) {
+    describe(`Beaver products, ${n} parties, ${mode}`, () => {
+      const ring = mode === 'malicious' ? Z128 : Z64;
+
+      test('mul and square equal the plaintext ring products (exact) at the documented cost', async () => {
+        const dealer = makeDealer(n, mode);
+        const x = randomRingTensor(ring, [37]);
+        const y = randomRingTensor(ring, [37]);
+        const xs = dealer.shareForTest(x);
+        const ys = dealer.shareForTest(y);
+        const { results } = await runParties(dealer, async (ctx) => {
+          const m = await measure(ctx, () => mul(ctx, xs[ctx.id], ys[ctx.id]));
+          const s = await measure(ctx, () => square(ctx, xs[ctx.id]));
+          const [prod, sq] = await reveal(ctx, [m.value, s.value]);
+          return { prod, sq, mulCost: m.cost, sqCost: s.cost };
+        });
+        const x64 = low64(x);
+        const y64 = low64(y);
+        for (const r of results) {
+          assert.deepEqual(low64(r.prod), x64.map((v, i) => BigInt.asUintN(64, v * y64[i])));
+          assert.deepEqual(low64(r.sq), x64.map((v) => BigInt.asUintN(64, v * v)));
+          assert.equal(r.mulCost.rounds, 1);
+          assert.equal(r.mulCost.bytesSent, mulBytes({ n, ring, mode }, 37));
+          assert.equal(r.sqCost.rounds, 1);
+          assert.equal(r.sqCost.bytesSent, squareBytes({ n, ring, mode }, 37));
+        }
+      });
+
+      test('matmul equals the plaintext product at the documented cost', async () => {
+        const dealer = makeDealer(n, mode);
+        const x = randomRingTensor(ring, [3, 5]);
+        const y = randomRingTensor(ring, [5, 4]);
+        const [xs, ys] = [dealer.shareForTest(x), dealer.shareForTest(y)];
+        const { results } = await runParties(dealer, async (ctx) => {
+          const m = await measure(ctx, () => matmul(ctx, xs[ctx.id], ys[ctx.id]));
+          return { z: (await reveal(ctx, [m.value]))[0], cost: m.cost };
+        });
+        const expected = low64(T.matmul(x, y));
+        for (const r of results) {
+          assert.deepEqual(low64(r.z), expected);
+          assert.deepEqual(r.z.shape, [3, 4]);
+          assert.equal(r.cost.rounds, 1);
+          assert.equal(r.cost.bytesSent, matmulBytes({ n, ring, mode }, 3, 5, 4));
+        }
+      });
+
+      test('fixed-operand matmul: W opened once, reused over 12 products, all exact', async () => {
+        const dealer = makeDealer(n, mode);
+        const w = randomRingTensor(ring, [6, 4]);
+        const xsPlain = Array.from({ length: 12 }, (_, i) => randomRingTensor(ring, [1 + (i % 3), 6]));
+        const ws = dealer.shareForTest(w);
+        const xs = xsPlain.map((x) => dealer.shareForTest(x));
+        const { results } = await runParties(dealer, async (ctx) => {
+          const setup = await measure(ctx, () => prepareFixed(ctx, [{ id: 'w', w: ws[ctx.id] }]));
+          const outs = [];
+          for (const x of xs) {
+            const m = await measure(ctx, () => fixedMatmul(ctx, x[ctx.id], setup.value[0]));
+            outs.push({ z: m.value, cost: m.cost });
+          }
+          const revealed = await reveal(ctx, outs.map((o) => o.z));
+          return { setupCost: setup.cost, outs: outs.map((o, i) => ({ z: revealed[i], cost: o.cost })) };
+        });
+        for (const r of results) {
+          assert.equal(r.setupCost.rounds, 1);
+          assert.equal(r.setupCost.bytesSent, fixedSetupBytes({ n, ring }, 6, 4));
+          r.outs.forEach((o, i) => {
+            assert.deepEqual(low64(o.z), low64(T.matmul(xsPlain[i], w)), `product ${i}`);
+            assert.equal(o.cost.rounds, 1);
+            assert.equal(o.cost.bytesSent, fixedMatmulBytes({ n, ring, mode }, xsPlain[i].shape[0], 6));
+          });
+        }
+      });
+
+      test('fixed-point multiply (mul + truncate) is within 1 LSB = 2^-16 of the exact product (property)', async () => {
+        await fc.assert(
+          fc.asyncProperty(
+            fc.array(fc.double({ min: -1000, max: 1000, noNaN: true }), { minLength: 1, maxLength: 16 }),
+            fc.array(fc.double({ min: -1000, max: 1000, noNaN: true }), { minLength: 16, maxLength: 16 }),
+            async (xv, yvAll) => {
+              const yv = yvAll.slice(0, xv.length);
+              const dealer = makeDealer(n, mode);
+              const x = encode(ring, [xv.length], xv, 16);
+              const y = encode(ring, [yv.length], yv, 16);
+              const [xs, ys] = [dealer.shareForTest(x), dealer.shareForTest(y)];
+              const { results } = await runParties(dealer, async (ctx) => {
+                const z = await truncate(ctx, await mul(ctx, xs[ctx.id], ys[ctx.id]));
+                return (await reveal(ctx, [z]))[0];
+              });
+              const X = low64(x).map((v) => BigInt.asIntN(64, v));
+              const Y = low64(y).map((v) => BigInt.asIntN(64, v));
+              const got = low64(results[0]).map((v) => BigInt.asIntN(64, v));
+              got.forEach((g, i) => {
+                const exact = X[i] * Y[i];
+                const floor = exact >= 0n ? exact >> 16n : -((-exact + 65535n) >> 16n);
+                assert.ok(g - floor === 0n || g - floor === 1n, `element ${i}: got ${g}, floor ${floor}`);
+              });
+              const real = decode(results[0], 16);
+              real.forEach((r, i) => assert.ok(Math.abs(r - xv[i] * yv[i]) <= 2 ** -16 * (1 + Math.abs(xv[i]) + Math.abs(yv[i])) + 2 ** -16));
+            },
+          ),
+          { numRuns: 15 },
+        );
+      });
+    });
+  }
+}

@@ -98,7 +98,12 @@ export function fill(ring: Ring, shape: readonly number[], v: bigint): RingTenso
   const lo = BigInt.asUintN(64, v);
   const hi = BigInt.asUintN(64, v >> 64n);
   if (ring.limbs === 1) t.data.fill(lo);
-  else for (let i = 0; i < t.data.length; i += 2) (t.data[i] = lo), (t.data[i + 1] = hi);
+  else {
+    for (let i = 0; i < t.data.length; i += 2) {
+      t.data[i] = lo;
+      t.data[i + 1] = hi;
+    }
+  }
   return t;
 }
 

@@ -1,0 +1,91 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import fc from 'fast-check';
+import { Z128, Z64 } from '../ring/ring.ts';
+import * as T from '../ring/tensor.ts';
+import { makeDealer, measure, MODES, PARTY_COUNTS, runParties } from '../../test/helpers/parties.ts';
+import { ltz, ltzCost } from './compare.ts';
+import { argmax, argmaxCost, max } from './select.ts';
+import { reveal } from './reveal.ts';
+
+const BITS = 20;
+const LIMIT = (1 << BITS) - 1;
+
+function asRing(ring: typeof Z64, values: number[]): T.RingTensor {
+  // Malicious ring: sign-extend to 128 bits, as fixed-point encoding does.
+  return T.fromBigInts(ring, [values.length], values.map((v) => BigInt(v)));
+}
+const low = (t: T.RingTensor): bigint[] => Array.from({ length: T.sizeOf(t.shape) }, (_, i) => BigInt.asIntN(64, t.data[i * t.ring.limbs]));
+
+for (const mode of MODES) {
+  for (const n of PARTY_COUNTS) {
+    describe(`comparison, ${n} parties, ${mode}`, () => {
+      const ring = mode === 'malicious' ? Z128 : Z64;
+
+      test('ltz is exact inside |x| < 2^ℓ, including the edges, at the documented cost', async () => {
+        const edges = [0, -1, 1, LIMIT, -LIMIT, 2, -2, 1 << (BITS - 1), -(1 << (BITS - 1))];
+        await fc.assert(
+          fc.asyncProperty(fc.array(fc.integer({ min: -LIMIT, max: LIMIT }), { minLength: 1, maxLength: 24 }), async (vals) => {
+            const values = [...edges, ...vals];
+            const dealer = makeDealer(n, mode);
+            const xs = dealer.shareForTest(asRing(ring, values));
+            const { results } = await runParties(
+              dealer,
+              async (ctx) => {
+                const m = await measure(ctx, () => ltz(ctx, xs[ctx.id], BITS));
+                return { bits: (await reveal(ctx, [m.value]))[0], cost: m.cost };
+              },
+              { compareBits: BITS },
+            );
+            const expectedCost = ltzCost({ n, ring, mode }, values.length, BITS);
+            for (const r of results) {
+              assert.deepEqual(low(r.bits), values.map((v) => (v < 0 ? 1n : 0n)));
+              assert.equal(r.cost.rounds, expectedCost.rounds);
+              assert.equal(r.cost.bytesSent, expectedCost.bytes);
+            }
+          }),
+          { numRuns: 8 },
+        );
+      });
+
+      test('max and argmax match plaintext over rows (ties pick the lowest index), at the documented cost', async () => {
+        await fc.assert(
+          fc.asyncProperty(
+            fc.integer({ min: 1, max: 3 }),
+            fc.integer({ min: 1, max: 13 }),
+            fc.array(fc.integer({ min: -(1 << 18), max: 1 << 18 }), { minLength: 39, maxLength: 39 }),
+            async (rows, len, pool) => {
+              // Small pool of values so that ties are frequent.
+              const values = Array.from({ length: rows * len }, (_, i) => pool[i % 7] ?? 0);
+              const dealer = makeDealer(n, mode);
+              const xs = dealer.shareForTest(T.fromBigInts(ring, [rows, len], values.map(BigInt)));
+              const { results } = await runParties(
+                dealer,
+                async (ctx) => {
+                  const m = await measure(ctx, () => argmax(ctx, xs[ctx.id], BITS));
+                  const mx = await max(ctx, xs[ctx.id], BITS);
+                  return { out: await reveal(ctx, [m.value.max, m.value.index, mx]), cost: m.cost };
+                },
+                { compareBits: BITS },
+              );
+              const expectedCost = argmaxCost({ n, ring, mode }, rows, len, BITS);
+              for (let r = 0; r < rows; r++) {
+                const row = values.slice(r * len, (r + 1) * len);
+                const best = Math.max(...row);
+                const [gotMax, gotIdx, gotMax2] = results[0].out.map(low);
+                assert.equal(gotMax[r], BigInt(best));
+                assert.equal(gotMax2[r], BigInt(best));
+                assert.equal(gotIdx[r], BigInt(row.indexOf(best)));
+              }
+              for (const res of results) {
+                assert.equal(res.cost.rounds, expectedCost.rounds);
+                assert.equal(res.cost.bytesSent, expectedCost.bytes);
+              }
+            },
+          ),
+          { numRuns: 8 },
+        );
+      });
+    });
+  }
+}

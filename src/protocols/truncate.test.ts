@@ -1,0 +1,52 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import fc from 'fast-check';
+import { Z128, Z64 } from '../ring/ring.ts';
+import * as T from '../ring/tensor.ts';
+import { makeDealer, measure, MODES, PARTY_COUNTS, runParties } from '../../test/helpers/parties.ts';
+import { reveal } from './reveal.ts';
+import { truncate, truncateBytes, truncateRounds } from './truncate.ts';
+import type { TruncationMethod } from './context.ts';
+
+const F = 16;
+const floorShift = (x: bigint): bigint => x >> BigInt(F); // bigint >> is floor division
+
+const cases: { mode: (typeof MODES)[number]; n: number; method: TruncationMethod }[] = [];
+for (const mode of MODES) for (const n of PARTY_COUNTS) cases.push({ mode, n, method: 'dealer' });
+cases.push({ mode: 'semi-honest', n: 2, method: 'local' });
+
+for (const { mode, n, method } of cases) {
+  describe(`truncation (${method}), ${n} parties, ${mode}`, () => {
+    const ring = mode === 'malicious' ? Z128 : Z64;
+    // Dealer truncation is exact (±1 LSB) for every |x| < 2^62; local for |x| < 2^40 here.
+    const bound = method === 'dealer' ? (1n << 62n) - 1n : (1n << 40n) - 1n;
+
+    test(`result − ⌊x/2^${F}⌋ ∈ {0, 1} for |x| < 2^${method === 'dealer' ? 62 : 40}, at the documented cost`, async () => {
+      await fc.assert(
+        fc.asyncProperty(fc.array(fc.bigInt({ min: -bound, max: bound }), { minLength: 1, maxLength: 40 }), async (vals) => {
+          const values = [0n, -1n, 1n, bound, -bound, ...vals];
+          const dealer = makeDealer(n, mode);
+          const xs = dealer.shareForTest(T.fromBigInts(ring, [values.length], values));
+          const { results } = await runParties(
+            dealer,
+            async (ctx) => {
+              const m = await measure(ctx, () => truncate(ctx, xs[ctx.id], F));
+              return { y: (await reveal(ctx, [m.value]))[0], cost: m.cost };
+            },
+            { truncation: method },
+          );
+          for (const r of results) {
+            values.forEach((v, i) => {
+              const got = BigInt.asIntN(64, r.y.data[i]);
+              const d = got - floorShift(v);
+              assert.ok(d === 0n || d === 1n, `x = ${v}: got ${got}, ⌊x/2^16⌋ = ${floorShift(v)}`);
+            });
+            assert.equal(r.cost.rounds, truncateRounds({ truncation: method }));
+            assert.equal(r.cost.bytesSent, truncateBytes({ truncation: method, n, ring }, values.length));
+          }
+        }),
+        { numRuns: 10 },
+      );
+    });
+  });
+}

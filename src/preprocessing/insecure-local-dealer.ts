@@ -15,11 +15,11 @@ import { Prg, randomSeed } from '../crypto/prg.ts';
 import type { Ring } from '../ring/ring.ts';
 import { Z128, Z64 } from '../ring/ring.ts';
 import type { RingTensor } from '../ring/tensor.ts';
-import { getElement, matmul, setElement, sizeOf } from '../ring/tensor.ts';
+import { getElement, matmul, setElement, sizeOf, transpose } from '../ring/tensor.ts';
 import { macKey, randomMacKeyShares, shareTensor } from '../sharing/additive.ts';
 import type { SecretTensor } from '../sharing/secret-tensor.ts';
 import { plainMaskedBits, plainMatrixTriple, plainSquare, plainTriple } from './dealer-math.ts';
-import type { FixedTriple, MaskedBits, MaterialStats, SquarePair, TripleSource, Triple } from './material.ts';
+import type { FixedTriple, InputMask, MaskedBits, MaterialStats, SquarePair, TripleSource, Triple } from './material.ts';
 import { dealShares, expandMessage, messageBytes, type PartyMessage } from './seeded-deal.ts';
 
 export type SecurityMode = 'semi-honest' | 'malicious';
@@ -105,11 +105,42 @@ export class InsecureLocalDealer {
     return b;
   }
 
+  /** @internal: appends fresh mask rows to fixed operand `id` (creating it), returns them. */
+  appendFixedRows(id: string, rows: number, n: number): RingTensor {
+    const old = this.#fixed.get(id);
+    if (old && old.shape[1] !== n) throw new DesyncError(`fixed operand ${id} has ${old.shape[1]} columns, append requested ${n}`);
+    const fresh = this.#prg.ringTensor(this.ring, [rows, n]);
+    const k = (old?.shape[0] ?? 0) + rows;
+    const data = new BigUint64Array(k * n * this.ring.limbs);
+    if (old) data.set(old.data, 0);
+    data.set(fresh.data, old?.data.length ?? 0);
+    this.#fixed.set(id, { ring: this.ring, shape: [k, n], data });
+    return fresh;
+  }
+
   /** @internal */
   knownFixedOperand(id: string): RingTensor {
     const b = this.#fixed.get(id);
     if (!b) throw new DesyncError(`fixed operand ${id}: fixedTriple requested before fixedMask`);
     return b;
+  }
+
+  readonly #inputMasks = new Map<number, RingTensor[]>();
+
+  /** @internal: a fresh input mask, remembered for its owner. */
+  inputMaskValue(owner: number, size: number): RingTensor {
+    const r = this.#prg.ringTensor(this.ring, [size]);
+    const q = this.#inputMasks.get(owner) ?? [];
+    q.push(r);
+    this.#inputMasks.set(owner, q);
+    return r;
+  }
+
+  /** @internal: the owner's clear copy of its oldest outstanding input mask. */
+  takeInputMaskValue(owner: number): RingTensor {
+    const r = this.#inputMasks.get(owner)?.shift();
+    if (!r) throw new DesyncError(`input mask for party ${owner} requested twice`);
+    return r;
   }
 
   #corrupt(t: RingTensor): void {
@@ -154,13 +185,29 @@ class DealerView implements TripleSource {
     return b;
   }
 
-  async fixedTriple(id: string, m: number): Promise<FixedTriple> {
-    const [a, c] = this.#take(`fixedTriple:${id}:${m}`, () => {
+  async fixedAppend(id: string, rows: number, n: number): Promise<SecretTensor> {
+    const [b] = this.#take(`fixedAppend:${id}:${rows}x${n}`, () => [this.dealer.appendFixedRows(id, rows, n)]);
+    return b;
+  }
+
+  async fixedTriple(id: string, m: number, transposed = false): Promise<FixedTriple> {
+    const [a, c] = this.#take(`fixedTriple:${id}:${m}:${transposed ? 'T' : 'N'}`, () => {
       const b = this.dealer.knownFixedOperand(id);
-      const a = new Prg(randomSeed()).ringTensor(this.dealer.ring, [m, b.shape[0]]);
-      return [a, matmul(a, b)];
+      const bb = transposed ? transpose(b) : b;
+      const a = new Prg(randomSeed()).ringTensor(this.dealer.ring, [m, bb.shape[0]]);
+      return [a, matmul(a, bb)];
     });
     return { a, c };
+  }
+
+  async inputMask(owner: number, size: number): Promise<InputMask> {
+    let clear: RingTensor | undefined;
+    const [mask] = this.#take(`input:${owner}:${size}`, () => [this.dealer.inputMaskValue(owner, size)]);
+    if (this.id === owner) {
+      clear = this.dealer.takeInputMaskValue(owner);
+      this.stats.bytesReceived += clear.data.byteLength;
+    }
+    return { mask, clear };
   }
 
   async squares(size: number): Promise<SquarePair> {

@@ -8,6 +8,7 @@
  * party must request the same material in the same order; sources check this and throw a
  * DesyncError otherwise.
  */
+import type { RingTensor } from '../ring/tensor.ts';
 import type { SecretTensor } from '../sharing/secret-tensor.ts';
 
 /** Beaver triple: c = a ⊙ b (elementwise) or c = a·b (matrix). */
@@ -21,6 +22,13 @@ export interface Triple {
 export interface FixedTriple {
   readonly a: SecretTensor;
   readonly c: SecretTensor;
+}
+
+/** Input mask: [r] for every party, and r in the clear for the input's owner only. */
+export interface InputMask {
+  readonly mask: SecretTensor;
+  /** r itself; defined only in the owner's view. */
+  readonly clear: RingTensor | undefined;
 }
 
 /** Square pair: aa = a ⊙ a. */
@@ -61,8 +69,18 @@ export interface TripleSource {
   matrixTriple(m: number, k: number, n: number): Promise<Triple>;
   /** The mask B [k,n] of fixed operand `id`; the same B every time (first call creates it). */
   fixedMask(id: string, k: number, n: number): Promise<SecretTensor>;
-  /** A [m,k] fresh, C = A·B_id [m,n]. `fixedMask(id)` must have been requested first. */
-  fixedTriple(id: string, m: number): Promise<FixedTriple>;
+  /**
+   * Appends `rows` fresh mask rows [rows, n] to fixed operand `id` (creating it when new) and
+   * returns them: a growing operand such as a KV-cache matrix, masked one row at a time.
+   */
+  fixedAppend(id: string, rows: number, n: number): Promise<SecretTensor>;
+  /**
+   * A fresh, C = A·B_id, for the operand's current rows k: A [m,k], C [m,n]; with `transposed`,
+   * A [m,n] and C = A·B_idᵀ [m,k]. `fixedMask`/`fixedAppend` must have created the operand.
+   */
+  fixedTriple(id: string, m: number, transposed?: boolean): Promise<FixedTriple>;
+  /** A random mask for an input of `owner` (see protocols/input.ts). */
+  inputMask(owner: number, size: number): Promise<InputMask>;
   squares(size: number): Promise<SquarePair>;
   /** Masks for truncation by `shift` bits (no bit decomposition). */
   truncMasks(size: number, shift: number): Promise<MaskedBits>;

@@ -3,6 +3,7 @@
  * channel, the preprocessing source, the ring and fixed-point scale, and (malicious mode) the MAC
  * key share, the log of values awaiting the batched MAC check, and the session's sacrifice coin.
  */
+import { createHash, type Hash } from 'node:crypto';
 import type { Channel } from '../net/channel.ts';
 import type { SecurityMode } from '../preprocessing/insecure-local-dealer.ts';
 import type { TripleSource } from '../preprocessing/material.ts';
@@ -23,6 +24,12 @@ export interface CheckLog {
   opened: { values: RingTensor; macs: RingTensor }[];
   /** Secret values that must be zero (sacrifice residues), opened at the next MAC check. */
   zeros: SecretTensor[];
+  /**
+   * Running SHA-256 of every value this party saw opened or broadcast (malicious mode). Parties
+   * compare digests at the MAC check, so a party that sent different messages to different
+   * peers (an inconsistent broadcast) is caught.
+   */
+  transcript: Hash;
 }
 
 export interface PartyContext extends ShareHolder {
@@ -77,7 +84,7 @@ export async function createPartyContext(o: ContextOptions): Promise<PartyContex
     macKeyShare: await o.material.macKeyShare(),
     truncation,
     compareBits,
-    checks: { opened: [], zeros: [] },
+    checks: { opened: [], zeros: [], transcript: createHash('sha256') },
     sacrificeCoin: undefined,
   } satisfies PartyContext;
   if (malicious && base.macKeyShare === undefined) throw new RangeError('malicious mode needs a MAC key share from the triple source');

@@ -8,7 +8,8 @@
  *      whose true value must be 0.
  *   1. joint coin → public χ_1..χ_N uniform in [0, 2^64)          2 rounds
  *   2. y = Σ χ_j·o_j,  z_i = Σ χ_j·m_{i,j} − α_i·y   (mod 2^128)    local
- *   3. commit to z_i, exchange; open, exchange; verify openings     2 rounds
+ *   3. commit to z_i and exchange (with a digest of the transcript of all opened and broadcast
+ *      values, which must agree: no inconsistent broadcasts); open, exchange; verify  2 rounds
  *   4. Σ z_i ≠ 0 → MacCheckError. Then a non-zero residue → SacrificeError.
  * A party that adds e ≠ 0 (mod 2^64) to a share passes only if it guesses α·χ·e, probability
  * ≈ 2^−64 (SPDZ2k Thm. 1: 2^(−s+log s) with s = 64). Errors ≥ 2^64 do not change the low 64 bits
@@ -16,6 +17,7 @@
  * Reveals: z_i (uniform given α), the residues (0 when honest). Cost: 4 rounds (5 with
  * residues); bytes in {@link macCheckBytes}.
  */
+import { timingSafeEqual } from 'node:crypto';
 import { MacCheckError, SacrificeError } from '../base/errors.ts';
 import { commit, openCommitment } from '../crypto/commitment.ts';
 import { Prg } from '../crypto/prg.ts';
@@ -31,7 +33,7 @@ export function macCheckRounds(pendingZeros: boolean): number {
   return (pendingZeros ? 1 : 0) + COIN_ROUNDS + 2;
 }
 export function macCheckBytes(ctx: Pick<PartyContext, 'n'>, zeroElements: number): number {
-  return (ctx.n - 1) * (zeroElements * 16 + 32 + 32 + 16) + coinBytes(ctx.n);
+  return (ctx.n - 1) * (zeroElements * 16 + 64 + 32 + 16) + coinBytes(ctx.n);
 }
 
 /** Runs the batched check over everything opened since the last check; clears the log. */
@@ -57,12 +59,22 @@ export async function macCheck(ctx: PartyContext): Promise<void> {
   const m = dot128(chi128, macs.data, count);
   const z = (m - (ctx.macKeyShare as bigint) * y) & M128;
 
+  // Round 1 also carries the transcript digest: every party must have seen the same openings.
   const mine = commit(u128Bytes(z));
-  const digests = await ctx.channel.exchange(mine.digest);
+  const transcript = new Uint8Array(ctx.checks.transcript.copy().digest());
+  const first = new Uint8Array(64);
+  first.set(mine.digest, 0);
+  first.set(transcript, 32);
+  const digests = await ctx.channel.exchange(first);
+  for (let j = 0; j < ctx.n; j++) {
+    if (digests[j].length !== 64 || !timingSafeEqual(digests[j].subarray(32), transcript)) {
+      throw new MacCheckError(`MAC check: party ${j} saw different opened or broadcast values (inconsistent broadcast)`);
+    }
+  }
   const openings = await ctx.channel.exchange(mine.opening);
   let sum = 0n;
   for (let j = 0; j < ctx.n; j++) {
-    const zj = openCommitment(digests[j], openings[j]);
+    const zj = openCommitment(digests[j].subarray(0, 32), openings[j]);
     if (!zj || zj.length !== 16) throw new MacCheckError(`MAC check: party ${j}'s opening does not match its commitment`);
     sum += bytesU128(zj);
   }

@@ -33,6 +33,7 @@ export async function open(ctx: PartyContext, xs: readonly SecretTensor[]): Prom
   }
   const opened = { ring, shape: mine.shape, data: sum };
   if (ctx.mode === 'malicious') {
+    ctx.checks.transcript.update(wordsToBytes(sum));
     ctx.checks.opened.push({ values: opened, macs: concatFlat(ring, xs.map((x) => x.mac as RingTensor)) });
   }
   return splitFlat(opened, xs.map((x) => x.shape));

@@ -123,3 +123,42 @@ for (const mode of MODES) {
     });
   }
 }
+
+for (const mode of MODES) {
+  describe(`growing fixed operands and inputs, 2 parties, ${mode}`, () => {
+    const ring = mode === 'malicious' ? Z128 : Z64;
+    test('KV-cache style: append rows over 5 steps, X·Kᵀ and P·V batched in one round each, exact', async () => {
+      const dealer = makeDealer(2, mode);
+      const rowsPlain = Array.from({ length: 5 }, () => randomRingTensor(ring, [1, 4]));
+      const qsPlain = Array.from({ length: 5 }, () => randomRingTensor(ring, [2, 4]));
+      const rows = rowsPlain.map((r) => dealer.shareForTest(r));
+      const qs = qsPlain.map((q) => dealer.shareForTest(q));
+      const { input } = await import('./input.ts');
+      const { appendFixed, fixedMatmulBatch } = await import('./fixed-operand.ts');
+      const { results } = await runParties(dealer, async (ctx) => {
+        let op: Awaited<ReturnType<typeof appendFixed>>[number] | undefined;
+        const outs = [];
+        for (let s = 0; s < 5; s++) {
+          [op] = await appendFixed(ctx, [{ id: 'k', operand: op, rows: rows[s][ctx.id] }]);
+          const pv = T.fromBigInts(ring, [2, s + 1], Array.from({ length: 2 * (s + 1) }, (_, i) => BigInt(i + s)));
+          const [p] = await input(ctx, [{ owner: 1, shape: [2, s + 1], value: ctx.id === 1 ? pv : undefined }]);
+          const m = await measure(ctx, () =>
+            fixedMatmulBatch(ctx, [
+              { x: qs[s][ctx.id], w: op!, transposed: true },
+              { x: p, w: op! },
+            ]),
+          );
+          assert.equal(m.cost.rounds, 1);
+          outs.push({ scores: m.value[0], mixed: m.value[1], pv });
+        }
+        const revealed = await reveal(ctx, outs.flatMap((o) => [o.scores, o.mixed]));
+        return outs.map((o, i) => ({ scores: revealed[2 * i], mixed: revealed[2 * i + 1], pv: o.pv }));
+      });
+      for (let s = 0; s < 5; s++) {
+        const k = T.reshape(T.concatFlat(ring, rowsPlain.slice(0, s + 1)), [s + 1, 4]);
+        assert.deepEqual(low64(results[0][s].scores), low64(T.matmul(qsPlain[s], T.transpose(k))), `scores step ${s}`);
+        assert.deepEqual(low64(results[0][s].mixed), low64(T.matmul(results[0][s].pv, k)), `mix step ${s}`);
+      }
+    });
+  });
+}

@@ -1,20 +1,23 @@
 /**
- * Fixed-operand matrix multiplication: a secret matrix W used in many products (a weight
- * matrix, every decode step) is masked once with a dealer mask B and opened once as D = W − B;
- * each product X·W then opens only E = X − A:
+ * Fixed-operand matrix multiplication: a secret matrix W used in many products (a weight matrix
+ * every decode step, a KV-cache matrix every later token) is masked once with a dealer mask B
+ * and opened once as D = W − B; each product then opens only E = X − A:
  *
- *   setup (once per W): open D = W − B                       1 round, (n−1)·k·n·B_r bytes
- *   per product, triple (A, C = A·B):  open E = X − A;
- *     X·W = E·D + E·[B] + [A]·D + [C]                         1 round, (n−1)·m·k·B_r bytes
+ *   setup (once per W, or once per appended block of rows): open D = W − B
+ *   product X·W, triple (A, C = A·B):   open E = X − A;  X·W = E·D + E·[B] + [A]·D + [C]
+ *   product X·Wᵀ, triple (A, C = A·Bᵀ): open E = X − A;  X·Wᵀ = E·Dᵀ + E·[B]ᵀ + [A]·Dᵀ + [C]
  *
- * (B_r = 8 or 16 bytes per ring element.) Reusing B is safe because D is opened once and every
- * product uses a fresh A (the same argument as for SPDZ's "global" matrix triples; cf. Mohassel
- * & Zhang, SecureML, S&P 2017, §4.1 on reusing masks of a fixed operand).
- * Malicious mode: a second triple (F, H = F·B) for the same B is sacrificed (shared-B variant):
- * open ρ = t·A − F with E; the residue t·C − H − ρ·B must be 0 (queued for the MAC check).
- * Bytes per product double in malicious mode.
- * Reveals: D (uniform, since B is uniform and used for W only) and E (masked by fresh A).
+ * Reusing B is safe: D is opened once, B is uniform and masks nothing else, and every product
+ * uses a fresh A (the fixed-mask argument of Mohassel & Zhang, SecureML, S&P 2017, §4.1).
+ * Growing operands (KV cache): `appendFixed` masks and opens only the new rows; the dealer
+ * extends B by fresh rows, so old rows' openings stay as they were.
+ * Malicious mode: a second triple (F, H = F·B) with the same B is sacrificed (shared-B variant):
+ * open ρ = t·A − F with E; the residue t·C − H − ρ·B (ρ·Bᵀ) must be 0 (queued for the MAC check).
+ *
+ * Reveals: D and E, uniform. Cost: setup 1 round, (n−1)·k·n·B_r bytes; a batch of products
+ * 1 round, (n−1)·Σ m·k·B_r bytes, doubled in malicious mode (B_r = 8 or 16).
  */
+import type { FixedTriple } from '../preprocessing/material.ts';
 import type { RingTensor } from '../ring/tensor.ts';
 import * as T from '../ring/tensor.ts';
 import * as L from '../sharing/linear.ts';
@@ -33,33 +36,83 @@ export interface FixedOperand {
 }
 
 export const fixedSetupBytes = (ctx: Pick<PartyContext, 'n' | 'ring'>, k: number, n: number): number => (ctx.n - 1) * k * n * ctx.ring.bytes;
+/** Bytes of one product with an operand of inner dimension k (k = n of W when transposed). */
 export const fixedMatmulBytes = (ctx: Pick<PartyContext, 'n' | 'ring' | 'mode'>, m: number, k: number): number =>
   (ctx.n - 1) * m * k * ctx.ring.bytes * (ctx.mode === 'malicious' ? 2 : 1);
 
 /** Prepares several fixed operands in one round. `ids` must be unique within the session. */
 export async function prepareFixed(ctx: PartyContext, items: readonly { id: string; w: SecretTensor }[]): Promise<FixedOperand[]> {
-  const masks = await Promise.all(items.map(({ id, w }) => ctx.material.fixedMask(id, w.shape[0], w.shape[1])));
+  const masks: SecretTensor[] = [];
+  for (const { id, w } of items) masks.push(await ctx.material.fixedMask(id, w.shape[0], w.shape[1]));
   const opened = await open(ctx, items.map(({ w }, i) => L.subSS(w, masks[i])));
   return items.map(({ id, w }, i) => ({ id, shape: [w.shape[0], w.shape[1]], opened: opened[i], mask: masks[i] }));
 }
 
-/** X·W for X [.., m, k] and a prepared fixed operand W [k, n]. */
-export async function fixedMatmul(ctx: PartyContext, x: SecretTensor, w: FixedOperand): Promise<SecretTensor> {
-  const [k, n] = w.shape;
-  const m = T.sizeOf(x.shape) / k;
-  const { a, c } = await ctx.material.fixedTriple(w.id, m);
-  const masked = L.subSS(L.reshapeS(x, [m, k]), a);
-  let e: RingTensor;
-  if (ctx.mode !== 'malicious') {
-    [e] = await open(ctx, [masked]);
-  } else {
-    const check = await ctx.material.fixedTriple(w.id, m);
-    const t = nextChallenge(ctx);
-    let rho: RingTensor;
-    [e, rho] = await open(ctx, [masked, L.subSS(L.mulScalarS(a, t), check.a)]);
-    ctx.checks.zeros.push(L.subSS(L.subSS(L.mulScalarS(c, t), check.c), L.matmulPS(rho, w.mask)));
+/**
+ * Appends rows [r, n] to growing fixed operands (creating those given as `undefined`), all in one
+ * round. Returns the extended operands.
+ */
+export async function appendFixed(
+  ctx: PartyContext,
+  items: readonly { id: string; operand: FixedOperand | undefined; rows: SecretTensor }[],
+): Promise<FixedOperand[]> {
+  const masks: SecretTensor[] = [];
+  for (const { id, rows } of items) masks.push(await ctx.material.fixedAppend(id, rows.shape[0], rows.shape[1]));
+  const opened = await open(ctx, items.map(({ rows }, i) => L.subSS(rows, masks[i])));
+  return items.map(({ id, operand, rows }, i) => {
+    if (!operand) return { id, shape: [rows.shape[0], rows.shape[1]], opened: opened[i], mask: masks[i] };
+    const n = operand.shape[1];
+    const k = operand.shape[0] + rows.shape[0];
+    const cat = (a: RingTensor, b: RingTensor): RingTensor => T.reshape(T.concatFlat(ctx.ring, [a, b]), [k, n]);
+    const mask = L.reshapeS(L.concatS([operand.mask, masks[i]]), [k, n]);
+    return { id, shape: [k, n], opened: cat(operand.opened, opened[i]), mask };
+  });
+}
+
+export interface FixedProduct {
+  /** [.., m, k] (or [.., m, n] when transposed). */
+  readonly x: SecretTensor;
+  readonly w: FixedOperand;
+  /** Multiply by Wᵀ instead of W. */
+  readonly transposed?: boolean;
+}
+
+/** X·W (or X·Wᵀ) for every item, with all openings in one round. */
+export async function fixedMatmulBatch(ctx: PartyContext, items: readonly FixedProduct[]): Promise<SecretTensor[]> {
+  const malicious = ctx.mode === 'malicious';
+  const prepared: { m: number; inner: number; triple: FixedTriple; check: FixedTriple | undefined; t: bigint }[] = [];
+  for (const { x, w, transposed = false } of items) {
+    const inner = transposed ? w.shape[1] : w.shape[0];
+    const m = T.sizeOf(x.shape) / inner;
+    const triple = await ctx.material.fixedTriple(w.id, m, transposed);
+    const check = malicious ? await ctx.material.fixedTriple(w.id, m, transposed) : undefined;
+    prepared.push({ m, inner, triple, check, t: malicious ? nextChallenge(ctx) : 0n });
   }
-  // X·W = E·D + E·B + A·D + C
-  const z = L.addSS(c, L.addSS(L.matmulPS(e, w.mask), L.matmulSP(a, w.opened)));
-  return L.reshapeS(L.addSP(ctx, z, T.matmul(e, w.opened)), [...x.shape.slice(0, -1), n]);
+  const toOpen: SecretTensor[] = [];
+  items.forEach(({ x }, i) => {
+    const { m, inner, triple, check, t } = prepared[i];
+    toOpen.push(L.subSS(L.reshapeS(x, [m, inner]), triple.a));
+    if (check) toOpen.push(L.subSS(L.mulScalarS(triple.a, t), check.a));
+  });
+  const opened = await open(ctx, toOpen);
+  const per = malicious ? 2 : 1;
+  return items.map(({ x, w, transposed = false }, i) => {
+    const { triple, check, t } = prepared[i];
+    const e = opened[per * i];
+    const d = transposed ? T.transpose(w.opened) : w.opened;
+    const b = transposed ? L.transposeS(w.mask) : w.mask;
+    if (check) {
+      const rho = opened[per * i + 1];
+      ctx.checks.zeros.push(L.subSS(L.subSS(L.mulScalarS(triple.c, t), check.c), L.matmulPS(rho, b)));
+    }
+    // X·W = E·D + E·B + A·D + C
+    const z = L.addSS(triple.c, L.addSS(L.matmulPS(e, b), L.matmulSP(triple.a, d)));
+    const outCols = d.shape[1];
+    return L.reshapeS(L.addSP(ctx, z, T.matmul(e, d)), [...x.shape.slice(0, -1), outCols]);
+  });
+}
+
+/** X·W for X [.., m, k] and a prepared fixed operand W [k, n] (Wᵀ when `transposed`). */
+export async function fixedMatmul(ctx: PartyContext, x: SecretTensor, w: FixedOperand, transposed = false): Promise<SecretTensor> {
+  return (await fixedMatmulBatch(ctx, [{ x, w, transposed }]))[0];
 }

@@ -75,3 +75,10 @@ export function splitOpened(c: RingTensor, shift: number): { cMsb: RingTensor; o
   const oneMinus2cMsb = T.addScalar(T.mulScalar(cMsb, -2n), 1n);
   return { cMsb, oneMinus2cMsb, cLow };
 }
+
+/** Truncates several tensors with one call (one round with dealer truncation). */
+export async function truncateBatch(ctx: PartyContext, xs: readonly SecretTensor[], shift = ctx.scaleBits): Promise<SecretTensor[]> {
+  if (xs.length === 1) return [await truncate(ctx, xs[0], shift)];
+  const joined = await truncate(ctx, L.concatS(xs), shift);
+  return L.splitS(joined, xs.map((x) => x.shape));
+}

@@ -1,0 +1,61 @@
+/**
+ * `mpc-prompt generate --model PATH (--prompt TEXT | --prompt-ids ...) --max-new-tokens N
+ *    [--greedy | --topk K --temperature T --seed S] [--parties N] [--security semi-honest|malicious]
+ *    [--transport memory|grpc] [--scale-bits F] [--max-context N] [--config FILE] --json`
+ * → {"ids":[...], "text":"...", "stats":{"ms_per_token", "bytes_per_token_per_party", "rounds_per_token", ...}}
+ */
+import { parseArgs } from 'node:util';
+import { ValidationError } from '../base/errors.ts';
+import { aint, anumber, aoneOf } from '../base/validate.ts';
+import { DEFAULT_CONFIG, loadConfigFile, type Config } from '../config/config.ts';
+import { loadModel } from '../formats/load-model.ts';
+import type { Sampler } from '../model/sampling.ts';
+import { runMemorySession } from '../services/memory-session.ts';
+import { decodeIds, promptIds } from './prompt.ts';
+
+export async function generateCommand(argv: string[], out: (line: string) => void): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      model: { type: 'string' },
+      tokenizer: { type: 'string' },
+      prompt: { type: 'string' },
+      'prompt-ids': { type: 'string' },
+      'max-new-tokens': { type: 'string', default: '16' },
+      greedy: { type: 'boolean' },
+      topk: { type: 'string' },
+      temperature: { type: 'string' },
+      seed: { type: 'string' },
+      parties: { type: 'string', default: '2' },
+      security: { type: 'string' },
+      transport: { type: 'string', default: 'memory' },
+      'scale-bits': { type: 'string' },
+      'max-context': { type: 'string' },
+      config: { type: 'string' },
+      json: { type: 'boolean', default: false },
+    },
+    strict: true,
+  });
+  if (!values.model) throw new ValidationError('is required', '--model');
+  const cfg: Config = values.config ? loadConfigFile(values.config) : DEFAULT_CONFIG;
+  const transport = aoneOf(values.transport, '--transport', ['memory', 'grpc'] as const);
+  if (transport === 'grpc') throw new ValidationError('the gRPC deployment is not available in this build yet; use --transport memory', '--transport');
+  const topk = values.topk !== undefined ? aint(Number(values.topk), '--topk', 1, 1 << 20) : cfg.topk;
+  if (values.greedy && values.topk !== undefined) throw new ValidationError('give either --greedy or --topk, not both', '--greedy');
+  const sampler: Sampler =
+    values.greedy || topk === 0
+      ? { kind: 'greedy' }
+      : { kind: 'topk', k: topk, temperature: anumber(Number(values.temperature ?? cfg.temperature), '--temperature', 1e-3, 1e3), seed: values.seed };
+  const model = loadModel(values.model, { tokenizer: values.tokenizer });
+  const ids = promptIds(model, values.prompt, values['prompt-ids']);
+  const result = await runMemorySession(model, ids, {
+    parties: aint(Number(values.parties), '--parties', 2, 16),
+    mode: aoneOf(values.security ?? cfg.security.mode, '--security', ['semi-honest', 'malicious'] as const),
+    scaleBits: aint(Number(values['scale-bits'] ?? cfg.fixed_point.scale_bits), '--scale-bits', 8, 24),
+    maxContext: aint(Number(values['max-context'] ?? cfg.scheduler.max_context), '--max-context', 1, 1 << 20),
+    maxNewTokens: aint(Number(values['max-new-tokens']), '--max-new-tokens', 1, 1 << 20),
+    sampler,
+  });
+  const text = decodeIds(model, result.ids);
+  out(values.json ? JSON.stringify({ ids: result.ids, text, stats: result.stats }) : text || result.ids.join(' '));
+}

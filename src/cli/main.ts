@@ -1,0 +1,52 @@
+/**
+ * The `mpc-prompt` command line: the only place that reads argv and the environment.
+ * Errors: bad input → exit 2 with "error: <what, where, expected>"; a protocol abort → exit 3;
+ * anything else → exit 1 (message only, no stack unless MPC_PROMPT_DEBUG=1).
+ */
+import { ProtocolAbort, ValidationError } from '../base/errors.ts';
+
+const USAGE = `usage: mpc-prompt <command> [options]
+
+commands:
+  generate   secure generation (all parties in this process with --transport memory)
+  reference  plaintext float64 generation (for checking)
+
+See README.md for the flags of each command.`;
+
+type Command = (argv: string[], out: (line: string) => void) => Promise<void>;
+
+/** Commands load lazily, so `reference` never pulls in the secure engine. */
+const COMMANDS: Record<string, () => Promise<Command>> = {
+  generate: async () => (await import('./generate-command.ts')).generateCommand,
+  reference: async () => (await import('./reference-command.ts')).referenceCommand,
+};
+
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  const load = command ? COMMANDS[command] : undefined;
+  if (!load) {
+    console.error(command && command !== '--help' ? `error: unknown command "${command}"\n\n${USAGE}` : USAGE);
+    return command && command !== '--help' ? 2 : 0;
+  }
+  try {
+    const run = await load();
+    await run(rest, (line) => console.log(line));
+    return 0;
+  } catch (e) {
+    if (process.env.MPC_PROMPT_DEBUG === '1') console.error(e);
+    if (e instanceof ValidationError) {
+      console.error(`error: ${e.message}`);
+      return 2;
+    }
+    if (e instanceof ProtocolAbort) {
+      console.error(`aborted: ${e.message}`);
+      return 3;
+    }
+    if (e instanceof TypeError && 'code' in e && String((e as { code: unknown }).code).startsWith('ERR_PARSE_ARGS')) {
+      console.error(`error: ${e.message}`);
+      return 2;
+    }
+    console.error(`error: ${(e as Error).message ?? String(e)}`);
+    return 1;
+  }
+}

@@ -1,0 +1,22 @@
+/**
+ * Opens a checkpoint by path: a directory is a Hugging Face checkpoint (config.json +
+ * model.safetensors + tokenizer files); a `.bin` file is a llama2.c checkpoint, with its
+ * `tokenizer.bin` taken from `tokenizer` or, if present, from the same folder.
+ */
+import { existsSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { ValidationError } from '../base/errors.ts';
+import { loadHfCheckpoint } from './hf-checkpoint.ts';
+import { loadLlama2c } from './llama2c.ts';
+import type { LoadedModel } from './model-spec.ts';
+
+export function loadModel(path: string, options: { tokenizer?: string } = {}): LoadedModel {
+  if (!existsSync(path)) throw new ValidationError(`no such file or directory: ${path}`, '--model');
+  if (statSync(path).isDirectory()) return loadHfCheckpoint(path);
+  if (path.endsWith('.bin')) {
+    const sibling = join(dirname(path), 'tokenizer.bin');
+    const tokenizer = options.tokenizer ?? (existsSync(sibling) ? sibling : undefined);
+    return loadLlama2c(path, tokenizer);
+  }
+  throw new ValidationError(`cannot tell the format of ${path}: expected a Hugging Face checkpoint directory or a llama2.c .bin file`, '--model');
+}

@@ -3,7 +3,6 @@
  * switching implementation is a one-line change.
  */
 import type { RingKernels } from './kernel-api.ts';
-import { jsKernels } from './js-kernels.ts';
+import { wasmKernels } from './wasm-kernels.ts';
 
-// TEMPORARY until the WebAssembly kernels land: the BigInt specification.
-export const kernels: RingKernels = jsKernels;
+export const kernels: RingKernels = wasmKernels;

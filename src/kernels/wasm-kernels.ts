@@ -1,0 +1,293 @@
+/**
+ * {@link RingKernels} on WebAssembly SIMD: build/kernels.wasm, compiled from
+ * assembly/kernels.ts by `npm run build:wasm`, loaded synchronously on first use.
+ *
+ * Each call copies its operands into the module's linear memory, runs one kernel and copies the
+ * result out (into `out` when given). The copies cost about as much as elementwise work itself,
+ * and O(k·n) next to the O(m·k·n) of a matmul: for a Z_2^64 [1,768]x[768,768] they take ~45%
+ * of the 0.36 ms. For a B reused across calls (weights), {@link pinMatrix} keeps it resident and
+ * packed, so {@link matmulPinned} only copies A in and C out (0.14 ms for that product).
+ *
+ * Linear memory: [static data | pinned matrices, first fit | scratch of the current call].
+ * It grows on demand and never shrinks (WebAssembly cannot), so its size is the high-water mark.
+ */
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { Limbs, RingKernels } from './kernel-api.ts';
+
+/** A B operand held in wasm memory, packed into panels. Release it with {@link unpin}. */
+export interface PinnedMatrix {
+  readonly limbs: Limbs;
+  readonly k: number;
+  readonly n: number;
+}
+
+/** `wasmKernels.matmul` split into its steps; the operands are already copied in. */
+export interface StagedMatmul {
+  /** Runs the kernel on the resident operands (no copies); may be repeated. */
+  run(): void;
+  /** Copies C out. */
+  result(): BigUint64Array;
+}
+
+// ------------------------------------------------------------------ module and memory bookkeeping
+
+// The project's `lib` has no WebAssembly types: declare the few used here.
+interface WasmMemory {
+  readonly buffer: ArrayBuffer;
+  grow(pages: number): number;
+}
+declare const WebAssembly: {
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object, imports: object) => { readonly exports: object };
+};
+
+type Ptr = number;
+type Binary = (a: Ptr, b: Ptr, out: Ptr, count: number) => void;
+type Matmul = (a: Ptr, b: Ptr, c: Ptr, m: number, k: number, n: number) => void;
+type Pack = (b: Ptr, p: Ptr, k: number, n: number) => void;
+type Bits = 64 | 128;
+interface Exports {
+  memory: WasmMemory;
+  heapBase(): Ptr;
+  add64: Binary;
+  add128: Binary;
+  sub64: Binary;
+  sub128: Binary;
+  mul64: Binary;
+  mul128: Binary;
+  neg64(a: Ptr, out: Ptr, count: number): void;
+  neg128(a: Ptr, out: Ptr, count: number): void;
+  mulScalar64(a: Ptr, s: bigint, out: Ptr, count: number): void;
+  mulScalar128(a: Ptr, s0: bigint, s1: bigint, out: Ptr, count: number): void;
+  matmul64: Matmul;
+  matmul128: Matmul;
+  matmul64Packed: Matmul;
+  matmul128Packed: Matmul;
+  pack64: Pack;
+  pack128: Pack;
+}
+
+const WASM_URL = new URL('../../build/kernels.wasm', import.meta.url);
+const PAGE = 65536;
+const ALIGN = 64;
+/** From this many rows of A, packing B first is faster than the raw-B kernel (measured). */
+const PACK_MIN_ROWS = 4;
+
+let wasm: Exports | undefined;
+/** Live pinned matrices, sorted by offset. */
+const pinned: Block[] = [];
+interface Block extends PinnedMatrix {
+  readonly offset: Ptr;
+  readonly bytes: number;
+}
+
+function load(): Exports {
+  if (wasm) return wasm;
+  let bytes: Uint8Array;
+  try {
+    bytes = readFileSync(WASM_URL);
+  } catch (err) {
+    throw new Error(`cannot read ${fileURLToPath(WASM_URL)}: run \`npm run build:wasm\``, { cause: err });
+  }
+  wasm = new WebAssembly.Instance(new WebAssembly.Module(bytes), {}).exports as Exports;
+  return wasm;
+}
+
+const align = (x: number): number => Math.ceil(x / ALIGN) * ALIGN;
+
+function ensureMemory(end: number): void {
+  const memory = load().memory;
+  const missing = end - memory.buffer.byteLength;
+  if (missing <= 0) return;
+  try {
+    memory.grow(Math.ceil(missing / PAGE));
+  } catch (err) {
+    throw new RangeError(`wasm memory cannot grow to ${end} bytes`, { cause: err });
+  }
+}
+
+/** Offsets of consecutive regions of the given byte sizes above the pinned matrices. */
+function scratch(...sizes: number[]): Ptr[] {
+  const last = pinned.at(-1);
+  let at = last ? align(last.offset + last.bytes) : align(load().heapBase());
+  const offsets = sizes.map((size) => {
+    const offset = at;
+    at = align(at + size);
+    return offset;
+  });
+  ensureMemory(at);
+  return offsets;
+}
+
+function view(offset: Ptr, words: number): BigUint64Array {
+  return new BigUint64Array(load().memory.buffer, offset, words);
+}
+
+function copyIn(offset: Ptr, src: BigUint64Array): void {
+  view(offset, src.length).set(src);
+}
+
+function copyOut(offset: Ptr, words: number, out?: BigUint64Array): BigUint64Array {
+  if (!out) return view(offset, words).slice();
+  out.set(view(offset, words));
+  return out;
+}
+
+// ------------------------------------------------------------------ argument checks
+
+function checkLimbs(limbs: Limbs): void {
+  if (limbs !== 1 && limbs !== 2) throw new RangeError(`limbs: expected 1 or 2, got ${limbs}`);
+}
+
+function checkArray(name: string, array: BigUint64Array): void {
+  if (!(array instanceof BigUint64Array)) throw new TypeError(`${name}: expected BigUint64Array`);
+}
+
+function checkWords(name: string, array: BigUint64Array, words: number): void {
+  checkArray(name, array);
+  if (array.length !== words) throw new RangeError(`${name}: expected ${words} words, got ${array.length}`);
+}
+
+function checkDim(name: string, x: number): void {
+  if (!Number.isSafeInteger(x) || x < 0) throw new RangeError(`${name}: expected integer >= 0, got ${x}`);
+}
+
+// ------------------------------------------------------------------ operations
+
+/** Elementwise op on a (and b): operands copied in, result computed in place of a, copied out. */
+function elementwise(
+  limbs: Limbs,
+  a: BigUint64Array,
+  b: BigUint64Array | undefined,
+  out: BigUint64Array | undefined,
+  kernel: (ex: Exports, pa: Ptr, pb: Ptr, count: number) => void,
+): BigUint64Array {
+  checkLimbs(limbs);
+  checkArray('a', a);
+  if (a.length % limbs !== 0) throw new RangeError(`a: ${a.length} words is not a multiple of limbs=${limbs}`);
+  if (b) checkWords('b', b, a.length);
+  if (out) checkWords('out', out, a.length);
+  const [pa, pb] = scratch(a.byteLength, b ? b.byteLength : 0);
+  copyIn(pa, a);
+  if (b) copyIn(pb, b);
+  kernel(load(), pa, pb, a.length / limbs);
+  return copyOut(pa, a.length, out);
+}
+
+const bitsOf = (limbs: Limbs): Bits => (limbs === 1 ? 64 : 128);
+
+function binary(op: 'add' | 'sub' | 'mul') {
+  return (limbs: Limbs, a: BigUint64Array, b: BigUint64Array, out?: BigUint64Array): BigUint64Array =>
+    elementwise(limbs, a, b, out, (ex, pa, pb, count) => ex[`${op}${bitsOf(limbs)}`](pa, pb, pa, count));
+}
+
+/** Bytes of B packed into panels: 64 bytes per row per panel of 8/limbs columns. */
+const packedBytes = (limbs: Limbs, k: number, n: number): number => k * Math.ceil((n * limbs) / 8) * 64;
+
+/**
+ * Copies A and B (unless pinned) into wasm memory and returns the compute step and the copy-out
+ * separately, so a benchmark can time the kernel with resident operands. Valid until the next
+ * call into this module. With a pinned B, k and n must match it.
+ */
+export function stageMatmul(
+  limbs: Limbs,
+  a: BigUint64Array,
+  b: BigUint64Array | PinnedMatrix,
+  m: number,
+  k: number,
+  n: number,
+): StagedMatmul {
+  checkLimbs(limbs);
+  checkDim('m', m);
+  checkDim('k', k);
+  checkDim('n', n);
+  checkWords('a', a, m * k * limbs);
+  const bits = bitsOf(limbs);
+  const ex = load();
+  const words = m * n * limbs;
+  let run: () => void;
+  if (b instanceof BigUint64Array) {
+    checkWords('b', b, k * n * limbs);
+    const packed = m >= PACK_MIN_ROWS;
+    const [pa, pb, pp, pc] = scratch(a.byteLength, b.byteLength, packed ? packedBytes(limbs, k, n) : 0, words * 8);
+    copyIn(pa, a);
+    copyIn(pb, b);
+    run = packed
+      ? () => {
+          ex[`pack${bits}`](pb, pp, k, n);
+          ex[`matmul${bits}Packed`](pa, pp, pc, m, k, n);
+        }
+      : () => ex[`matmul${bits}`](pa, pb, pc, m, k, n);
+    return { run, result: () => copyOut(pc, words) };
+  }
+  const block = b as Block;
+  if (!pinned.includes(block)) throw new Error('matmulPinned: matrix is not pinned (unpinned already?)');
+  if (block.limbs !== limbs || block.k !== k || block.n !== n) {
+    throw new RangeError(`pinned matrix is [${block.k},${block.n}] limbs=${block.limbs}, expected [${k},${n}] limbs=${limbs}`);
+  }
+  const [pa, pc] = scratch(a.byteLength, words * 8);
+  copyIn(pa, a);
+  run = () => ex[`matmul${bits}Packed`](pa, block.offset, pc, m, k, n);
+  return { run, result: () => copyOut(pc, words) };
+}
+
+/**
+ * Copies B[k,n] into wasm memory once, packed for {@link matmulPinned}. Costs one copy and one
+ * pass over B, plus k·n·limbs·8 bytes of wasm memory (rounded up to whole panels) until unpinned.
+ */
+export function pinMatrix(limbs: Limbs, b: BigUint64Array, k: number, n: number): PinnedMatrix {
+  checkLimbs(limbs);
+  checkDim('k', k);
+  checkDim('n', n);
+  checkWords('b', b, k * n * limbs);
+  const bytes = packedBytes(limbs, k, n);
+  let offset = align(load().heapBase());
+  let index = 0;
+  for (; index < pinned.length && pinned[index].offset - offset < bytes; index++) {
+    offset = align(pinned[index].offset + pinned[index].bytes);
+  }
+  const block: Block = Object.freeze({ limbs, k, n, offset, bytes });
+  ensureMemory(offset + bytes);
+  pinned.splice(index, 0, block);
+  const [pb] = scratch(b.byteLength);
+  copyIn(pb, b);
+  load()[`pack${bitsOf(limbs)}`](pb, offset, k, n);
+  return block;
+}
+
+/** C[m,n] = A[m,k] · B with a pinned B: copies only A in and C out. */
+export function matmulPinned(limbs: Limbs, a: BigUint64Array, b: PinnedMatrix, m: number): BigUint64Array {
+  const staged = stageMatmul(limbs, a, b, m, b.k, b.n);
+  staged.run();
+  return staged.result();
+}
+
+/** Releases a pinned matrix's wasm memory for reuse. Using it afterwards throws. */
+export function unpin(b: PinnedMatrix): void {
+  const index = pinned.indexOf(b as Block);
+  if (index < 0) throw new Error('unpin: matrix is not pinned (unpinned already?)');
+  pinned.splice(index, 1);
+}
+
+export const wasmKernels: RingKernels = Object.freeze({
+  name: 'wasm-simd',
+  add: binary('add'),
+  sub: binary('sub'),
+  mul: binary('mul'),
+  neg: (limbs: Limbs, a: BigUint64Array, out?: BigUint64Array) =>
+    elementwise(limbs, a, undefined, out, (ex, pa, _pb, count) => ex[`neg${bitsOf(limbs)}`](pa, pa, count)),
+  mulScalar(limbs: Limbs, a: BigUint64Array, s: bigint, out?: BigUint64Array): BigUint64Array {
+    if (typeof s !== 'bigint') throw new TypeError(`s: expected bigint, got ${typeof s}`);
+    const s0 = BigInt.asUintN(64, s);
+    const s1 = BigInt.asUintN(64, s >> 64n);
+    return elementwise(limbs, a, undefined, out, (ex, pa, _pb, count) =>
+      limbs === 1 ? ex.mulScalar64(pa, s0, pa, count) : ex.mulScalar128(pa, s0, s1, pa, count),
+    );
+  },
+  matmul(limbs: Limbs, a: BigUint64Array, b: BigUint64Array, m: number, k: number, n: number): BigUint64Array {
+    const staged = stageMatmul(limbs, a, b, m, k, n);
+    staged.run();
+    return staged.result();
+  },
+});

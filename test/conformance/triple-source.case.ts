@@ -1,0 +1,96 @@
+/**
+ * Conformance suite for TripleSource implementations: every kind of material reconstructs to the
+ * right relation (c = a⊙b, C = A·B, fixed-operand C = A·B_id incl. growth and transposition,
+ * aa = a², masked bits, input masks), MACs are consistent in malicious mode, and requests that
+ * disagree between parties raise a DesyncError.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { DesyncError } from '../../src/base/errors.ts';
+import type { SecurityMode } from '../../src/preprocessing/insecure-local-dealer.ts';
+import type { TripleSource } from '../../src/preprocessing/material.ts';
+import * as T from '../../src/ring/tensor.ts';
+import { macKey, reconstruct } from '../../src/sharing/additive.ts';
+import type { SecretTensor } from '../../src/sharing/secret-tensor.ts';
+
+export interface TripleSourceFactory {
+  readonly name: string;
+  create(n: number, mode: SecurityMode): Promise<{ sources: TripleSource[]; dispose: () => Promise<void> }>;
+}
+
+const value = (parts: SecretTensor[]): T.RingTensor => reconstruct(parts.map((p) => p.share));
+const low = (t: T.RingTensor): bigint[] => T.toBigInts(t).map((v) => BigInt.asUintN(64, v));
+
+async function alpha(sources: TripleSource[]): Promise<bigint | undefined> {
+  const shares = await Promise.all(sources.map((s) => s.macKeyShare()));
+  return shares[0] === undefined ? undefined : macKey(shares as bigint[]);
+}
+
+function assertMacs(parts: SecretTensor[], a: bigint | undefined): void {
+  if (a === undefined) return assert.ok(parts.every((p) => p.mac === undefined));
+  const m = reconstruct(parts.map((p) => p.mac as T.RingTensor));
+  assert.deepEqual(T.toBigInts(m), T.toBigInts(T.mulScalar(value(parts), a)), 'MAC shares must sum to α·x');
+}
+
+export function runTripleSourceConformance(f: TripleSourceFactory): void {
+  for (const mode of ['semi-honest', 'malicious'] as const) {
+    for (const n of [2, 3]) {
+      test(`${f.name}: material relations, ${n} parties, ${mode}`, async () => {
+        const { sources, dispose } = await f.create(n, mode);
+        try {
+          const a = await alpha(sources);
+          const all = <R>(fn: (s: TripleSource) => Promise<R>): Promise<R[]> => Promise.all(sources.map(fn));
+
+          const tr = await all((s) => s.triples(9));
+          assert.deepEqual(value(tr.map((t) => t.c)).data, T.mul(value(tr.map((t) => t.a)), value(tr.map((t) => t.b))).data);
+          for (const k of ['a', 'b', 'c'] as const) assertMacs(tr.map((t) => t[k]), a);
+
+          const mt = await all((s) => s.matrixTriple(2, 3, 4));
+          assert.deepEqual(value(mt.map((t) => t.c)).data, T.matmul(value(mt.map((t) => t.a)), value(mt.map((t) => t.b))).data);
+
+          const b = value(await all((s) => s.fixedMask('w', 3, 2)));
+          const ft = await all((s) => s.fixedTriple('w', 4));
+          assert.deepEqual(value(ft.map((t) => t.c)).data, T.matmul(value(ft.map((t) => t.a)), b).data);
+
+          const k1 = value(await all((s) => s.fixedAppend('kv', 2, 3)));
+          const k2 = value(await all((s) => s.fixedAppend('kv', 1, 3)));
+          const kAll = T.reshape(T.concatFlat(k1.ring, [k1, k2]), [3, 3]);
+          const tt = await all((s) => s.fixedTriple('kv', 2, true));
+          assert.deepEqual(value(tt.map((t) => t.c)).data, T.matmul(value(tt.map((t) => t.a)), T.transpose(kAll)).data);
+
+          const sq = await all((s) => s.squares(5));
+          const sa = value(sq.map((q) => q.a));
+          assert.deepEqual(value(sq.map((q) => q.aa)).data, T.mul(sa, sa).data);
+
+          const cm = await all((s) => s.compareMasks(6, 10));
+          const r = low(value(cm.map((m) => m.r)));
+          const msb = low(value(cm.map((m) => m.rMsb)));
+          const high = low(value(cm.map((m) => m.rHigh)));
+          const bits = low(value(cm.map((m) => m.bits as SecretTensor)));
+          r.forEach((rv, i) => {
+            assert.equal(msb[i], rv >> 63n);
+            assert.equal(high[i], (rv & ((1n << 63n) - 1n)) >> 10n);
+            for (let j = 0; j < 10; j++) assert.equal(bits[j * 6 + i], (rv >> BigInt(j)) & 1n);
+          });
+          assertMacs(cm.map((m) => m.rHigh), a);
+
+          const im = await all((s) => s.inputMask(1, 4));
+          assert.deepEqual(T.toBigInts(value(im.map((m) => m.mask))), T.toBigInts(im[1].clear as T.RingTensor));
+          assert.ok(im.every((m, i) => (i === 1) === (m.clear !== undefined)), 'only the owner sees the clear mask');
+        } finally {
+          await dispose();
+        }
+      });
+    }
+  }
+
+  test(`${f.name}: requests that disagree between parties raise DesyncError`, async () => {
+    const { sources, dispose } = await f.create(2, 'semi-honest');
+    try {
+      await sources[0].triples(4);
+      await assert.rejects(sources[1].triples(5), DesyncError);
+    } finally {
+      await dispose();
+    }
+  });
+}

@@ -15,7 +15,11 @@ import type { TruncationMethod } from '../src/protocols/context.ts';
 import { makeDealer, runParties } from '../test/helpers/parties.ts';
 
 const { values: args } = parseArgs({
-  options: { trials: { type: 'string', default: '1000000' }, bits: { type: 'string', default: '40' }, json: { type: 'boolean', default: false } },
+  options: {
+    trials: { type: 'string', default: '1000000' },
+    bits: { type: 'string', default: '40' },
+    json: { type: 'boolean', default: false },
+  },
 });
 const trials = Number(args.trials);
 const bits = Number(args.bits);
@@ -32,7 +36,9 @@ async function failures(method: TruncationMethod): Promise<number> {
     const values = Array.from(words, (w) => (w % span) - (1n << BigInt(bits)));
     const dealer = makeDealer(2, 'semi-honest');
     const xs = dealer.shareForTest(T.fromBigInts(Z64, [count], values));
-    const { results } = await runParties(dealer, async (ctx) => (await reveal(ctx, [await truncate(ctx, xs[ctx.id], F)]))[0], { truncation: method });
+    const { results } = await runParties(dealer, async (ctx) => (await reveal(ctx, [await truncate(ctx, xs[ctx.id], F)]))[0], {
+      truncation: method,
+    });
     values.forEach((v, i) => {
       const d = BigInt.asIntN(64, results[0].data[i]) - (v >> BigInt(F));
       if (d !== 0n && d !== 1n) failed++;
@@ -45,7 +51,17 @@ const out = [];
 for (const method of ['local', 'dealer'] as const) {
   const start = performance.now();
   const failed = await failures(method);
-  out.push({ method, trials, inputBits: bits, scaleBits: F, failures: failed, rate: failed / trials, seconds: (performance.now() - start) / 1000 });
+  out.push({
+    method,
+    trials,
+    inputBits: bits,
+    scaleBits: F,
+    failures: failed,
+    rate: failed / trials,
+    seconds: (performance.now() - start) / 1000,
+  });
 }
 if (args.json) console.log(JSON.stringify(out, null, 2));
-else for (const o of out) console.log(`${o.method.padEnd(7)} ${o.failures}/${o.trials} failures (|x| < 2^${o.inputBits}) in ${o.seconds.toFixed(1)} s`);
+else
+  for (const o of out)
+    console.log(`${o.method.padEnd(7)} ${o.failures}/${o.trials} failures (|x| < 2^${o.inputBits}) in ${o.seconds.toFixed(1)} s`);

@@ -23,7 +23,8 @@ function walk(dir) {
 }
 
 const isSlow = (f) => relative(root, f).split(sep).slice(0, 2).join('/') === 'test/slow';
-const files = explicit.length > 0 ? explicit : [...walk(join(root, 'src')), ...walk(join(root, 'test'))].filter((f) => isSlow(f) === slow).sort();
+const files =
+  explicit.length > 0 ? explicit : [...walk(join(root, 'src')), ...walk(join(root, 'test'))].filter((f) => isSlow(f) === slow).sort();
 if (files.length === 0) {
   console.error('run-tests: no test files found');
   process.exit(1);

@@ -39,13 +39,19 @@ export async function generateCommand(argv: string[], out: (line: string) => voi
   if (!values.model) throw new ValidationError('is required', '--model');
   const cfg: Config = values.config ? loadConfigFile(values.config) : DEFAULT_CONFIG;
   const transport = aoneOf(values.transport, '--transport', ['memory', 'grpc'] as const);
-  if (transport === 'grpc') throw new ValidationError('the gRPC deployment is not available in this build yet; use --transport memory', '--transport');
+  if (transport === 'grpc')
+    throw new ValidationError('the gRPC deployment is not available in this build yet; use --transport memory', '--transport');
   const topk = values.topk !== undefined ? aint(Number(values.topk), '--topk', 1, 1 << 20) : cfg.topk;
   if (values.greedy && values.topk !== undefined) throw new ValidationError('give either --greedy or --topk, not both', '--greedy');
   const sampler: Sampler =
     values.greedy || topk === 0
       ? { kind: 'greedy' }
-      : { kind: 'topk', k: topk, temperature: anumber(Number(values.temperature ?? cfg.temperature), '--temperature', 1e-3, 1e3), seed: values.seed };
+      : {
+          kind: 'topk',
+          k: topk,
+          temperature: anumber(Number(values.temperature ?? cfg.temperature), '--temperature', 1e-3, 1e3),
+          seed: values.seed,
+        };
   const model = loadModel(values.model, { tokenizer: values.tokenizer });
   const ids = promptIds(model, values.prompt, values['prompt-ids']);
   const result = await runMemorySession(model, ids, {

@@ -3,7 +3,8 @@ import { ValidationError } from '../base/errors.ts';
 import type { LoadedModel } from '../formats/model-spec.ts';
 
 export function promptIds(model: LoadedModel, text: string | undefined, ids: string | undefined): number[] {
-  if ((text === undefined) === (ids === undefined)) throw new ValidationError('give exactly one of --prompt TEXT or --prompt-ids 1,2,3', '--prompt');
+  if ((text === undefined) === (ids === undefined))
+    throw new ValidationError('give exactly one of --prompt TEXT or --prompt-ids 1,2,3', '--prompt');
   const vocab = model.config.vocabSize;
   if (ids !== undefined) {
     const parts = ids.split(',').map((s) => s.trim());

@@ -45,7 +45,8 @@ function section(raw: Plain, key: string, allowed: readonly string[]): Plain {
   const v = raw[key];
   if (v === undefined) return {};
   if (!isPlain(v)) throw new ValidationError('expected a mapping', key);
-  for (const k of Object.keys(v)) if (!allowed.includes(k)) throw new ValidationError(`unknown key (allowed: ${allowed.join(', ')})`, `${key}.${k}`);
+  for (const k of Object.keys(v))
+    if (!allowed.includes(k)) throw new ValidationError(`unknown key (allowed: ${allowed.join(', ')})`, `${key}.${k}`);
   return v;
 }
 

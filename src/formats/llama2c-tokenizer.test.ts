@@ -43,10 +43,7 @@ const SPECIALS: [string, number][] = [
   ['\n<s>\n', 0],
   ['\n</s>\n', 0],
 ];
-const BYTES: [string, number][] = Array.from({ length: 256 }, (_, b) => [
-  `<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`,
-  0,
-]);
+const BYTES: [string, number][] = Array.from({ length: 256 }, (_, b) => [`<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`, 0]);
 
 /** Writes the test vocabulary to a temp dir and loads it through the file reader. */
 function loadTestTokenizer(): Llama2cTokenizer {
@@ -122,22 +119,13 @@ test('parse errors say what, where and what was expected', () => {
   const n = SPECIALS.length + PIECES.length;
   assert.equal(parseLlama2cTokenizer(good, 't.bin').vocabSize, n);
   throwsValidation(() => parseLlama2cTokenizer(good.subarray(0, 2), 't.bin'), /t\.bin: file is 2 bytes/);
-  throwsValidation(
-    () => parseLlama2cTokenizer(tokenizerBin(SPECIALS, 0), 't.bin'),
-    /max_token_length \(byte offset 0\) is 0/,
-  );
+  throwsValidation(() => parseLlama2cTokenizer(tokenizerBin(SPECIALS, 0), 't.bin'), /max_token_length \(byte offset 0\) is 0/);
   throwsValidation(
     () => parseLlama2cTokenizer(tokenizerBin(SPECIALS, 5), 't.bin'),
     /token 2 has length 6 at byte offset 34; expected 0\.\.5/,
   );
   throwsValidation(() => parseLlama2cTokenizer(good.subarray(0, good.length - 1), 't.bin'), /token 15 needs 4 bytes/);
-  throwsValidation(
-    () => parseLlama2cTokenizer(good, 't.bin', n + 1),
-    new RegExp(`truncated at byte offset ${good.length} in token ${n}`),
-  );
-  throwsValidation(
-    () => parseLlama2cTokenizer(good, 't.bin', n - 1),
-    /trailing bytes from byte offset \d+ after 15 tokens/,
-  );
+  throwsValidation(() => parseLlama2cTokenizer(good, 't.bin', n + 1), new RegExp(`truncated at byte offset ${good.length} in token ${n}`));
+  throwsValidation(() => parseLlama2cTokenizer(good, 't.bin', n - 1), /trailing bytes from byte offset \d+ after 15 tokens/);
   throwsValidation(() => loadLlama2cTokenizer('/nonexistent/tokenizer.bin'), /cannot read tokenizer file \(ENOENT\)/);
 });

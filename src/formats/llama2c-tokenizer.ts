@@ -167,9 +167,7 @@ export function parseLlama2cTokenizer(bytes: Uint8Array, source: string, vocabSi
     const len = view.getInt32(off + 4, true);
     if (!Number.isFinite(score)) throw fail(`token ${i} has a non-finite score ${score} at byte offset ${off}`);
     if (len < 0 || len > maxTokenLength) {
-      throw fail(
-        `token ${i} has length ${len} at byte offset ${off + 4}; expected 0..${maxTokenLength} (max_token_length)`,
-      );
+      throw fail(`token ${i} has length ${len} at byte offset ${off + 4}; expected 0..${maxTokenLength} (max_token_length)`);
     }
     if (off + 8 + len > bytes.length) {
       throw fail(`token ${i} needs ${len} bytes at byte offset ${off + 8} but the file ends at ${bytes.length}`);

@@ -126,32 +126,14 @@ test('rejects trailing bytes with expected vs actual size', () => {
 });
 
 test('rejects bad header values', () => {
-  throwsValidation(
-    () => parseLlama2c(withHeader([0, 12, 2, 4, 2, 10, 6]), 'h.bin'),
-    /header field dim \(byte offset 0\) is 0/,
-  );
-  throwsValidation(
-    () => parseLlama2c(withHeader([8, 12, 2, 4, -2, 10, 6]), 'h.bin'),
-    /n_kv_heads \(byte offset 16\) is -2/,
-  );
-  throwsValidation(
-    () => parseLlama2c(withHeader([8, 12, 2, 4, 2, 0, 6]), 'h.bin'),
-    /vocab_size \(byte offset 20\) is 0/,
-  );
-  throwsValidation(
-    () => parseLlama2c(withHeader([8, 12, 2, 3, 3, 10, 6]), 'h.bin'),
-    /dim 8 is not a multiple of n_heads 3/,
-  );
-  throwsValidation(
-    () => parseLlama2c(withHeader([8, 12, 2, 4, 3, 10, 6]), 'h.bin'),
-    /n_heads 4 is not a multiple of n_kv_heads 3/,
-  );
+  throwsValidation(() => parseLlama2c(withHeader([0, 12, 2, 4, 2, 10, 6]), 'h.bin'), /header field dim \(byte offset 0\) is 0/);
+  throwsValidation(() => parseLlama2c(withHeader([8, 12, 2, 4, -2, 10, 6]), 'h.bin'), /n_kv_heads \(byte offset 16\) is -2/);
+  throwsValidation(() => parseLlama2c(withHeader([8, 12, 2, 4, 2, 0, 6]), 'h.bin'), /vocab_size \(byte offset 20\) is 0/);
+  throwsValidation(() => parseLlama2c(withHeader([8, 12, 2, 3, 3, 10, 6]), 'h.bin'), /dim 8 is not a multiple of n_heads 3/);
+  throwsValidation(() => parseLlama2c(withHeader([8, 12, 2, 4, 3, 10, 6]), 'h.bin'), /n_heads 4 is not a multiple of n_kv_heads 3/);
   throwsValidation(() => parseLlama2c(withHeader([8, 12, 2, 8, 8, 10, 6]), 'h.bin'), /head_size 1 is odd/);
   // a huge header is caught by the size check, not by an allocation
-  throwsValidation(
-    () => parseLlama2c(withHeader([2 ** 30, 2 ** 30, 2 ** 30, 2, 2, 10, 6]), 'h.bin'),
-    /impossibly large|implies/,
-  );
+  throwsValidation(() => parseLlama2c(withHeader([2 ** 30, 2 ** 30, 2 ** 30, 2, 2, 10, 6]), 'h.bin'), /impossibly large|implies/);
   const v1 = withHeader(TINY);
   new DataView(v1.buffer).setUint32(0, 0x616b3432, true);
   throwsValidation(() => parseLlama2c(v1, 'v1.bin'), /magic "ak42"/, /version-0/);
@@ -177,21 +159,13 @@ test('loadLlama2c reads from disk, checks the tokenizer vocabulary, and reports 
     const tok = (n: number) => {
       const parts = [Buffer.from(new Int32Array([3]).buffer)];
       for (let i = 0; i < n; i++)
-        parts.push(
-          Buffer.from(new Float32Array([-i]).buffer),
-          Buffer.from(new Int32Array([1]).buffer),
-          Buffer.from([97 + i]),
-        );
+        parts.push(Buffer.from(new Float32Array([-i]).buffer), Buffer.from(new Int32Array([1]).buffer), Buffer.from([97 + i]));
       return Buffer.concat(parts);
     };
     writeFileSync(join(dir, 'tok10.bin'), tok(10));
     writeFileSync(join(dir, 'tok11.bin'), tok(11));
     assert.equal(loadLlama2c(path, join(dir, 'tok10.bin')).tokenizer?.vocabSize, 10);
-    throwsValidation(
-      () => loadLlama2c(path, join(dir, 'tok11.bin')),
-      /tok11\.bin/,
-      /trailing bytes .* after 10 tokens/,
-    );
+    throwsValidation(() => loadLlama2c(path, join(dir, 'tok11.bin')), /tok11\.bin/, /trailing bytes .* after 10 tokens/);
     throwsValidation(() => loadLlama2c(join(dir, 'missing.bin')), /missing\.bin: cannot read file \(ENOENT\)/);
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -196,9 +196,7 @@ export function readBytes(path: string): Uint8Array {
 function checkFileSize(actual: number, h: Llama2cHeader, layout: TensorSlot[], source: string): void {
   const expected = llama2cExpectedBytes(h);
   if (!Number.isSafeInteger(expected)) {
-    throw new ValidationError(
-      `${source}: header (${formatHeader(h.raw)}) implies over 2^53 bytes; the file is ${actual} bytes`,
-    );
+    throw new ValidationError(`${source}: header (${formatHeader(h.raw)}) implies over 2^53 bytes; the file is ${actual} bytes`);
   }
   if (actual === expected) return;
   const intro = `${source}: file is ${actual} bytes but its header (${formatHeader(h.raw)}) implies ${expected} bytes`;

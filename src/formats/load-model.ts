@@ -18,5 +18,8 @@ export function loadModel(path: string, options: { tokenizer?: string } = {}): L
     const tokenizer = options.tokenizer ?? (existsSync(sibling) ? sibling : undefined);
     return loadLlama2c(path, tokenizer);
   }
-  throw new ValidationError(`cannot tell the format of ${path}: expected a Hugging Face checkpoint directory or a llama2.c .bin file`, '--model');
+  throw new ValidationError(
+    `cannot tell the format of ${path}: expected a Hugging Face checkpoint directory or a llama2.c .bin file`,
+    '--model',
+  );
 }

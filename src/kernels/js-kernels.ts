@@ -17,7 +17,13 @@ function set(limbs: Limbs, a: BigUint64Array, i: number, v: bigint): void {
     a[2 * i + 1] = (v >> 64n) & M64;
   }
 }
-function map2(limbs: Limbs, a: BigUint64Array, b: BigUint64Array, out: BigUint64Array | undefined, f: (x: bigint, y: bigint) => bigint): BigUint64Array {
+function map2(
+  limbs: Limbs,
+  a: BigUint64Array,
+  b: BigUint64Array,
+  out: BigUint64Array | undefined,
+  f: (x: bigint, y: bigint) => bigint,
+): BigUint64Array {
   const o = out ?? new BigUint64Array(a.length);
   const mask = limbs === 1 ? M64 : M128;
   for (let i = 0; i < a.length / limbs; i++) set(limbs, o, i, f(get(limbs, a, i), get(limbs, b, i)) & mask);

@@ -84,11 +84,28 @@ function foldLlama(c: ModelConfig, w: LlamaWeights): Float64Array[] {
     const k = scaleRows(layer.wk, layer.attnNorm);
     const v = scaleRows(layer.wv, layer.attnNorm);
     const kv = c.nKvHeads * c.headDim;
-    out.push(concatColumns([{ data: q, cols: c.nHeads * c.headDim }, { data: k, cols: kv }, { data: v, cols: kv }], d));
+    out.push(
+      concatColumns(
+        [
+          { data: q, cols: c.nHeads * c.headDim },
+          { data: k, cols: kv },
+          { data: v, cols: kv },
+        ],
+        d,
+      ),
+    );
     out.push(Float64Array.from(layer.wo.data));
     const w1 = scaleRows(layer.w1, layer.ffnNorm);
     const w3 = scaleRows(layer.w3, layer.ffnNorm);
-    out.push(concatColumns([{ data: w1, cols: c.hiddenDim }, { data: w3, cols: c.hiddenDim }], d));
+    out.push(
+      concatColumns(
+        [
+          { data: w1, cols: c.hiddenDim },
+          { data: w3, cols: c.hiddenDim },
+        ],
+        d,
+      ),
+    );
     out.push(Float64Array.from(layer.w2.data));
   }
   out.push(scaleRows(w.lmHead, w.finalNorm));

@@ -6,7 +6,7 @@
  *      back as a public id (local embedding lookup), attending to the cached keys/values — no
  *      recomputation of the prefix.
  */
-import { ValidationError } from '../base/errors.ts';
+import { ProtocolAbort, ValidationError } from '../base/errors.ts';
 import type { PartyContext } from '../protocols/context.ts';
 import { input } from '../protocols/input.ts';
 import * as T from '../ring/tensor.ts';
@@ -43,7 +43,8 @@ async function promptOneHot(ctx: PartyContext, parts: readonly PromptPart[], voc
         if (!p.ids || p.ids.length !== p.length) throw new ValidationError(`expected ${p.length} token ids`, `prompt.parts[${i}]`);
         const onehot = T.zeros(ctx.ring, [p.length, vocab]);
         p.ids.forEach((id, t) => {
-          if (!Number.isInteger(id) || id < 0 || id >= vocab) throw new ValidationError(`token id ${id} is outside [0, ${vocab})`, `prompt.parts[${i}].ids[${t}]`);
+          if (!Number.isInteger(id) || id < 0 || id >= vocab)
+            throw new ValidationError(`token id ${id} is outside [0, ${vocab})`, `prompt.parts[${i}].ids[${t}]`);
           T.setElement(onehot, t * vocab + id, 1n);
         });
         return { owner: p.owner, shape: [p.length, vocab], value: onehot };
@@ -56,7 +57,12 @@ async function promptOneHot(ctx: PartyContext, parts: readonly PromptPart[], voc
 }
 
 /** Generates up to maxNewTokens ids; every party returns the same list. */
-export async function secureGenerate(ctx: PartyContext, model: SecureModel, prompt: readonly PromptPart[], opts: GenerateOptions): Promise<number[]> {
+export async function secureGenerate(
+  ctx: PartyContext,
+  model: SecureModel,
+  prompt: readonly PromptPart[],
+  opts: GenerateOptions,
+): Promise<number[]> {
   const promptLength = prompt.reduce((s, p) => s + p.length, 0);
   if (promptLength === 0) throw new ValidationError('the prompt is empty: expected at least one token', 'prompt');
   const limit = Math.min(opts.maxContext, model.config.maxSeqLen);
@@ -71,7 +77,14 @@ export async function secureGenerate(ctx: PartyContext, model: SecureModel, prom
   const ids: number[] = [];
   for (let step = 0; step < opts.maxNewTokens; step++) {
     const s = opts.sampler;
-    const id = s.kind === 'greedy' ? await sampleGreedy(ctx, logits) : await sampleTopK(ctx, logits, s.k, s.temperature, partyRandomness(s.seed, ctx.id, step));
+    const id =
+      s.kind === 'greedy'
+        ? await sampleGreedy(ctx, logits)
+        : await sampleTopK(ctx, logits, s.k, s.temperature, partyRandomness(s.seed, ctx.id, step));
+    if (!Number.isInteger(id) || id < 0 || id >= model.config.vocabSize) {
+      // Only possible if a comparison bound or truncation failed: never emit a wrong token.
+      throw new ProtocolAbort(`sampling revealed id ${id}, outside the vocabulary [0, ${model.config.vocabSize}); session aborted`);
+    }
     ids.push(id);
     opts.onToken?.(id, step);
     if (opts.stopIds?.includes(id) || step + 1 === opts.maxNewTokens) break;

@@ -14,7 +14,10 @@ const TEMPERATURE = 0.8;
 
 /** Plaintext top-k distribution over token ids. */
 function plaintextTopK(logits: number[], k: number, temperature: number): Map<number, number> {
-  const top = logits.map((v, i) => ({ v, i })).sort((a, b) => b.v - a.v).slice(0, k);
+  const top = logits
+    .map((v, i) => ({ v, i }))
+    .sort((a, b) => b.v - a.v)
+    .slice(0, k);
   const w = top.map(({ v }) => Math.exp((v - top[0].v) / temperature));
   const s = w.reduce((a, b) => a + b, 0);
   return new Map(top.map(({ i }, j) => [i, w[j] / s]));

@@ -64,14 +64,22 @@ export async function loadSecureModel(
   );
   const byName = new Map(specs.map((s, i) => [s.name, shared[i]]));
   const matrices = specs.filter((s) => s.kind === 'matrix');
-  const operands = await prepareFixed(ctx, matrices.map((s) => ({ id: `w.${s.name}`, w: byName.get(s.name) as SecretTensor })));
+  const operands = await prepareFixed(
+    ctx,
+    matrices.map((s) => ({ id: `w.${s.name}`, w: byName.get(s.name) as SecretTensor })),
+  );
   const op = new Map(matrices.map((s, i) => [s.name, operands[i]]));
   const lin = (w: string, b?: string): SecureLinear => ({ w: op.get(w) as FixedOperand, bias: b ? byName.get(b) : undefined });
   const gpt2 = config.arch === 'gpt2';
   const layers = Array.from({ length: config.nLayers }, (_, l) => {
     const p = `layers.${l}`;
     return gpt2
-      ? { wqkv: lin(`${p}.wqkv`, `${p}.bqkv`), wo: lin(`${p}.wo`, `${p}.bo`), up: lin(`${p}.wfc`, `${p}.bfc`), down: lin(`${p}.wproj`, `${p}.bproj`) }
+      ? {
+          wqkv: lin(`${p}.wqkv`, `${p}.bqkv`),
+          wo: lin(`${p}.wo`, `${p}.bo`),
+          up: lin(`${p}.wfc`, `${p}.bfc`),
+          down: lin(`${p}.wproj`, `${p}.bproj`),
+        }
       : { wqkv: lin(`${p}.wqkv`), wo: lin(`${p}.wo`), up: lin(`${p}.w13`), down: lin(`${p}.w2`) };
   });
   const embedding = op.get('embedding') as FixedOperand;

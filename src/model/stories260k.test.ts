@@ -36,7 +36,9 @@ for (const mode of ['semi-honest', 'malicious'] as const) {
         maxNewTokens: 16,
         sampler: { kind: 'greedy' },
       });
-      t.diagnostic(`ms/token ${stats.ms_per_token.toFixed(1)}, bytes/token ${stats.bytes_per_token_per_party}, rounds/token ${stats.rounds_per_token}`);
+      t.diagnostic(
+        `ms/token ${stats.ms_per_token.toFixed(1)}, bytes/token ${stats.bytes_per_token_per_party}, rounds/token ${stats.rounds_per_token}`,
+      );
       assert.deepEqual(ids, ref.greedy_next_ids);
     });
   }

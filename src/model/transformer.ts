@@ -34,23 +34,42 @@ export function emptyModelCache(model: SecureModel, sessionTag = 'kv'): ModelCac
 }
 
 /** Tokens to feed: public ids (revealed tokens) or secret one-hot rows [T, vocab]. */
-export type TokenInput = { readonly kind: 'public'; readonly ids: readonly number[] } | { readonly kind: 'secret'; readonly onehot: SecretTensor };
+export type TokenInput =
+  { readonly kind: 'public'; readonly ids: readonly number[] } | { readonly kind: 'secret'; readonly onehot: SecretTensor };
 
 /** Feeds the tokens at the next positions; returns the logits of the last one [1, vocab]. */
-export async function forward(ctx: PartyContext, model: SecureModel, cache: ModelCache, tokens: TokenInput, maxContext: number): Promise<SecretTensor> {
+export async function forward(
+  ctx: PartyContext,
+  model: SecureModel,
+  cache: ModelCache,
+  tokens: TokenInput,
+  maxContext: number,
+): Promise<SecretTensor> {
   const c = model.config;
   const count = tokens.kind === 'public' ? tokens.ids.length : tokens.onehot.shape[0];
   const limit = Math.min(maxContext, c.maxSeqLen);
   if (count === 0) throw new ValidationError('forward: no tokens to feed');
   if (cache.length + count > limit) {
-    throw new ValidationError(`context of ${cache.length + count} tokens exceeds scheduler.max_context = ${limit}`, 'scheduler.max_context');
+    throw new ValidationError(
+      `context of ${cache.length + count} tokens exceeds scheduler.max_context = ${limit}`,
+      'scheduler.max_context',
+    );
   }
-  let x = tokens.kind === 'public' ? embedPublic(model.embeddingShares, tokens.ids) : await embedSecret(ctx, tokens.onehot, model.embedding);
-  if (model.positions) x = L.addSS(x, embedPublic(model.positions, Array.from({ length: count }, (_, t) => cache.length + t)));
+  let x =
+    tokens.kind === 'public' ? embedPublic(model.embeddingShares, tokens.ids) : await embedSecret(ctx, tokens.onehot, model.embedding);
+  if (model.positions)
+    x = L.addSS(
+      x,
+      embedPublic(
+        model.positions,
+        Array.from({ length: count }, (_, t) => cache.length + t),
+      ),
+    );
 
   for (let l = 0; l < c.nLayers; l++) {
     const w = model.layers[l];
-    const norm = (v: SecretTensor): Promise<SecretTensor> => (c.arch === 'llama' ? rmsNorm(ctx, v, c.normEps) : layerNorm(ctx, v, c.normEps));
+    const norm = (v: SecretTensor): Promise<SecretTensor> =>
+      c.arch === 'llama' ? rmsNorm(ctx, v, c.normEps) : layerNorm(ctx, v, c.normEps);
     const qDim = c.nHeads * c.headDim;
     const kvDim = c.nKvHeads * c.headDim;
     const [q0, k0, v] = splitColumns(await linear(ctx, await norm(x), w.wqkv), [qDim, kvDim, kvDim]);
@@ -65,12 +84,18 @@ export async function forward(ctx: PartyContext, model: SecureModel, cache: Mode
     const att = await causalAttention(ctx, q, k, v, cache.layers[l], c);
     x = L.addSS(x, await linear(ctx, att, w.wo));
     const h = await norm(x);
-    const mlp = c.arch === 'llama' ? await swiglu(ctx, h, w.up, w.down, c.hiddenDim) : await gpt2Mlp(ctx, h, w.up, w.down, c.activation === 'gelu_erf' ? 'erf' : 'tanh');
+    const mlp =
+      c.arch === 'llama'
+        ? await swiglu(ctx, h, w.up, w.down, c.hiddenDim)
+        : await gpt2Mlp(ctx, h, w.up, w.down, c.activation === 'gelu_erf' ? 'erf' : 'tanh');
     x = L.addSS(x, mlp);
   }
   cache.length += count;
   const last = L.sliceS(x, (count - 1) * c.dim, count * c.dim);
-  const normed = c.arch === 'llama' ? await rmsNorm(ctx, L.reshapeS(last, [1, c.dim]), c.normEps) : await layerNorm(ctx, L.reshapeS(last, [1, c.dim]), c.normEps);
+  const normed =
+    c.arch === 'llama'
+      ? await rmsNorm(ctx, L.reshapeS(last, [1, c.dim]), c.normEps)
+      : await layerNorm(ctx, L.reshapeS(last, [1, c.dim]), c.normEps);
   return addBias(await linear(ctx, normed, { w: model.lmHead.w, bias: undefined }), model.lmHead.bias);
 }
 

@@ -86,7 +86,10 @@ export async function causalAttention(
 
   const scores = await truncateBatch(
     ctx,
-    await fixedMatmulBatch(ctx, heads.map((h) => ({ x: groupQueries(q, h, group, hd), w: cache.keys[h] as FixedOperand, transposed: true }))),
+    await fixedMatmulBatch(
+      ctx,
+      heads.map((h) => ({ x: groupQueries(q, h, group, hd), w: cache.keys[h] as FixedOperand, transposed: true })),
+    ),
   );
   // Causal mask: the row of query token t (any head) sees positions ≤ startPos + t.
   const mask = new Uint8Array(nKvHeads * group * rows * total);
@@ -95,10 +98,16 @@ export async function causalAttention(
     for (let p = 0; p <= startPos + t; p++) mask[r * total + p] = 1;
   }
   const probs = await softmax(ctx, L.reshapeS(L.concatS(scores), [nKvHeads * group * rows, total]), { mask });
-  const perHead = L.splitS(probs, heads.map(() => [group * rows, total]));
+  const perHead = L.splitS(
+    probs,
+    heads.map(() => [group * rows, total]),
+  );
   const outs = await truncateBatch(
     ctx,
-    await fixedMatmulBatch(ctx, heads.map((h) => ({ x: perHead[h], w: cache.values[h] as FixedOperand }))),
+    await fixedMatmulBatch(
+      ctx,
+      heads.map((h) => ({ x: perHead[h], w: cache.values[h] as FixedOperand })),
+    ),
   );
   // Back to [T, nHeads·hd]: head (h·G + g), token t ← outs[h][(g·T + t), :].
   const joined = L.concatS(outs);

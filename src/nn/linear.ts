@@ -20,7 +20,10 @@ export interface SecureLinear {
 
 /** Applies every layer to its input, all in one round (+ truncation). */
 export async function linearBatch(ctx: PartyContext, items: readonly { x: SecretTensor; layer: SecureLinear }[]): Promise<SecretTensor[]> {
-  const products = await fixedMatmulBatch(ctx, items.map(({ x, layer }) => ({ x, w: layer.w })));
+  const products = await fixedMatmulBatch(
+    ctx,
+    items.map(({ x, layer }) => ({ x, w: layer.w })),
+  );
   const truncated = await truncateBatch(ctx, products);
   return truncated.map((y, i) => addBias(y, items[i].layer.bias));
 }
@@ -34,6 +37,10 @@ export function addBias(y: SecretTensor, bias: SecretTensor | undefined): Secret
   if (!bias) return y;
   const out = bias.shape[0];
   const rows = y.shape.reduce((a, b) => a * b, 1) / out;
-  const tiled = L.gatherS(bias, Array.from({ length: rows * out }, (_, i) => i % out), y.shape);
+  const tiled = L.gatherS(
+    bias,
+    Array.from({ length: rows * out }, (_, i) => i % out),
+    y.shape,
+  );
   return L.addSS(y, tiled);
 }

@@ -24,7 +24,13 @@ export function splitColumns(x: SecretTensor, widths: readonly number[]): Secret
   });
 }
 
-export async function swiglu(ctx: PartyContext, h: SecretTensor, w13: SecureLinear, w2: SecureLinear, hidden: number): Promise<SecretTensor> {
+export async function swiglu(
+  ctx: PartyContext,
+  h: SecretTensor,
+  w13: SecureLinear,
+  w2: SecureLinear,
+  hidden: number,
+): Promise<SecretTensor> {
   const [gate, up] = splitColumns(await linear(ctx, h, w13), [hidden, hidden]);
   const act = await mulFx(ctx, await silu(ctx, gate), up);
   return linear(ctx, act, w2);

@@ -15,8 +15,7 @@ import { mulScalar, sizeOf, sub, tensor } from '../ring/tensor.ts';
 import type { SecretTensor } from '../sharing/secret-tensor.ts';
 
 export type PartyMessage =
-  | { readonly kind: 'seed'; readonly seed: Uint8Array }
-  | { readonly kind: 'explicit'; readonly words: BigUint64Array };
+  { readonly kind: 'seed'; readonly seed: Uint8Array } | { readonly kind: 'explicit'; readonly words: BigUint64Array };
 
 export function messageBytes(m: PartyMessage): number {
   return m.kind === 'seed' ? SEED_BYTES : m.words.byteLength;

@@ -36,8 +36,14 @@ for (const mode of MODES) {
         const x64 = low64(x);
         const y64 = low64(y);
         for (const r of results) {
-          assert.deepEqual(low64(r.prod), x64.map((v, i) => BigInt.asUintN(64, v * y64[i])));
-          assert.deepEqual(low64(r.sq), x64.map((v) => BigInt.asUintN(64, v * v)));
+          assert.deepEqual(
+            low64(r.prod),
+            x64.map((v, i) => BigInt.asUintN(64, v * y64[i])),
+          );
+          assert.deepEqual(
+            low64(r.sq),
+            x64.map((v) => BigInt.asUintN(64, v * v)),
+          );
           assert.equal(r.mulCost.rounds, 1);
           assert.equal(r.mulCost.bytesSent, mulBytes({ n, ring, mode }, 37));
           assert.equal(r.sqCost.rounds, 1);
@@ -76,7 +82,10 @@ for (const mode of MODES) {
             const m = await measure(ctx, () => fixedMatmul(ctx, x[ctx.id], setup.value[0]));
             outs.push({ z: m.value, cost: m.cost });
           }
-          const revealed = await reveal(ctx, outs.map((o) => o.z));
+          const revealed = await reveal(
+            ctx,
+            outs.map((o) => o.z),
+          );
           return { setupCost: setup.cost, outs: outs.map((o, i) => ({ z: revealed[i], cost: o.cost })) };
         });
         for (const r of results) {
@@ -114,7 +123,9 @@ for (const mode of MODES) {
                 assert.ok(g - floor === 0n || g - floor === 1n, `element ${i}: got ${g}, floor ${floor}`);
               });
               const real = decode(results[0], 16);
-              real.forEach((r, i) => assert.ok(Math.abs(r - xv[i] * yv[i]) <= 2 ** -16 * (1 + Math.abs(xv[i]) + Math.abs(yv[i])) + 2 ** -16));
+              real.forEach((r, i) =>
+                assert.ok(Math.abs(r - xv[i] * yv[i]) <= 2 ** -16 * (1 + Math.abs(xv[i]) + Math.abs(yv[i])) + 2 ** -16),
+              );
             },
           ),
           { numRuns: 15 },
@@ -140,7 +151,11 @@ for (const mode of MODES) {
         const outs = [];
         for (let s = 0; s < 5; s++) {
           [op] = await appendFixed(ctx, [{ id: 'k', operand: op, rows: rows[s][ctx.id] }]);
-          const pv = T.fromBigInts(ring, [2, s + 1], Array.from({ length: 2 * (s + 1) }, (_, i) => BigInt(i + s)));
+          const pv = T.fromBigInts(
+            ring,
+            [2, s + 1],
+            Array.from({ length: 2 * (s + 1) }, (_, i) => BigInt(i + s)),
+          );
           const [p] = await input(ctx, [{ owner: 1, shape: [2, s + 1], value: ctx.id === 1 ? pv : undefined }]);
           const m = await measure(ctx, () =>
             fixedMatmulBatch(ctx, [
@@ -151,7 +166,10 @@ for (const mode of MODES) {
           assert.equal(m.cost.rounds, 1);
           outs.push({ scores: m.value[0], mixed: m.value[1], pv });
         }
-        const revealed = await reveal(ctx, outs.flatMap((o) => [o.scores, o.mixed]));
+        const revealed = await reveal(
+          ctx,
+          outs.flatMap((o) => [o.scores, o.mixed]),
+        );
         return outs.map((o, i) => ({ scores: revealed[2 * i], mixed: revealed[2 * i + 1], pv: o.pv }));
       });
       for (let s = 0; s < 5; s++) {

@@ -64,7 +64,14 @@ export async function mul(ctx: PartyContext, x: SecretTensor, y: SecretTensor): 
   return L.reshapeS(beaverCombine(ctx, a, b, c, eps, del), x.shape);
 }
 
-function beaverCombine(ctx: PartyContext, a: SecretTensor, b: SecretTensor, c: SecretTensor, eps: RingTensor, del: RingTensor): SecretTensor {
+function beaverCombine(
+  ctx: PartyContext,
+  a: SecretTensor,
+  b: SecretTensor,
+  c: SecretTensor,
+  eps: RingTensor,
+  del: RingTensor,
+): SecretTensor {
   const z = L.addSS(c, L.addSS(L.mulSP(b, eps), L.mulSP(a, del)));
   return L.addSP(ctx, z, T.mul(eps, del));
 }

@@ -23,7 +23,8 @@ export async function jointCoin(ctx: { readonly channel: Channel; readonly n: nu
   const h = createHash('sha256');
   for (let j = 0; j < ctx.n; j++) {
     const seed = openCommitment(digests[j], openings[j]);
-    if (!seed || seed.length !== SEED_BYTES) throw new CommitmentError(`coin toss: party ${j} opened a value that does not match its commitment`);
+    if (!seed || seed.length !== SEED_BYTES)
+      throw new CommitmentError(`coin toss: party ${j} opened a value that does not match its commitment`);
     h.update(seed);
   }
   return new Uint8Array(h.digest().subarray(0, SEED_BYTES));

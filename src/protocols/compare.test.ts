@@ -13,7 +13,11 @@ const LIMIT = (1 << BITS) - 1;
 
 function asRing(ring: typeof Z64, values: number[]): T.RingTensor {
   // Malicious ring: sign-extend to 128 bits, as fixed-point encoding does.
-  return T.fromBigInts(ring, [values.length], values.map((v) => BigInt(v)));
+  return T.fromBigInts(
+    ring,
+    [values.length],
+    values.map((v) => BigInt(v)),
+  );
 }
 const low = (t: T.RingTensor): bigint[] => Array.from({ length: T.sizeOf(t.shape) }, (_, i) => BigInt.asIntN(64, t.data[i * t.ring.limbs]));
 
@@ -39,7 +43,10 @@ for (const mode of MODES) {
             );
             const expectedCost = ltzCost({ n, ring, mode }, values.length, BITS);
             for (const r of results) {
-              assert.deepEqual(low(r.bits), values.map((v) => (v < 0 ? 1n : 0n)));
+              assert.deepEqual(
+                low(r.bits),
+                values.map((v) => (v < 0 ? 1n : 0n)),
+              );
               assert.equal(r.cost.rounds, expectedCost.rounds);
               assert.equal(r.cost.bytesSent, expectedCost.bytes);
             }

@@ -88,7 +88,10 @@ async function borrowBit(ctx: PartyContext, c: RingTensor, rBits: SecretTensor, 
         right.push(e[2 * p]);
       }
     }
-    const prods = L.splitS(await mul(ctx, L.concatS(left), L.concatS(right)), left.map(() => [size]));
+    const prods = L.splitS(
+      await mul(ctx, L.concatS(left), L.concatS(right)),
+      left.map(() => [size]),
+    );
     const nextG: SecretTensor[] = [];
     const nextE: SecretTensor[] = [];
     for (let p = 0; p < pairs; p++) {

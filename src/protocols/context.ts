@@ -56,7 +56,11 @@ export interface ContextOptions {
   readonly channel: Channel;
   readonly material: TripleSource;
   readonly scaleBits: number;
-  /** Default: 'local' for 2 semi-honest parties, 'dealer' otherwise (local is only sound there). */
+  /**
+   * Default 'dealer' (exact to 1 LSB for |x| < 2^62). 'local' (2 semi-honest parties only) saves
+   * a round per truncation but fails with probability ≈ |x|/2^64 per element, which over a long
+   * generation (10^4 truncations per token) is no longer negligible; opt in for benchmarks only.
+   */
   readonly truncation?: TruncationMethod;
   /** Default 40: fixed-point values up to 2^(40−scaleBits) in magnitude. */
   readonly compareBits?: number;
@@ -65,7 +69,7 @@ export interface ContextOptions {
 /** Sets up a session context; in malicious mode runs a joint coin toss (2 rounds). */
 export async function createPartyContext(o: ContextOptions): Promise<PartyContext> {
   const malicious = o.mode === 'malicious';
-  const truncation = o.truncation ?? (o.n === 2 && !malicious ? 'local' : 'dealer');
+  const truncation = o.truncation ?? 'dealer';
   if (truncation === 'local' && (o.n !== 2 || malicious)) {
     throw new RangeError('truncation "local" is only sound for 2 parties in semi-honest mode');
   }

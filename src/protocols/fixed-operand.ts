@@ -35,7 +35,8 @@ export interface FixedOperand {
   readonly mask: SecretTensor;
 }
 
-export const fixedSetupBytes = (ctx: Pick<PartyContext, 'n' | 'ring'>, k: number, n: number): number => (ctx.n - 1) * k * n * ctx.ring.bytes;
+export const fixedSetupBytes = (ctx: Pick<PartyContext, 'n' | 'ring'>, k: number, n: number): number =>
+  (ctx.n - 1) * k * n * ctx.ring.bytes;
 /** Bytes of one product with an operand of inner dimension k (k = n of W when transposed). */
 export const fixedMatmulBytes = (ctx: Pick<PartyContext, 'n' | 'ring' | 'mode'>, m: number, k: number): number =>
   (ctx.n - 1) * m * k * ctx.ring.bytes * (ctx.mode === 'malicious' ? 2 : 1);
@@ -44,7 +45,10 @@ export const fixedMatmulBytes = (ctx: Pick<PartyContext, 'n' | 'ring' | 'mode'>,
 export async function prepareFixed(ctx: PartyContext, items: readonly { id: string; w: SecretTensor }[]): Promise<FixedOperand[]> {
   const masks: SecretTensor[] = [];
   for (const { id, w } of items) masks.push(await ctx.material.fixedMask(id, w.shape[0], w.shape[1]));
-  const opened = await open(ctx, items.map(({ w }, i) => L.subSS(w, masks[i])));
+  const opened = await open(
+    ctx,
+    items.map(({ w }, i) => L.subSS(w, masks[i])),
+  );
   return items.map(({ id, w }, i) => ({ id, shape: [w.shape[0], w.shape[1]], opened: opened[i], mask: masks[i] }));
 }
 
@@ -58,7 +62,10 @@ export async function appendFixed(
 ): Promise<FixedOperand[]> {
   const masks: SecretTensor[] = [];
   for (const { id, rows } of items) masks.push(await ctx.material.fixedAppend(id, rows.shape[0], rows.shape[1]));
-  const opened = await open(ctx, items.map(({ rows }, i) => L.subSS(rows, masks[i])));
+  const opened = await open(
+    ctx,
+    items.map(({ rows }, i) => L.subSS(rows, masks[i])),
+  );
   return items.map(({ id, operand, rows }, i) => {
     if (!operand) return { id, shape: [rows.shape[0], rows.shape[1]], opened: opened[i], mask: masks[i] };
     const n = operand.shape[1];

@@ -25,7 +25,8 @@ export interface InputItem {
   readonly value?: RingTensor;
 }
 
-export const inputBytes = (ctx: Pick<PartyContext, 'n' | 'ring'>, ownElements: number): number => (ctx.n - 1) * ownElements * ctx.ring.bytes;
+export const inputBytes = (ctx: Pick<PartyContext, 'n' | 'ring'>, ownElements: number): number =>
+  (ctx.n - 1) * ownElements * ctx.ring.bytes;
 
 /** Shares every item among all parties, in one round. */
 export async function input(ctx: PartyContext, items: readonly InputItem[]): Promise<SecretTensor[]> {
@@ -46,7 +47,8 @@ export async function input(ctx: PartyContext, items: readonly InputItem[]): Pro
     const words = size * ctx.ring.limbs;
     const msg = incoming[item.owner];
     const off = offsets[item.owner];
-    if (msg.length < (off + words) * 8) throw new ProtocolAbort(`input: party ${item.owner} sent ${msg.length} bytes, too few for its inputs`);
+    if (msg.length < (off + words) * 8)
+      throw new ProtocolAbort(`input: party ${item.owner} sent ${msg.length} bytes, too few for its inputs`);
     const e: RingTensor = { ring: ctx.ring, shape: [size], data: bytesToWords(msg.subarray(off * 8, (off + words) * 8)) };
     offsets[item.owner] += words;
     if (ctx.mode === 'malicious') ctx.checks.transcript.update(wordsToBytes(e.data));

@@ -103,7 +103,10 @@ describe('malicious mode: triple sacrifice', () => {
         const x = dealer.shareForTest(randomRingTensor(Z128, [2, 3]));
         const w = dealer.shareForTest(randomRingTensor(Z128, [3, 4]));
         const run = runParties(dealer, async (ctx) => {
-          const z = kind === 'matrix' ? await matmul(ctx, x[ctx.id], w[ctx.id]) : await fixedMatmul(ctx, x[ctx.id], (await prepareFixed(ctx, [{ id: 'w', w: w[ctx.id] }]))[0]);
+          const z =
+            kind === 'matrix'
+              ? await matmul(ctx, x[ctx.id], w[ctx.id])
+              : await fixedMatmul(ctx, x[ctx.id], (await prepareFixed(ctx, [{ id: 'w', w: w[ctx.id] }]))[0]);
           await reveal(ctx, [z]);
         });
         if (trial % 2 === 0) await assert.rejects(run, SacrificeError, `${kind} trial ${trial}`);

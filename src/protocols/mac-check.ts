@@ -47,8 +47,14 @@ export async function macCheck(ctx: PartyContext): Promise<void> {
   }
   const entries = ctx.checks.opened.splice(0);
   if (entries.length === 0) return;
-  const values = concatFlat(ctx.ring, entries.map((e) => e.values));
-  const macs = concatFlat(ctx.ring, entries.map((e) => e.macs));
+  const values = concatFlat(
+    ctx.ring,
+    entries.map((e) => e.values),
+  );
+  const macs = concatFlat(
+    ctx.ring,
+    entries.map((e) => e.macs),
+  );
   const count = sizeOf(values.shape);
 
   const chi = new Prg(await jointCoin(ctx)).words(count);

@@ -19,9 +19,19 @@ for (const mode of MODES) {
         const dealer = makeDealer(n, mode);
         const xs = [randomRingTensor(ring, [3]), randomRingTensor(ring, [2, 2])];
         const shared = xs.map((x) => dealer.shareForTest(x));
-        const { results } = await runParties(dealer, async (ctx) => measure(ctx, () => open(ctx, shared.map((s) => s[ctx.id]))));
+        const { results } = await runParties(dealer, async (ctx) =>
+          measure(ctx, () =>
+            open(
+              ctx,
+              shared.map((s) => s[ctx.id]),
+            ),
+          ),
+        );
         for (const r of results) {
-          assert.deepEqual(r.value.map((t) => T.toBigInts(t)), xs.map((x) => T.toBigInts(x)));
+          assert.deepEqual(
+            r.value.map((t) => T.toBigInts(t)),
+            xs.map((x) => T.toBigInts(x)),
+          );
           assert.equal(r.cost.rounds, 1);
           assert.equal(r.cost.bytesSent, openBytes({ n, ring }, 7));
         }
@@ -29,13 +39,29 @@ for (const mode of MODES) {
 
       test('inputs from several owners arrive in one round and reconstruct exactly', async () => {
         const dealer = makeDealer(n, mode);
-        const values = Array.from({ length: n }, (_, i) => T.fromBigInts(ring, [i + 1], Array.from({ length: i + 1 }, (_, j) => BigInt(100 * i + j - 3))));
+        const values = Array.from({ length: n }, (_, i) =>
+          T.fromBigInts(
+            ring,
+            [i + 1],
+            Array.from({ length: i + 1 }, (_, j) => BigInt(100 * i + j - 3)),
+          ),
+        );
         const { results } = await runParties(dealer, async (ctx) => {
-          const m = await measure(ctx, () => input(ctx, values.map((v, owner) => ({ owner, shape: v.shape, value: owner === ctx.id ? v : undefined }))));
+          const m = await measure(ctx, () =>
+            input(
+              ctx,
+              values.map((v, owner) => ({ owner, shape: v.shape, value: owner === ctx.id ? v : undefined })),
+            ),
+          );
           return { out: await reveal(ctx, m.value), cost: m.cost };
         });
         results.forEach((r, id) => {
-          r.out.forEach((t, owner) => assert.deepEqual(T.toBigInts(t).map((v) => BigInt.asIntN(64, v)), T.toBigInts(values[owner]).map((v) => BigInt.asIntN(64, v))));
+          r.out.forEach((t, owner) =>
+            assert.deepEqual(
+              T.toBigInts(t).map((v) => BigInt.asIntN(64, v)),
+              T.toBigInts(values[owner]).map((v) => BigInt.asIntN(64, v)),
+            ),
+          );
           assert.equal(r.cost.rounds, 1);
           assert.equal(r.cost.bytesSent, inputBytes({ n, ring }, id + 1));
         });

@@ -21,7 +21,10 @@ export const openBytes = (ctx: Pick<PartyContext, 'n' | 'ring'>, elements: numbe
 
 export async function open(ctx: PartyContext, xs: readonly SecretTensor[]): Promise<RingTensor[]> {
   const ring = ctx.ring;
-  const mine = concatFlat(ring, xs.map((x) => x.share));
+  const mine = concatFlat(
+    ring,
+    xs.map((x) => x.share),
+  );
   const incoming = await ctx.channel.exchange(wordsToBytes(mine.data));
   const sum = mine.data.slice();
   for (let j = 0; j < ctx.n; j++) {
@@ -34,7 +37,16 @@ export async function open(ctx: PartyContext, xs: readonly SecretTensor[]): Prom
   const opened = { ring, shape: mine.shape, data: sum };
   if (ctx.mode === 'malicious') {
     ctx.checks.transcript.update(wordsToBytes(sum));
-    ctx.checks.opened.push({ values: opened, macs: concatFlat(ring, xs.map((x) => x.mac as RingTensor)) });
+    ctx.checks.opened.push({
+      values: opened,
+      macs: concatFlat(
+        ring,
+        xs.map((x) => x.mac as RingTensor),
+      ),
+    });
   }
-  return splitFlat(opened, xs.map((x) => x.shape));
+  return splitFlat(
+    opened,
+    xs.map((x) => x.shape),
+  );
 }

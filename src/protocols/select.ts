@@ -30,7 +30,12 @@ export interface MaxResult {
 }
 
 /** Documented cost of {@link argmax} on [rows, len]. */
-export function argmaxCost(ctx: Pick<PartyContext, 'n' | 'ring' | 'mode'>, rows: number, len: number, bits: number): { rounds: number; bytes: number } {
+export function argmaxCost(
+  ctx: Pick<PartyContext, 'n' | 'ring' | 'mode'>,
+  rows: number,
+  len: number,
+  bits: number,
+): { rounds: number; bytes: number } {
   let rounds = 0;
   let bytes = 0;
   let first = true;
@@ -79,8 +84,14 @@ export async function argmax(ctx: PartyContext, x: SecretTensor, bits = ctx.comp
       newVals = L.addSS(lo, dv);
       newIdx = L.addSS(idxLo, di);
     }
-    const nextVals = L.splitS(newVals, Array.from({ length: pairs }, () => [rows]));
-    const nextIdx = L.splitS(newIdx, Array.from({ length: pairs }, () => [rows]));
+    const nextVals = L.splitS(
+      newVals,
+      Array.from({ length: pairs }, () => [rows]),
+    );
+    const nextIdx = L.splitS(
+      newIdx,
+      Array.from({ length: pairs }, () => [rows]),
+    );
     if (values.length % 2 === 1) {
       nextVals.push(values[values.length - 1]);
       const lastIdx = indices[indices.length - 1];

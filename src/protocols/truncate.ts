@@ -80,5 +80,8 @@ export function splitOpened(c: RingTensor, shift: number): { cMsb: RingTensor; o
 export async function truncateBatch(ctx: PartyContext, xs: readonly SecretTensor[], shift = ctx.scaleBits): Promise<SecretTensor[]> {
   if (xs.length === 1) return [await truncate(ctx, xs[0], shift)];
   const joined = await truncate(ctx, L.concatS(xs), shift);
-  return L.splitS(joined, xs.map((x) => x.shape));
+  return L.splitS(
+    joined,
+    xs.map((x) => x.shape),
+  );
 }

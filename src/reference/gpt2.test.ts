@@ -67,21 +67,16 @@ function tinyGpt2(activation: ModelConfig['activation']): { config: ModelConfig;
 function naiveForward(c: ModelConfig, w: Gpt2Weights, ids: number[]): Float64Array[] {
   const hd = c.headDim;
   let xs: Float64Array[] = ids.map((id, p) =>
-    Float64Array.from(
-      { length: dim },
-      (_, i) => w.tokenEmbedding.data[id * dim + i] + w.positionEmbedding.data[p * dim + i],
-    ),
+    Float64Array.from({ length: dim }, (_, i) => w.tokenEmbedding.data[id * dim + i] + w.positionEmbedding.data[p * dim + i]),
   );
   for (const l of w.layers) {
     const qkv = xs.map((x) => matmul(layernorm(x, l.ln1Weight, l.ln1Bias, c.normEps), l.qkvWeight, l.qkvBias));
     xs = xs.map((x, t) => {
       const y = new Float64Array(dim);
       for (let h = 0; h < nHeads; h++) {
-        const dot = (s: number) =>
-          qkv[t].slice(h * hd, (h + 1) * hd).reduce((a, q, i) => a + q * qkv[s][dim + h * hd + i], 0);
+        const dot = (s: number) => qkv[t].slice(h * hd, (h + 1) * hd).reduce((a, q, i) => a + q * qkv[s][dim + h * hd + i], 0);
         const att = softmax(Float64Array.from({ length: t + 1 }, (_, s) => dot(s) / Math.sqrt(hd)));
-        for (let s = 0; s <= t; s++)
-          for (let i = 0; i < hd; i++) y[h * hd + i] += att[s] * qkv[s][2 * dim + h * hd + i];
+        for (let s = 0; s <= t; s++) for (let i = 0; i < hd; i++) y[h * hd + i] += att[s] * qkv[s][2 * dim + h * hd + i];
       }
       return addInPlace(Float64Array.from(x), matmul(y, l.projWeight, l.projBias));
     });
@@ -105,9 +100,7 @@ for (const activation of ['gelu_tanh', 'gelu_erf'] as const) {
     );
     ids.forEach((id, p) => {
       const logits = model.forward(id, p);
-      logits.forEach((v, i) =>
-        assert.ok(Math.abs(v - expected[p][i]) < 1e-12, `pos ${p} logit ${i}: ${v} vs ${expected[p][i]}`),
-      );
+      logits.forEach((v, i) => assert.ok(Math.abs(v - expected[p][i]) < 1e-12, `pos ${p} logit ${i}: ${v} vs ${expected[p][i]}`));
     });
     assert.deepEqual([...names].sort(), ['attn', 'attn_out', 'final_norm', 'mlp_hidden', 'mlp_out']);
     assert.throws(() => model.forward(1, maxSeqLen), ValidationError);

@@ -22,11 +22,7 @@ import {
 } from './reference-model.ts';
 
 /** Builds the GPT-2 reference for `config` and `weights` (shapes are checked once here). */
-export function createGpt2Reference(
-  config: ModelConfig,
-  weights: Gpt2Weights,
-  options: ReferenceOptions = {},
-): ReferenceModel {
+export function createGpt2Reference(config: ModelConfig, weights: Gpt2Weights, options: ReferenceOptions = {}): ReferenceModel {
   checkReferenceConfig(config);
   checkGpt2Shapes(config, weights);
   const { dim, nLayers, nHeads, headDim, normEps: eps } = config;

@@ -14,7 +14,5 @@ export { createGpt2Reference } from './gpt2.ts';
 /** A reference model (with an empty KV cache) for a loaded checkpoint of either architecture. */
 export function createReferenceModel(model: LoadedModel, options: ReferenceOptions = {}): ReferenceModel {
   const { config, weights } = model;
-  return weights.arch === 'llama'
-    ? createLlamaReference(config, weights, options)
-    : createGpt2Reference(config, weights, options);
+  return weights.arch === 'llama' ? createLlamaReference(config, weights, options) : createGpt2Reference(config, weights, options);
 }

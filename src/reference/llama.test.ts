@@ -114,8 +114,5 @@ test('stories260K: prefill, cache rewind and sampling are consistent', (t) => {
   assert.deepEqual(referenceGenerate(fx.model, [1], 24, { topk: 40, temperature: 1, seed: 42 }), sampled);
   assert.ok(sampled.every((id) => Number.isInteger(id) && id >= 0 && id < 512));
   assert.deepEqual(referenceGenerate(fx.model, [1], 16, { greedy: true, stopIds: [401] }), [461, 461, 401]);
-  assert.throws(
-    () => referenceGenerate(fx.model, [1], 513, { greedy: true }),
-    /need 513 positions; the model has maxSeqLen 512/,
-  );
+  assert.throws(() => referenceGenerate(fx.model, [1], 513, { greedy: true }), /need 513 positions; the model has maxSeqLen 512/);
 });

@@ -21,11 +21,7 @@ import {
 } from './reference-model.ts';
 
 /** Builds the LLaMA reference for `config` and `weights` (shapes are checked once here). */
-export function createLlamaReference(
-  config: ModelConfig,
-  weights: LlamaWeights,
-  options: ReferenceOptions = {},
-): ReferenceModel {
+export function createLlamaReference(config: ModelConfig, weights: LlamaWeights, options: ReferenceOptions = {}): ReferenceModel {
   checkReferenceConfig(config);
   checkLlamaShapes(config, weights);
   const { nLayers, nHeads, nKvHeads, headDim, normEps: eps } = config;

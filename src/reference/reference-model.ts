@@ -78,16 +78,7 @@ export function expectLayerCount(actual: number, nLayers: number): void {
 
 /** Checks the config fields the reference relies on (head grouping, RoPE pairs). */
 export function checkReferenceConfig(c: ModelConfig): void {
-  for (const key of [
-    'dim',
-    'nLayers',
-    'nHeads',
-    'nKvHeads',
-    'headDim',
-    'hiddenDim',
-    'vocabSize',
-    'maxSeqLen',
-  ] as const) {
+  for (const key of ['dim', 'nLayers', 'nHeads', 'nKvHeads', 'headDim', 'hiddenDim', 'vocabSize', 'maxSeqLen'] as const) {
     aint(c[key], `config.${key}`, 1);
   }
   if (c.nHeads % c.nKvHeads !== 0) {

@@ -40,18 +40,28 @@ export interface SessionStats {
   readonly preprocessing_bytes_per_party: number;
 }
 
-export async function runMemorySession(model: LoadedModel, promptIds: readonly number[], o: SessionOptions): Promise<{ ids: number[]; stats: SessionStats }> {
+export async function runMemorySession(
+  model: LoadedModel,
+  promptIds: readonly number[],
+  o: SessionOptions,
+): Promise<{ ids: number[]; stats: SessionStats }> {
   const dealer = new InsecureLocalDealer(o.parties, o.mode);
   const channels = createMemoryNetwork(o.parties);
   const t0 = performance.now();
   const contexts = await Promise.all(
-    channels.map((channel, id) => createPartyContext({ id, n: o.parties, mode: o.mode, channel, material: dealer.forParty(id), scaleBits: o.scaleBits })),
+    channels.map((channel, id) =>
+      createPartyContext({ id, n: o.parties, mode: o.mode, channel, material: dealer.forParty(id), scaleBits: o.scaleBits }),
+    ),
   );
   const folded = foldWeights(model.config, model.weights);
   const models = await Promise.all(contexts.map((ctx) => loadSecureModel(ctx, model.config, 0, ctx.id === 0 ? folded : undefined)));
   const t1 = performance.now();
   const marks: { time: number; bytes: number; rounds: number }[] = [];
-  const snapshot = (ctx: PartyContext) => ({ time: performance.now(), bytes: ctx.channel.stats.bytesSent, rounds: ctx.channel.stats.rounds });
+  const snapshot = (ctx: PartyContext) => ({
+    time: performance.now(),
+    bytes: ctx.channel.stats.bytesSent,
+    rounds: ctx.channel.stats.rounds,
+  });
   const start = snapshot(contexts[0]);
   const results = await Promise.all(
     contexts.map((ctx, i) =>
@@ -79,7 +89,10 @@ export async function runMemorySession(model: LoadedModel, promptIds: readonly n
   const first = marks[0] ?? start;
   const last = marks[marks.length - 1] ?? start;
   const steps = Math.max(1, marks.length - 1);
-  const decode = marks.length > 1 ? { ms: last.time - first.time, bytes: last.bytes - first.bytes, rounds: last.rounds - first.rounds } : { ms: first.time - start.time, bytes: first.bytes - start.bytes, rounds: first.rounds - start.rounds };
+  const decode =
+    marks.length > 1
+      ? { ms: last.time - first.time, bytes: last.bytes - first.bytes, rounds: last.rounds - first.rounds }
+      : { ms: first.time - start.time, bytes: first.bytes - start.bytes, rounds: first.rounds - start.rounds };
   return {
     ids: results[0],
     stats: {

@@ -80,8 +80,16 @@ export function transposeS(x: SecretTensor): SecretTensor {
 /** Flattens several secret tensors into one 1-D tensor (for batched protocols). */
 export function concatS(parts: readonly SecretTensor[]): SecretTensor {
   const ring = parts[0].share.ring;
-  const share = T.concatFlat(ring, parts.map((p) => p.share));
-  const mac = parts[0].mac ? T.concatFlat(ring, parts.map((p) => p.mac as RingTensor)) : undefined;
+  const share = T.concatFlat(
+    ring,
+    parts.map((p) => p.share),
+  );
+  const mac = parts[0].mac
+    ? T.concatFlat(
+        ring,
+        parts.map((p) => p.mac as RingTensor),
+      )
+    : undefined;
   return make(share.shape, share, mac);
 }
 

@@ -73,7 +73,8 @@ function violationsOf(sources: Map<string, string>): string[] {
       const where = `${relative(SRC, file)} → ${m[1]}`;
       if (to === 'reference' && !REFERENCE_USERS.has(from)) violations.push(`${where}: reference/ is a leaf (only cli, tests, benchmarks)`);
       else if (LAYERS[to] > LAYERS[from]) violations.push(`${where}: ${from} (${LAYERS[from]}) may not import ${to} (${LAYERS[to]})`);
-      else if (PEERS_APART.some(([a, b]) => (a === from && b === to) || (a === to && b === from))) violations.push(`${where}: ${from} and ${to} are independent peers`);
+      else if (PEERS_APART.some(([a, b]) => (a === from && b === to) || (a === to && b === from)))
+        violations.push(`${where}: ${from} and ${to} are independent peers`);
     }
   }
   return violations;

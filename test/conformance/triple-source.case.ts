@@ -43,7 +43,11 @@ export function runTripleSourceConformance(f: TripleSourceFactory): void {
 
           const tr = await all((s) => s.triples(9));
           assert.deepEqual(value(tr.map((t) => t.c)).data, T.mul(value(tr.map((t) => t.a)), value(tr.map((t) => t.b))).data);
-          for (const k of ['a', 'b', 'c'] as const) assertMacs(tr.map((t) => t[k]), a);
+          for (const k of ['a', 'b', 'c'] as const)
+            assertMacs(
+              tr.map((t) => t[k]),
+              a,
+            );
 
           const mt = await all((s) => s.matrixTriple(2, 3, 4));
           assert.deepEqual(value(mt.map((t) => t.c)).data, T.matmul(value(mt.map((t) => t.a)), value(mt.map((t) => t.b))).data);
@@ -72,11 +76,17 @@ export function runTripleSourceConformance(f: TripleSourceFactory): void {
             assert.equal(high[i], (rv & ((1n << 63n) - 1n)) >> 10n);
             for (let j = 0; j < 10; j++) assert.equal(bits[j * 6 + i], (rv >> BigInt(j)) & 1n);
           });
-          assertMacs(cm.map((m) => m.rHigh), a);
+          assertMacs(
+            cm.map((m) => m.rHigh),
+            a,
+          );
 
           const im = await all((s) => s.inputMask(1, 4));
           assert.deepEqual(T.toBigInts(value(im.map((m) => m.mask))), T.toBigInts(im[1].clear as T.RingTensor));
-          assert.ok(im.every((m, i) => (i === 1) === (m.clear !== undefined)), 'only the owner sees the clear mask');
+          assert.ok(
+            im.every((m, i) => (i === 1) === (m.clear !== undefined)),
+            'only the owner sees the clear mask',
+          );
         } finally {
           await dispose();
         }

@@ -49,7 +49,12 @@ export async function runApprox(
   const { results, contexts } = await runParties(
     dealer,
     async (ctx) => {
-      const m = await measure(ctx, () => body(ctx, shared.map((s) => s[ctx.id])));
+      const m = await measure(ctx, () =>
+        body(
+          ctx,
+          shared.map((s) => s[ctx.id]),
+        ),
+      );
       const outs = Array.isArray(m.value) ? m.value : [m.value];
       return { opened: await reveal(ctx, outs), cost: m.cost };
     },

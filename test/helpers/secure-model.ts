@@ -32,7 +32,13 @@ export async function secureTeacherForcedLogits(
       const [first] = await input(ctx, [{ owner: 0, shape: [1, vocab], value: ctx.id === 0 ? onehot : undefined }]);
       const out: Float64Array[] = [];
       for (let p = 0; p < ids.length; p++) {
-        const logits = await forward(ctx, secure, cache, p === 0 ? { kind: 'secret', onehot: first } : { kind: 'public', ids: [ids[p]] }, 1 << 20);
+        const logits = await forward(
+          ctx,
+          secure,
+          cache,
+          p === 0 ? { kind: 'secret', onehot: first } : { kind: 'public', ids: [ids[p]] },
+          1 << 20,
+        );
         out.push(decode((await reveal(ctx, [logits]))[0], ctx.scaleBits));
       }
       return out;

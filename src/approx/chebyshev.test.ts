@@ -1,0 +1,85 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { grid, maxAbsError, runApprox } from '../../test/helpers/approx-harness.ts';
+import {
+  CHEB_GUARD_BITS,
+  chebyshevBasis,
+  chebyshevSums,
+  chebyshevFit,
+  chebyshevLevels,
+  chebyshevRounds,
+  chebyshevValue,
+} from './chebyshev.ts';
+import * as L from '../sharing/linear.ts';
+
+describe('Chebyshev fit (float64)', () => {
+  test('interpolates at the Chebyshev nodes and is near-minimax for smooth functions', () => {
+    const d = 12;
+    const c = chebyshevFit(Math.cos, -2, 3, d);
+    for (let j = 0; j <= d; j++) {
+      const t = Math.cos((Math.PI * (j + 0.5)) / (d + 1));
+      assert.ok(Math.abs(chebyshevValue(c, t) - Math.cos((5 * t + 1) / 2)) < 1e-13);
+    }
+    const err = Math.max(...grid(-1, 1, 2001).map((t) => Math.abs(chebyshevValue(c, t) - Math.cos((5 * t + 1) / 2))));
+    assert.ok(err < 1e-8, `cos fit error ${err}`); // ≈ 2·|a_13| = 2·J_13(2.5) ≈ 6e−9
+  });
+
+  test('chebyshevValue equals Σ c_k cos(k·acos t)', () => {
+    const c = [0.3, -1.2, 0.5, 0.25, -0.125, 0.0625];
+    for (const t of grid(-1, 1, 101)) {
+      const direct = c.reduce((s, ck, k) => s + ck * Math.cos(k * Math.acos(t)), 0);
+      assert.ok(Math.abs(chebyshevValue(c, t) - direct) < 1e-12);
+    }
+  });
+
+  test('levels and rounds', () => {
+    assert.deepEqual([1, 2, 3, 4, 5, 8, 9, 16, 17].map(chebyshevLevels), [0, 1, 2, 2, 3, 3, 4, 4, 5]);
+    assert.equal(chebyshevRounds({ truncation: 'local' }, 16), 4);
+    assert.equal(chebyshevRounds({ truncation: 'dealer' }, 16), 9);
+    assert.throws(() => chebyshevLevels(0), RangeError);
+    assert.throws(() => chebyshevLevels(65), RangeError);
+  });
+});
+
+describe('Chebyshev secure evaluation', () => {
+  for (const truncation of ['local', 'dealer'] as const) {
+    test(`basis T_1..T_16 and a degree-16 sum match float64 on [−1, 1] (${truncation} truncation), at the documented rounds`, async (t) => {
+      const ts = grid(-1, 1, 1001);
+      const coeffs = Array.from({ length: 17 }, (_, k) => (k % 3 === 0 ? 1 : -0.5) / (k + 1));
+      const s = 16 + CHEB_GUARD_BITS;
+      const run = await runApprox({ truncation }, [{ shape: [ts.length], values: ts }], async (ctx, [x]) => {
+        const tS = L.mulScalarS(x, 1n << BigInt(CHEB_GUARD_BITS)); // t at scale s (exact)
+        const b = await chebyshevBasis(ctx, tS, s, 16);
+        const [p] = await chebyshevSums(ctx, b, [{ coeffs }]);
+        // T_k at scale s, reinterpreted at scale f by dividing by 2^3 in float below.
+        return [b.basis[2], b.basis[7], b.basis[16], p];
+      });
+      const tv = run.inputs[0];
+      const [t2, t7, t16, p] = run.outputs;
+      const scaleBack = (a: Float64Array): number[] => Array.from(a, (v) => v / 2 ** CHEB_GUARD_BITS);
+      const e2 = maxAbsError(
+        scaleBack(t2),
+        Array.from(tv, (v) => Math.cos(2 * Math.acos(v))),
+      ).max;
+      const e7 = maxAbsError(
+        scaleBack(t7),
+        Array.from(tv, (v) => Math.cos(7 * Math.acos(v))),
+      ).max;
+      const e16 = maxAbsError(
+        scaleBack(t16),
+        Array.from(tv, (v) => Math.cos(16 * Math.acos(v))),
+      ).max;
+      const ep = maxAbsError(
+        p,
+        Array.from(tv, (v) => chebyshevValue(coeffs, v)),
+      ).max;
+      t.diagnostic(
+        `max |T_2| err ${e2.toExponential(2)}, |T_7| ${e7.toExponential(2)}, |T_16| ${e16.toExponential(2)}, |p| ${ep.toExponential(2)}`,
+      );
+      // T_k error grows like k²·2^−(s+1) at worst (derivative of T_k); the sum is within ~2 LSB.
+      assert.ok(e2 <= 4 * 2 ** -s && e7 <= 49 * 2 ** -s && e16 <= 256 * 2 ** -s, 'basis error');
+      assert.ok(ep <= 3 * 2 ** -16, `sum error ${ep}`);
+      for (const c of run.costs) assert.equal(c.rounds, chebyshevRounds({ truncation }, 16));
+    });
+  }
+});

@@ -1,0 +1,71 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { grid, maxAbsError, runApprox, seededUniform } from '../../test/helpers/approx-harness.ts';
+import { DEFAULT_CHEBY_DEG, EXP_MAX_ABS_ERROR, exp, expRounds, expWithGuardBits } from './exp.ts';
+
+const LSB = 2 ** -16;
+/** The documented domain x ≤ 1 (everything below −15 is clipped), its edges and random points. */
+const SWEEP = [
+  ...grid(-20, 1, 3000, [-15, -15 - LSB, -15 + LSB, 0, -LSB, LSB, 1, 1 - LSB, -1000, -(2 ** 22) + 1]),
+  ...seededUniform(11, 1000, -16, 1),
+];
+
+describe('exp (Chebyshev, clipped at −15)', () => {
+  test('default degree is the documented cheby.deg', () => {
+    assert.equal(DEFAULT_CHEBY_DEG, 16);
+  });
+
+  for (const truncation of ['local', 'dealer'] as const) {
+    test(`2 parties, ${truncation} truncation: max abs error over x ∈ [−20, 1] ≤ EXP_MAX_ABS_ERROR at expRounds`, async (t) => {
+      const run = await runApprox({ truncation }, [{ shape: [SWEEP.length], values: SWEEP }], (ctx, [x]) => exp(ctx, x));
+      const want = Array.from(run.inputs[0], Math.exp);
+      const e = maxAbsError(run.outputs[0], want);
+      let rel = 0;
+      run.inputs[0].forEach((x, i) => {
+        if (x >= -4) rel = Math.max(rel, Math.abs(run.outputs[0][i] / want[i] - 1));
+      });
+      t.diagnostic(
+        `max abs error ${e.max.toExponential(2)} (${(e.max / LSB).toFixed(2)} LSB) at x = ${run.inputs[0][e.at]}; max rel error on [−4, 1] ${rel.toExponential(2)}`,
+      );
+      assert.ok(e.max <= EXP_MAX_ABS_ERROR, `exp error ${e.max} at x = ${run.inputs[0][e.at]}`);
+      const expected = expRounds({ truncation, compareBits: 40, scaleBits: 16 });
+      t.diagnostic(`rounds ${run.costs[0].rounds} (expRounds ${expected})`);
+      for (const c of run.costs) assert.equal(c.rounds, expected);
+    });
+  }
+
+  test('guard bits: the same protocol at f + 3 bits is 8× as precise below the output LSB', async (t) => {
+    const xs = grid(-16, 0, 800);
+    const run = await runApprox({}, [{ shape: [xs.length], values: xs }], async (ctx, [x]) => expWithGuardBits(ctx, x, {}, 3));
+    const e = maxAbsError(
+      Array.from(run.outputs[0], (v) => v / 8),
+      Array.from(run.inputs[0], Math.exp),
+    );
+    t.diagnostic(`max abs error at f + 3: ${e.max.toExponential(2)}`);
+    assert.ok(e.max <= LSB / 2);
+  });
+
+  test('options: squarings (range reduction) and degree change cost and error as documented', async (t) => {
+    const xs = grid(-16, 1, 600);
+    for (const opts of [{ squarings: 2, degree: 8 }, { degree: 12 }]) {
+      const run = await runApprox({ truncation: 'local' }, [{ shape: [xs.length], values: xs }], (ctx, [x]) => exp(ctx, x, opts));
+      const e = maxAbsError(run.outputs[0], Array.from(run.inputs[0], Math.exp));
+      t.diagnostic(`${JSON.stringify(opts)}: max abs error ${e.max.toExponential(2)}, rounds ${run.costs[0].rounds}`);
+      assert.ok(e.max <= 3e-4);
+      assert.equal(run.costs[0].rounds, expRounds({ truncation: 'local', compareBits: 40, scaleBits: 16 }, opts));
+    }
+    assert.throws(() => expRounds({ truncation: 'local', compareBits: 40, scaleBits: 16 }, { squarings: -1 }), RangeError);
+  });
+
+  for (const [n, mode] of [
+    [3, 'semi-honest'],
+    [3, 'malicious'],
+  ] as const) {
+    test(`${n} parties, ${mode}: same error bound and rounds`, async () => {
+      const xs = [-30, -15, -14.99, -8, -3.5, -1, -0.25, 0, 0.5, 1];
+      const run = await runApprox({ n, mode }, [{ shape: [2, 5], values: xs }], (ctx, [x]) => exp(ctx, x));
+      assert.ok(maxAbsError(run.outputs[0], Array.from(run.inputs[0], Math.exp)).max <= EXP_MAX_ABS_ERROR);
+      for (const c of run.costs) assert.equal(c.rounds, expRounds({ truncation: 'dealer', compareBits: 40, scaleBits: 16 }));
+    });
+  }
+});

@@ -8,8 +8,15 @@ import { ProtocolAbort, ValidationError } from '../base/errors.ts';
 const USAGE = `usage: mpc-prompt <command> [options]
 
 commands:
-  generate   secure generation (all parties in this process with --transport memory)
-  reference  plaintext float64 generation (for checking)
+  demo         start the local deployment, two parties submit private inputs, stream the result
+  up           start the local deployment (separate processes, mTLS) and keep it running
+  submit       a party's client: share and seal a prompt part, stream the tokens
+  coordinator  run the coordinator service
+  triples      run the triple service (preprocessing dealer)
+  party        run a party node (--id A)
+  pki init DIR create a development CA and certificates
+  generate     secure generation (all parties in this process with --transport memory)
+  reference    plaintext float64 generation (for checking)
 
 See README.md for the flags of each command.`;
 
@@ -19,6 +26,13 @@ type Command = (argv: string[], out: (line: string) => void) => Promise<void>;
 const COMMANDS: Record<string, () => Promise<Command>> = {
   generate: async () => (await import('./generate-command.ts')).generateCommand,
   reference: async () => (await import('./reference-command.ts')).referenceCommand,
+  pki: async () => (await import('./service-commands.ts')).pkiCommand,
+  coordinator: async () => (await import('./service-commands.ts')).coordinatorCommand,
+  triples: async () => (await import('./service-commands.ts')).triplesCommand,
+  party: async () => (await import('./service-commands.ts')).partyCommand,
+  submit: async () => (await import('./demo-commands.ts')).submitCommand,
+  up: async () => (await import('./demo-commands.ts')).upCommand,
+  demo: async () => (await import('./demo-commands.ts')).demoCommand,
 };
 
 export async function main(argv: string[]): Promise<number> {

@@ -22,6 +22,33 @@ export interface Config {
   readonly topk: number;
   readonly temperature: number;
   readonly tls: { readonly enabled: boolean };
+  /** Where the services run and who the parties are (the local deployment's defaults). */
+  readonly deployment: Deployment;
+}
+
+export interface PartySpec {
+  /** Party id, e.g. "A"; its node's certificate is "party-<id>", its client's "client-<id>". */
+  readonly id: string;
+  /** host:port of the node's data plane (party-to-party mTLS). */
+  readonly data: string;
+  /** host:port of the node's Prometheus metrics endpoint (HTTP), or "" for none. */
+  readonly metrics: string;
+}
+
+export interface Deployment {
+  readonly pki_dir: string;
+  readonly coordinator: string;
+  readonly triples: string;
+  readonly coordinator_metrics: string;
+  readonly parties: readonly PartySpec[];
+  /** Model checkpoint every node loads (its config; only the owner inputs the weights). */
+  readonly model: string;
+  /** Party whose node inputs the model weights. */
+  readonly model_owner: string;
+  /** Sessions that may run at once; more wait in the queue. */
+  readonly max_concurrent_sessions: number;
+  /** A session is abandoned after this long. */
+  readonly session_timeout_s: number;
 }
 
 export const DEFAULT_CONFIG: Config = Object.freeze<Config>({
@@ -33,6 +60,20 @@ export const DEFAULT_CONFIG: Config = Object.freeze<Config>({
   topk: 0,
   temperature: 1,
   tls: { enabled: true },
+  deployment: {
+    pki_dir: '.mpc-prompt/pki',
+    coordinator: 'localhost:7400',
+    triples: 'localhost:7401',
+    coordinator_metrics: 'localhost:9400',
+    parties: [
+      { id: 'A', data: 'localhost:7410', metrics: 'localhost:9410' },
+      { id: 'B', data: 'localhost:7411', metrics: 'localhost:9411' },
+    ],
+    model: 'models/default',
+    model_owner: 'A',
+    max_concurrent_sessions: 4,
+    session_timeout_s: 600,
+  },
 });
 
 type Plain = Record<string, unknown>;
@@ -54,7 +95,7 @@ function section(raw: Plain, key: string, allowed: readonly string[]): Plain {
 export function validateConfig(raw: unknown): Config {
   if (raw === null || raw === undefined) raw = {};
   if (!isPlain(raw)) throw new ValidationError('the config must be a mapping');
-  const top = ['security', 'fixed_point', 'cheby', 'scheduler', 'triple_pool', 'topk', 'temperature', 'tls'];
+  const top = ['security', 'fixed_point', 'cheby', 'scheduler', 'triple_pool', 'topk', 'temperature', 'tls', 'deployment'];
   for (const k of Object.keys(raw)) if (!top.includes(k)) throw new ValidationError(`unknown key (allowed: ${top.join(', ')})`, k);
   const d = DEFAULT_CONFIG;
   const sec = section(raw, 'security', ['mode']);
@@ -73,6 +114,66 @@ export function validateConfig(raw: unknown): Config {
     topk: aint(raw.topk ?? d.topk, 'topk', 0, 1 << 20),
     temperature: anumber(raw.temperature ?? d.temperature, 'temperature', 1e-3, 1e3),
     tls: { enabled: (tls.enabled as boolean | undefined) ?? d.tls.enabled },
+    deployment: validateDeployment(raw.deployment),
+  };
+}
+
+const ADDRESS = /^[A-Za-z0-9.-]+:\d{1,5}$/;
+const PARTY_ID = /^[A-Za-z0-9_-]{1,32}$/;
+
+function aaddress(v: unknown, field: string, allowEmpty = false): string {
+  if (typeof v === 'string' && (ADDRESS.test(v) || (allowEmpty && v === ''))) return v;
+  throw new ValidationError(`expected host:port${allowEmpty ? ' or ""' : ''}, got ${JSON.stringify(v)}`, field);
+}
+
+function astring(v: unknown, field: string): string {
+  if (typeof v === 'string' && v.length > 0) return v;
+  throw new ValidationError(`expected a non-empty string, got ${JSON.stringify(v)}`, field);
+}
+
+function validateDeployment(raw: unknown): Deployment {
+  const d = DEFAULT_CONFIG.deployment;
+  if (raw === undefined) return d;
+  if (!isPlain(raw)) throw new ValidationError('expected a mapping', 'deployment');
+  const keys = [
+    'pki_dir',
+    'coordinator',
+    'triples',
+    'coordinator_metrics',
+    'parties',
+    'model',
+    'model_owner',
+    'max_concurrent_sessions',
+    'session_timeout_s',
+  ];
+  for (const k of Object.keys(raw))
+    if (!keys.includes(k)) throw new ValidationError(`unknown key (allowed: ${keys.join(', ')})`, `deployment.${k}`);
+  let parties = d.parties;
+  if (raw.parties !== undefined) {
+    if (!Array.isArray(raw.parties) || raw.parties.length < 2)
+      throw new ValidationError('expected a list of at least 2 parties', 'deployment.parties');
+    parties = raw.parties.map((p: unknown, i: number) => {
+      const f = `deployment.parties[${i}]`;
+      if (!isPlain(p)) throw new ValidationError('expected a mapping with id, data, metrics', f);
+      if (typeof p.id !== 'string' || !PARTY_ID.test(p.id))
+        throw new ValidationError(`expected 1–32 characters [A-Za-z0-9_-], got ${JSON.stringify(p.id)}`, `${f}.id`);
+      return { id: p.id, data: aaddress(p.data, `${f}.data`), metrics: aaddress(p.metrics ?? '', `${f}.metrics`, true) };
+    });
+    const ids = new Set(parties.map((p) => p.id));
+    if (ids.size !== parties.length) throw new ValidationError('party ids must be unique', 'deployment.parties');
+  }
+  const owner = raw.model_owner === undefined ? parties[0].id : astring(raw.model_owner, 'deployment.model_owner');
+  if (!parties.some((p) => p.id === owner)) throw new ValidationError(`"${owner}" is not one of the parties`, 'deployment.model_owner');
+  return {
+    pki_dir: raw.pki_dir === undefined ? d.pki_dir : astring(raw.pki_dir, 'deployment.pki_dir'),
+    coordinator: aaddress(raw.coordinator ?? d.coordinator, 'deployment.coordinator'),
+    triples: aaddress(raw.triples ?? d.triples, 'deployment.triples'),
+    coordinator_metrics: aaddress(raw.coordinator_metrics ?? d.coordinator_metrics, 'deployment.coordinator_metrics', true),
+    parties,
+    model: raw.model === undefined ? d.model : astring(raw.model, 'deployment.model'),
+    model_owner: owner,
+    max_concurrent_sessions: aint(raw.max_concurrent_sessions ?? d.max_concurrent_sessions, 'deployment.max_concurrent_sessions', 1, 1024),
+    session_timeout_s: aint(raw.session_timeout_s ?? d.session_timeout_s, 'deployment.session_timeout_s', 1, 86_400),
   };
 }
 

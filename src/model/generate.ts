@@ -34,8 +34,8 @@ export interface GenerateOptions {
   readonly stopIds?: readonly number[];
 }
 
-/** Secret one-hot rows for every prompt part, in order, in one input round. */
-async function promptOneHot(ctx: PartyContext, parts: readonly PromptPart[], vocab: number): Promise<SecretTensor> {
+/** Secret one-hot rows [T, vocab] for prompt parts whose owners are parties, in order, in one input round. */
+export async function promptFromOwners(ctx: PartyContext, parts: readonly PromptPart[], vocab: number): Promise<SecretTensor> {
   const rows = await input(
     ctx,
     parts.map((p, i) => {
@@ -56,14 +56,17 @@ async function promptOneHot(ctx: PartyContext, parts: readonly PromptPart[], voc
   return L.reshapeS(L.concatS(rows), [total, vocab]);
 }
 
-/** Generates up to maxNewTokens ids; every party returns the same list. */
+/**
+ * Generates up to maxNewTokens ids from a secret one-hot prompt [T, vocab]; every party returns
+ * the same list.
+ */
 export async function secureGenerate(
   ctx: PartyContext,
   model: SecureModel,
-  prompt: readonly PromptPart[],
+  prompt: SecretTensor,
   opts: GenerateOptions,
 ): Promise<number[]> {
-  const promptLength = prompt.reduce((s, p) => s + p.length, 0);
+  const promptLength = prompt.shape[0];
   if (promptLength === 0) throw new ValidationError('the prompt is empty: expected at least one token', 'prompt');
   const limit = Math.min(opts.maxContext, model.config.maxSeqLen);
   if (promptLength + Math.max(0, opts.maxNewTokens - 1) > limit) {
@@ -73,7 +76,7 @@ export async function secureGenerate(
     );
   }
   const cache = emptyModelCache(model);
-  let logits = await forward(ctx, model, cache, { kind: 'secret', onehot: await promptOneHot(ctx, prompt, model.config.vocabSize) }, limit);
+  let logits = await forward(ctx, model, cache, { kind: 'secret', onehot: prompt }, limit);
   const ids: number[] = [];
   for (let step = 0; step < opts.maxNewTokens; step++) {
     const s = opts.sampler;

@@ -171,6 +171,7 @@ class Link {
 
   /** The next k buffered bytes as a fresh Uint8Array (no view into a larger socket chunk). */
   #take(k: number): Uint8Array {
+    if (k === 0) return new Uint8Array(0);
     this.#buffered -= k;
     const first = this.#chunks[0];
     if (first.length === k) {

@@ -55,3 +55,29 @@ export async function input(ctx: PartyContext, items: readonly InputItem[]): Pro
     return L.reshapeS(L.addSP(ctx, masks[i].mask, e), item.shape);
   });
 }
+
+/**
+ * Inputs a value that arrives already additively shared (e.g. a client's prompt shares, sealed to
+ * each node) but without MACs: with a dealer random [r] (MACed), every party sends
+ * d_i = x_i − r_i, and [x] = [r] + Σ d_i. 1 round, (n−1)·|x|·(8|16) bytes. Reveals x − r,
+ * uniform. The Z_2^64 shares are lifted to the context's ring (only the low 64 bits matter).
+ * Integrity: a malicious party can shift its own share before this step, which is equivalent to
+ * changing the client's input (the client's shares carry no MACs).
+ */
+export async function inputShared(ctx: PartyContext, share: RingTensor): Promise<SecretTensor> {
+  const size = T.sizeOf(share.shape);
+  const r = await ctx.material.randoms(size);
+  const lifted = T.zeros(ctx.ring, [size]);
+  for (let i = 0; i < size; i++) lifted.data[i * ctx.ring.limbs] = share.data[i * share.ring.limbs];
+  const d = T.sub(lifted, r.share);
+  const incoming = await ctx.channel.exchange(wordsToBytes(d.data));
+  let e = d;
+  for (let j = 0; j < ctx.n; j++) {
+    if (j === ctx.id) continue;
+    if (incoming[j].length !== d.data.byteLength)
+      throw new ProtocolAbort(`inputShared: party ${j} sent ${incoming[j].length} bytes, expected ${d.data.byteLength}`);
+    e = T.add(e, { ring: ctx.ring, shape: [size], data: bytesToWords(incoming[j]) });
+  }
+  if (ctx.mode === 'malicious') ctx.checks.transcript.update(wordsToBytes(e.data));
+  return L.reshapeS(L.addSP(ctx, r, e), share.shape);
+}

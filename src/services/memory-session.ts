@@ -6,7 +6,7 @@
  */
 import type { LoadedModel } from '../formats/model-spec.ts';
 import { foldWeights } from '../model/fold-weights.ts';
-import { secureGenerate } from '../model/generate.ts';
+import { promptFromOwners, secureGenerate } from '../model/generate.ts';
 import type { Sampler } from '../model/sampling.ts';
 import { loadSecureModel } from '../model/secure-weights.ts';
 import { createMemoryNetwork } from '../net/memory-channel.ts';
@@ -65,22 +65,26 @@ export async function runMemorySession(
   const start = snapshot(contexts[0]);
   const results = await Promise.all(
     contexts.map((ctx, i) =>
-      secureGenerate(ctx, models[i], [{ owner: 0, length: promptIds.length, ids: ctx.id === 0 ? promptIds : undefined }], {
-        maxNewTokens: o.maxNewTokens,
-        sampler: o.sampler,
-        maxContext: o.maxContext,
-        stopIds: o.stopIds,
-        onToken:
-          ctx.id === 0
-            ? (id, index) => {
-                marks.push(snapshot(ctx));
-                o.onToken?.(id, index);
-              }
-            : undefined,
-      }).catch((e: unknown) => {
-        for (const ch of channels) ch.close(e instanceof Error ? e : new Error(String(e)));
-        throw e;
-      }),
+      promptFromOwners(ctx, [{ owner: 0, length: promptIds.length, ids: ctx.id === 0 ? promptIds : undefined }], model.config.vocabSize)
+        .then((prompt) =>
+          secureGenerate(ctx, models[i], prompt, {
+            maxNewTokens: o.maxNewTokens,
+            sampler: o.sampler,
+            maxContext: o.maxContext,
+            stopIds: o.stopIds,
+            onToken:
+              ctx.id === 0
+                ? (id, index) => {
+                    marks.push(snapshot(ctx));
+                    o.onToken?.(id, index);
+                  }
+                : undefined,
+          }),
+        )
+        .catch((e: unknown) => {
+          for (const ch of channels) ch.close(e instanceof Error ? e : new Error(String(e)));
+          throw e;
+        }),
     ),
   );
   for (const r of results) {

@@ -1,0 +1,102 @@
+/**
+ * Starts the local deployment as separate OS processes on loopback — triple service,
+ * coordinator, one node per party — with a dev PKI (created if missing) and mTLS everywhere.
+ * Service logs go to <logDir>/<service>.log. Ready when every party node has registered.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, openSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Config } from '../config/config.ts';
+import { CoordinatorClient, type RegisterPartyRequest } from '../services/gen/mpc_prompt/v1/coordinator.ts';
+import { CHANNEL_OPTIONS, clientCredentials } from '../services/grpc-common.ts';
+import { initDevPki, loadIdentity } from '../services/pki.ts';
+import { deploymentNames } from './service-commands.ts';
+
+const BIN = fileURLToPath(new URL('../../bin/mpc-prompt.js', import.meta.url));
+
+export interface LocalDeployment {
+  readonly children: Map<string, ChildProcess>;
+  /** Restarts one service (e.g. after a fault test killed it). */
+  start(name: string): ChildProcess;
+  stop(): Promise<void>;
+}
+
+export async function startLocalDeployment(
+  config: Config,
+  configPath: string | undefined,
+  logDir: string,
+  readyTimeoutMs = 90_000,
+): Promise<LocalDeployment> {
+  const dep = config.deployment;
+  if (!existsSync(join(dep.pki_dir, 'ca.crt'))) await initDevPki(dep.pki_dir, { names: deploymentNames(dep.parties.map((p) => p.id)) });
+  mkdirSync(logDir, { recursive: true });
+  const env = { ...process.env, ...(configPath ? { MPC_PROMPT_CONFIG: configPath } : {}) };
+  const commands = new Map<string, string[]>([
+    ['triples', ['triples']],
+    ['coordinator', ['coordinator']],
+    ...dep.parties.map((p) => [`party-${p.id}`, ['party', '--id', p.id]] as [string, string[]]),
+  ]);
+  const children = new Map<string, ChildProcess>();
+  const start = (name: string): ChildProcess => {
+    const log = openSync(join(logDir, `${name}.log`), 'a');
+    const child = spawn(process.execPath, [BIN, ...(commands.get(name) as string[])], { env, stdio: ['ignore', log, log] });
+    children.set(name, child);
+    return child;
+  };
+  for (const name of commands.keys()) start(name);
+
+  const stop = async (): Promise<void> => {
+    await Promise.all(
+      [...children.values()].map(
+        (c) =>
+          new Promise<void>((resolve) => {
+            if (c.exitCode !== null || c.signalCode !== null) return resolve();
+            const kill = setTimeout(() => c.kill('SIGKILL'), 5000);
+            c.once('exit', () => {
+              clearTimeout(kill);
+              resolve();
+            });
+            c.kill('SIGTERM');
+          }),
+      ),
+    );
+  };
+
+  try {
+    await waitForNodes(config, readyTimeoutMs, children);
+  } catch (e) {
+    await stop();
+    const tails = [...commands.keys()].map((n) => `--- ${n}.log ---\n${tail(join(logDir, `${n}.log`))}`).join('\n');
+    throw new Error(`${(e as Error).message}\n${tails}`);
+  }
+  return { children, start, stop };
+}
+
+function tail(path: string): string {
+  try {
+    return readFileSync(path, 'utf8').split('\n').slice(-8).join('\n');
+  } catch {
+    return '(no log)';
+  }
+}
+
+/** Polls the coordinator until every configured node has registered. */
+export async function waitForNodes(config: Config, timeoutMs: number, children?: Map<string, ChildProcess>): Promise<void> {
+  const dep = config.deployment;
+  const id = await loadIdentity(dep.pki_dir, `client-${dep.parties[0].id}`);
+  const client = new CoordinatorClient(dep.coordinator, clientCredentials(id), CHANNEL_OPTIONS);
+  const deadline = Date.now() + timeoutMs;
+  try {
+    for (;;) {
+      for (const [name, c] of children ?? [])
+        if (c.exitCode !== null) throw new Error(`${name} exited with code ${c.exitCode} during start-up`);
+      const parties = await new Promise<RegisterPartyRequest[]>((resolve) => client.listParties({}, (e, r) => resolve(e ? [] : r.parties)));
+      if (dep.parties.every((p) => parties.some((r) => r.partyId === p.id))) return;
+      if (Date.now() > deadline) throw new Error(`the local deployment did not become ready within ${timeoutMs / 1000} s`);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  } finally {
+    client.close();
+  }
+}

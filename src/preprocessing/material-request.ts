@@ -1,0 +1,382 @@
+/**
+ * Material descriptors: what one preprocessing request asks for, as a typed union and as the
+ * canonical key string that travels over the wire (triples.proto `MaterialRequest.key`) and
+ * identifies a dealer slot.
+ *
+ *   triple:<size>                    a, b, c = a ⊙ b                     [size] ×3
+ *   matrix:<m>x<k>x<n>               A [m,k], B [k,n], C = A·B [m,n]
+ *   fixedMask:<id>:<k>x<n>           B_id [k,n] (the same B every time)
+ *   fixedAppend:<id>:<rows>x<n>      fresh rows [rows,n] appended to B_id
+ *   fixedTriple:<id>:<m>:<N|T>       A, C = A·B_id (N) or A·B_idᵀ (T)
+ *   square:<size>                    a, a ⊙ a                            [size] ×2
+ *   trunc:<size>:<shift>             r, rMsb, rHigh                      [size] ×3
+ *   compare:<size>:<bits>            r, rMsb, rHigh, bits [bits,size]
+ *   random:<size>                    r                                   [size]
+ *   input:<owner>:<size>             r (and r in the clear to the owner) [size]
+ *
+ * Keys from the network are untrusted: {@link parseMaterialKey} accepts exactly the canonical
+ * form (decimal integers without sign or leading zeros, ids of [A-Za-z0-9_./-]), so a key and its
+ * parse round-trip, and bounds every size (the dealer allocates what a key asks for).
+ */
+import { ValidationError } from '../base/errors.ts';
+import type { RingTensor } from '../ring/tensor.ts';
+import type { SecretTensor } from '../sharing/secret-tensor.ts';
+import type { FixedTriple, InputMask, MaskedBits, MaterialStats, SquarePair, Triple, TripleSource } from './material.ts';
+
+export type MaterialDescriptor =
+  | { readonly kind: 'triple'; readonly size: number }
+  | { readonly kind: 'matrix'; readonly m: number; readonly k: number; readonly n: number }
+  | { readonly kind: 'fixedMask'; readonly id: string; readonly k: number; readonly n: number }
+  | { readonly kind: 'fixedAppend'; readonly id: string; readonly rows: number; readonly n: number }
+  | { readonly kind: 'fixedTriple'; readonly id: string; readonly m: number; readonly transposed: boolean }
+  | { readonly kind: 'square'; readonly size: number }
+  | { readonly kind: 'trunc'; readonly size: number; readonly shift: number }
+  | { readonly kind: 'compare'; readonly size: number; readonly bits: number }
+  | { readonly kind: 'random'; readonly size: number }
+  | { readonly kind: 'input'; readonly owner: number; readonly size: number };
+
+export type MaterialKind = MaterialDescriptor['kind'];
+
+export const MATERIAL_KINDS: readonly MaterialKind[] = [
+  'triple',
+  'matrix',
+  'fixedMask',
+  'fixedAppend',
+  'fixedTriple',
+  'square',
+  'trunc',
+  'compare',
+  'random',
+  'input',
+];
+
+export interface RequestLimits {
+  /**
+   * Most ring elements one request may deal, summed over all its tensors (an input mask's clear
+   * copy counts too). Bounds the dealer's memory and the size of one response.
+   */
+  readonly maxElements: number;
+  /** Most parties (input owners are < this). */
+  readonly maxParties: number;
+}
+
+/** No practical bound: for the in-process dealer, whose callers are trusted. */
+export const UNBOUNDED_LIMITS: RequestLimits = { maxElements: Number.MAX_SAFE_INTEGER, maxParties: 1 << 16 };
+
+/** Default bounds for untrusted keys (2^25 elements ≈ 256 MiB of Z_2^64 words). */
+export const DEFAULT_REQUEST_LIMITS: RequestLimits = { maxElements: 1 << 25, maxParties: 64 };
+
+/** Fixed-operand ids: 1..200 characters of [A-Za-z0-9_./-] (e.g. `w.layers.0.wq`, `kv.0.k3`). */
+export const FIXED_ID_RE = /^[A-Za-z0-9_./-]{1,200}$/;
+/** Longest key {@link parseMaterialKey} looks at. */
+export const MAX_KEY_LENGTH = 512;
+/** Largest shift / bit count of masked bits (bits of r mod 2^64 below the MSB). */
+export const MAX_MASK_BITS = 63;
+
+const UINT_RE = /^(?:0|[1-9][0-9]{0,14})$/;
+
+/** The canonical key string of a descriptor. */
+export function formatMaterialKey(d: MaterialDescriptor): string {
+  switch (d.kind) {
+    case 'triple':
+    case 'square':
+    case 'random':
+      return `${d.kind}:${d.size}`;
+    case 'matrix':
+      return `matrix:${d.m}x${d.k}x${d.n}`;
+    case 'fixedMask':
+      return `fixedMask:${d.id}:${d.k}x${d.n}`;
+    case 'fixedAppend':
+      return `fixedAppend:${d.id}:${d.rows}x${d.n}`;
+    case 'fixedTriple':
+      return `fixedTriple:${d.id}:${d.m}:${d.transposed ? 'T' : 'N'}`;
+    case 'trunc':
+      return `trunc:${d.size}:${d.shift}`;
+    case 'compare':
+      return `compare:${d.size}:${d.bits}`;
+    case 'input':
+      return `input:${d.owner}:${d.size}`;
+  }
+}
+
+/**
+ * Parses an untrusted key into a validated descriptor. Throws a ValidationError (field `key`)
+ * that says which part is wrong and what was expected.
+ */
+export function parseMaterialKey(key: string, limits: RequestLimits = DEFAULT_REQUEST_LIMITS): MaterialDescriptor {
+  if (typeof key !== 'string' || key.length === 0) throw new ValidationError('empty material key', 'key');
+  if (key.length > MAX_KEY_LENGTH) throw new ValidationError(`material key of ${key.length} characters, at most ${MAX_KEY_LENGTH}`, 'key');
+  const parts = key.split(':');
+  const kind = parts[0];
+  const fail = (what: string): never => {
+    throw new ValidationError(`bad material key ${JSON.stringify(key)}: ${what}`, 'key');
+  };
+  const arity = (count: number, form: string): void => {
+    if (parts.length !== count) fail(`expected ${form}`);
+  };
+  const uint = (s: string, what: string): number => {
+    if (!UINT_RE.test(s)) fail(`${what} must be a decimal integer without sign or leading zeros, got ${JSON.stringify(s)}`);
+    return Number(s);
+  };
+  const dims = (s: string, count: number, names: string): number[] => {
+    const ds = s.split('x');
+    if (ds.length !== count) fail(`expected ${names}, got ${JSON.stringify(s)}`);
+    return ds.map((x, i) => uint(x, names.split('x')[i]));
+  };
+  const id = (s: string): string => {
+    if (!FIXED_ID_RE.test(s)) fail(`fixed operand id must be 1..200 characters of [A-Za-z0-9_./-], got ${JSON.stringify(s)}`);
+    return s;
+  };
+  let d: MaterialDescriptor;
+  switch (kind) {
+    case 'triple':
+    case 'square':
+    case 'random':
+      arity(2, `${kind}:<size>`);
+      d = { kind, size: uint(parts[1], 'size') };
+      break;
+    case 'matrix': {
+      arity(2, 'matrix:<m>x<k>x<n>');
+      const [m, k, n] = dims(parts[1], 3, 'mxkxn');
+      d = { kind, m, k, n };
+      break;
+    }
+    case 'fixedMask': {
+      arity(3, 'fixedMask:<id>:<k>x<n>');
+      const [k, n] = dims(parts[2], 2, 'kxn');
+      d = { kind, id: id(parts[1]), k, n };
+      break;
+    }
+    case 'fixedAppend': {
+      arity(3, 'fixedAppend:<id>:<rows>x<n>');
+      const [rows, n] = dims(parts[2], 2, 'rowsxn');
+      d = { kind, id: id(parts[1]), rows, n };
+      break;
+    }
+    case 'fixedTriple':
+      arity(4, 'fixedTriple:<id>:<m>:<N|T>');
+      if (parts[3] !== 'N' && parts[3] !== 'T') fail(`orientation must be N or T, got ${JSON.stringify(parts[3])}`);
+      d = { kind, id: id(parts[1]), m: uint(parts[2], 'm'), transposed: parts[3] === 'T' };
+      break;
+    case 'trunc':
+      arity(3, 'trunc:<size>:<shift>');
+      d = { kind, size: uint(parts[1], 'size'), shift: uint(parts[2], 'shift') };
+      break;
+    case 'compare':
+      arity(3, 'compare:<size>:<bits>');
+      d = { kind, size: uint(parts[1], 'size'), bits: uint(parts[2], 'bits') };
+      break;
+    case 'input':
+      arity(3, 'input:<owner>:<size>');
+      d = { kind, owner: uint(parts[1], 'owner'), size: uint(parts[2], 'size') };
+      break;
+    default:
+      return fail(`unknown kind ${JSON.stringify(kind)} (expected one of ${MATERIAL_KINDS.join(', ')})`);
+  }
+  validateDescriptor(d, limits);
+  return d;
+}
+
+/**
+ * Checks a descriptor's fields (integers, ranges, ids) and its element count against `limits`.
+ * fixedTriple's size depends on the operand, so the dealer checks it with {@link dealtElements}.
+ */
+export function validateDescriptor(d: MaterialDescriptor, limits: RequestLimits = DEFAULT_REQUEST_LIMITS): void {
+  const key = (): string => {
+    try {
+      return formatMaterialKey(d);
+    } catch {
+      return JSON.stringify(d);
+    }
+  };
+  const fail = (what: string): never => {
+    throw new ValidationError(`bad material request ${key()}: ${what}`, 'key');
+  };
+  const count = (v: unknown, what: string): void => {
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) fail(`${what} must be a non-negative integer, got ${String(v)}`);
+    if ((v as number) > limits.maxElements) fail(`${what} = ${String(v)} exceeds the limit of ${limits.maxElements} elements per request`);
+  };
+  if (d === null || typeof d !== 'object' || !MATERIAL_KINDS.includes(d.kind)) fail('unknown kind');
+  switch (d.kind) {
+    case 'triple':
+    case 'square':
+    case 'random':
+      count(d.size, 'size');
+      break;
+    case 'matrix':
+      count(d.m, 'm');
+      count(d.k, 'k');
+      count(d.n, 'n');
+      break;
+    case 'fixedMask':
+    case 'fixedAppend':
+    case 'fixedTriple':
+      if (typeof d.id !== 'string' || !FIXED_ID_RE.test(d.id)) fail('fixed operand id must be 1..200 characters of [A-Za-z0-9_./-]');
+      if (d.kind === 'fixedMask') {
+        count(d.k, 'k');
+        count(d.n, 'n');
+      } else if (d.kind === 'fixedAppend') {
+        count(d.rows, 'rows');
+        count(d.n, 'n');
+      } else {
+        count(d.m, 'm');
+        if (typeof d.transposed !== 'boolean') fail('transposed must be a boolean');
+      }
+      break;
+    case 'trunc':
+    case 'compare': {
+      count(d.size, 'size');
+      const [v, name] = d.kind === 'trunc' ? [d.shift, 'shift'] : [d.bits, 'bits'];
+      if (!Number.isInteger(v) || v < 0 || v > MAX_MASK_BITS) fail(`${name} must be an integer in [0, ${MAX_MASK_BITS}], got ${v}`);
+      break;
+    }
+    case 'input':
+      count(d.size, 'size');
+      if (!Number.isInteger(d.owner) || d.owner < 0 || d.owner >= limits.maxParties)
+        fail(`owner must be a party index below ${limits.maxParties}, got ${d.owner}`);
+      break;
+  }
+  if (d.kind !== 'fixedTriple') {
+    const total = dealtElements(d);
+    if (total > limits.maxElements) fail(`deals ${total} elements, above the limit of ${limits.maxElements} per request`);
+  }
+}
+
+/**
+ * Ring elements a request deals, over all tensors (plus the clear copy of an input mask).
+ * fixedTriple needs the operand's shape [k, n].
+ */
+export function dealtElements(d: MaterialDescriptor, operand?: readonly number[]): number {
+  switch (d.kind) {
+    case 'triple':
+      return 3 * d.size;
+    case 'square':
+      return 2 * d.size;
+    case 'random':
+      return d.size;
+    case 'input':
+      return 2 * d.size;
+    case 'matrix':
+      return d.m * d.k + d.k * d.n + d.m * d.n;
+    case 'fixedMask':
+      return d.k * d.n;
+    case 'fixedAppend':
+      return d.rows * d.n;
+    case 'fixedTriple': {
+      if (!operand) throw new RangeError('dealtElements: fixedTriple needs the operand shape');
+      const [k, n] = operand;
+      return d.m * (k + n);
+    }
+    case 'trunc':
+      return 3 * d.size;
+    case 'compare':
+      return (3 + d.bits) * d.size;
+  }
+}
+
+/** The shapes of the tensors a request deals, in order (fixedTriple: needs the operand's [k, n]). */
+export function dealtShapes(d: MaterialDescriptor, operand?: readonly number[]): number[][] {
+  switch (d.kind) {
+    case 'triple':
+      return [[d.size], [d.size], [d.size]];
+    case 'square':
+      return [[d.size], [d.size]];
+    case 'random':
+    case 'input':
+      return [[d.size]];
+    case 'matrix':
+      return [
+        [d.m, d.k],
+        [d.k, d.n],
+        [d.m, d.n],
+      ];
+    case 'fixedMask':
+      return [[d.k, d.n]];
+    case 'fixedAppend':
+      return [[d.rows, d.n]];
+    case 'fixedTriple': {
+      if (!operand) throw new RangeError('dealtShapes: fixedTriple needs the operand shape');
+      const [k, n] = operand;
+      return d.transposed
+        ? [
+            [d.m, n],
+            [d.m, k],
+          ]
+        : [
+            [d.m, k],
+            [d.m, n],
+          ];
+    }
+    case 'trunc':
+      return [[d.size], [d.size], [d.size]];
+    case 'compare':
+      return [[d.size], [d.size], [d.size], [d.bits, d.size]];
+  }
+}
+
+/** What a source fetched for one request: the party's tensors in order, and an input mask's clear copy. */
+export interface FetchedMaterial {
+  readonly parts: SecretTensor[];
+  readonly clear?: RingTensor;
+}
+
+/**
+ * A TripleSource that turns every call into a {@link MaterialDescriptor} and assembles the result
+ * from the fetched tensors; implementations supply `fetch` (and count `stats`). `fetch` must
+ * issue the request synchronously when called (before its first await), so requests keep the
+ * order of the calls.
+ */
+export abstract class DescriptorTripleSource implements TripleSource {
+  abstract readonly name: string;
+  readonly stats: MaterialStats = { bytesReceived: 0, requests: 0 };
+
+  abstract macKeyShare(): Promise<bigint | undefined>;
+  protected abstract fetch(d: MaterialDescriptor): Promise<FetchedMaterial>;
+
+  async triples(size: number): Promise<Triple> {
+    const [a, b, c] = (await this.fetch({ kind: 'triple', size })).parts;
+    return { a, b, c };
+  }
+
+  async matrixTriple(m: number, k: number, n: number): Promise<Triple> {
+    const [a, b, c] = (await this.fetch({ kind: 'matrix', m, k, n })).parts;
+    return { a, b, c };
+  }
+
+  async fixedMask(id: string, k: number, n: number): Promise<SecretTensor> {
+    return (await this.fetch({ kind: 'fixedMask', id, k, n })).parts[0];
+  }
+
+  async fixedAppend(id: string, rows: number, n: number): Promise<SecretTensor> {
+    return (await this.fetch({ kind: 'fixedAppend', id, rows, n })).parts[0];
+  }
+
+  async fixedTriple(id: string, m: number, transposed = false): Promise<FixedTriple> {
+    const [a, c] = (await this.fetch({ kind: 'fixedTriple', id, m, transposed })).parts;
+    return { a, c };
+  }
+
+  async inputMask(owner: number, size: number): Promise<InputMask> {
+    const { parts, clear } = await this.fetch({ kind: 'input', owner, size });
+    return { mask: parts[0], clear };
+  }
+
+  async squares(size: number): Promise<SquarePair> {
+    const [a, aa] = (await this.fetch({ kind: 'square', size })).parts;
+    return { a, aa };
+  }
+
+  async truncMasks(size: number, shift: number): Promise<MaskedBits> {
+    const [r, rMsb, rHigh] = (await this.fetch({ kind: 'trunc', size, shift })).parts;
+    return { shift, r, rMsb, rHigh, bits: undefined };
+  }
+
+  async compareMasks(size: number, bits: number): Promise<MaskedBits> {
+    const [r, rMsb, rHigh, b] = (await this.fetch({ kind: 'compare', size, bits })).parts;
+    return { shift: bits, r, rMsb, rHigh, bits: b };
+  }
+
+  async randoms(size: number): Promise<SecretTensor> {
+    return (await this.fetch({ kind: 'random', size })).parts[0];
+  }
+}

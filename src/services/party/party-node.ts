@@ -1,0 +1,121 @@
+/**
+ * A party node: holds this party's shares and runs its side of every session.
+ *  - listens for peers on its mTLS data plane (one listener shared by all sessions);
+ *  - registers with the coordinator (its X25519 sealing key, signed with its TLS key), then keeps
+ *    a PartyWork stream open and runs the sessions it is given (in parallel), reconnecting with
+ *    backoff if the coordinator goes away;
+ *  - reports each revealed token, the final stats, or an error (never a value) per session.
+ */
+import { sign } from 'node:crypto';
+import type * as grpc from '@grpc/grpc-js';
+import type { Config } from '../../config/config.ts';
+import { generateSealingKeyPair } from '../../crypto/sealing.ts';
+import type { LoadedModel } from '../../formats/model-spec.ts';
+import { TlsListener } from '../../net/tls-channel.ts';
+import { CoordinatorClient, type PartyWorkEvent, type ReportRequest } from '../gen/mpc_prompt/v1/coordinator.ts';
+import { CHANNEL_OPTIONS, clientCredentials, listenAddress, splitAddress } from '../grpc-common.ts';
+import type { Logger } from '../log.ts';
+import type { Metrics } from '../metrics.ts';
+import type { TlsIdentity } from '../pki.ts';
+import { sealingKeyMessage } from '../prompt-shares.ts';
+import { runSession, type SessionHandle } from './session-runner.ts';
+
+export interface PartyNodeOptions {
+  readonly config: Config;
+  readonly partyId: string;
+  readonly identity: TlsIdentity;
+  readonly model: LoadedModel;
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+  /** Overrides of the configured addresses (tests). */
+  readonly dataAddress?: string;
+  readonly coordinator?: string;
+  readonly triples?: string;
+}
+
+export async function startPartyNode(o: PartyNodeOptions): Promise<{ close(): Promise<void>; dataPort: number }> {
+  const dep = o.config.deployment;
+  const spec = dep.parties.find((p) => p.id === o.partyId);
+  if (!spec) throw new Error(`party ${o.partyId} is not in deployment.parties`);
+  const log = o.logger.child({ service: 'party', party: o.partyId });
+  const dataAddress = o.dataAddress ?? spec.data;
+  const listener = await TlsListener.listen({ tls: o.identity, ...splitAddress(listenAddress(dataAddress)) });
+  const advertised = `${splitAddress(dataAddress).host}:${listener.port}`;
+  const sealing = generateSealingKeyPair();
+  const signature = sign('sha256', sealingKeyMessage(o.partyId, sealing.publicKey), o.identity.key);
+  const client = new CoordinatorClient(o.coordinator ?? dep.coordinator, clientCredentials(o.identity), CHANNEL_OPTIONS);
+  const sessions = new Map<string, SessionHandle>();
+  const runner = {
+    partyId: o.partyId,
+    identity: o.identity,
+    sealing,
+    listener,
+    model: o.model,
+    modelOwner: dep.model_owner,
+    triplesAddress: o.triples ?? dep.triples,
+    scaleBits: o.config.fixed_point.scale_bits,
+    maxContext: o.config.scheduler.max_context,
+    logger: log,
+  };
+  let closing = false;
+  let stream: grpc.ClientReadableStream<PartyWorkEvent> | undefined;
+
+  const report = (sessionId: string, r: Omit<ReportRequest, 'partyId' | 'sessionId'>): Promise<void> =>
+    new Promise((resolve, reject) => client.report({ partyId: o.partyId, sessionId, ...r }, (err) => (err ? reject(err) : resolve())));
+
+  const onEvent = (ev: PartyWorkEvent): void => {
+    if (ev.run) {
+      const item = ev.run;
+      o.metrics.inc('mpc_party_sessions_total', 'Sessions started on this node');
+      const handle = runSession(runner, item, (r) => report(item.sessionId, r));
+      sessions.set(item.sessionId, handle);
+      void handle.done.finally(() => sessions.delete(item.sessionId));
+    } else if (ev.cancelSessionId) {
+      sessions.get(ev.cancelSessionId)?.abort('session cancelled by the coordinator');
+    }
+  };
+
+  const connect = async (attempt = 0): Promise<void> => {
+    if (closing) return;
+    try {
+      await new Promise<void>((resolve, reject) =>
+        client.registerParty(
+          {
+            partyId: o.partyId,
+            dataAddress: advertised,
+            sealingPublicKey: Buffer.from(sealing.publicKey),
+            sealingKeySignature: signature,
+            certificatePem: o.identity.cert,
+          },
+          (err) => (err ? reject(err) : resolve()),
+        ),
+      );
+      stream = client.partyWork({ partyId: o.partyId });
+      stream.on('data', onEvent);
+      stream.on('error', () => undefined);
+      stream.on('close', () => {
+        if (closing) return;
+        log.log('warn', 'coordinator stream closed; reconnecting');
+        setTimeout(() => void connect(), 500);
+      });
+      log.log('info', 'registered', { data: advertised });
+    } catch (e) {
+      const delay = Math.min(5000, 200 * 2 ** attempt);
+      if (attempt % 10 === 0) log.log('warn', 'coordinator unavailable; retrying', { error: (e as Error).message, delay_ms: delay });
+      setTimeout(() => void connect(attempt + 1), delay);
+    }
+  };
+  await connect();
+
+  return {
+    dataPort: listener.port,
+    close: async () => {
+      closing = true;
+      for (const s of sessions.values()) s.abort('party node shutting down');
+      await Promise.allSettled([...sessions.values()].map((s) => s.done));
+      stream?.cancel();
+      client.close();
+      listener.close();
+    },
+  };
+}

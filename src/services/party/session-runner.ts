@@ -1,0 +1,142 @@
+/**
+ * Runs one session on a party node: connect to the peers (mTLS data plane) and the triple
+ * service, bring the model into MPC (the owner inputs the weights), turn the clients' sealed
+ * prompt shares into authenticated secret inputs, generate, and report every revealed token to
+ * the coordinator. Any failure aborts the session on this node and, through the closed channel,
+ * on its peers; other sessions are unaffected.
+ */
+import { ProtocolAbort } from '../../base/errors.ts';
+import type { SealingKeyPair } from '../../crypto/sealing.ts';
+import type { LoadedModel } from '../../formats/model-spec.ts';
+import { foldWeights } from '../../model/fold-weights.ts';
+import { secureGenerate } from '../../model/generate.ts';
+import type { Sampler } from '../../model/sampling.ts';
+import { loadSecureModel } from '../../model/secure-weights.ts';
+import { connectTlsNetwork, type TlsListener } from '../../net/tls-channel.ts';
+import { createPartyContext } from '../../protocols/context.ts';
+import { inputShared } from '../../protocols/input.ts';
+import { Z64 } from '../../ring/ring.ts';
+import * as T from '../../ring/tensor.ts';
+import type { SessionStats, WorkItem } from '../gen/mpc_prompt/v1/coordinator.ts';
+import { splitAddress } from '../grpc-common.ts';
+import type { Logger } from '../log.ts';
+import type { TlsIdentity } from '../pki.ts';
+import { openPromptShare } from '../prompt-shares.ts';
+import { connectTripleService } from '../triples/triple-client.ts';
+
+export interface RunnerContext {
+  readonly partyId: string;
+  readonly identity: TlsIdentity;
+  readonly sealing: SealingKeyPair;
+  readonly listener: TlsListener;
+  readonly model: LoadedModel;
+  readonly modelOwner: string;
+  readonly triplesAddress: string;
+  readonly scaleBits: number;
+  readonly maxContext: number;
+  readonly logger: Logger;
+}
+
+export interface SessionHandle {
+  /** Aborts the session (cancellation from the coordinator, shutdown). */
+  abort(reason: string): void;
+  readonly done: Promise<void>;
+}
+
+export function runSession(
+  rc: RunnerContext,
+  item: WorkItem,
+  report: (r: { token?: { index: number; tokenId: number }; done?: SessionStats; error?: string }) => Promise<void>,
+): SessionHandle {
+  const log = rc.logger.child({ session: item.sessionId });
+  let abortWith: ((e: Error) => void) | undefined;
+  let aborted: Error | undefined;
+  const abort = (reason: string): void => {
+    aborted ??= new ProtocolAbort(reason);
+    abortWith?.(aborted);
+  };
+  const done = (async () => {
+    const n = item.parties.length;
+    const me = item.parties.findIndex((p) => p.partyId === rc.partyId);
+    const owner = item.parties.findIndex((p) => p.partyId === rc.modelOwner);
+    if (me < 0 || owner < 0) throw new ProtocolAbort('this node or the model owner is not part of the session');
+    const channel = await connectTlsNetwork({
+      id: me,
+      n,
+      sessionId: item.sessionId,
+      addresses: item.parties.map((p) => splitAddress(p.dataAddress)),
+      identities: item.parties.map((p) => `party-${p.partyId}`),
+      tls: rc.identity,
+      listener: rc.listener,
+      connectTimeoutMs: 15_000,
+    });
+    const mode = item.securityMode === 'malicious' ? 'malicious' : 'semi-honest';
+    const material = await connectTripleService({
+      address: rc.triplesAddress,
+      identity: rc.identity,
+      sessionId: item.sessionId,
+      partyIndex: me,
+      parties: n,
+      mode,
+    });
+    abortWith = (e) => {
+      channel.close(e);
+      material.close();
+    };
+    if (aborted) abortWith(aborted);
+    try {
+      const ctx = await createPartyContext({ id: me, n, mode, channel, material, scaleBits: rc.scaleBits });
+      const config = rc.model.config;
+      const t0 = performance.now();
+      const secure = await loadSecureModel(ctx, config, owner, me === owner ? foldWeights(config, rc.model.weights) : undefined);
+      // Prompt: every part's share (in order), turned into MACed inputs in one round.
+      const vocab = config.vocabSize;
+      const shares = item.parts
+        .map((p, i) =>
+          p.length === 0
+            ? undefined
+            : openPromptShare(rc.sealing, item.sealedShares[i], p.length, vocab, item.sessionName, p.owner, rc.partyId),
+        )
+        .filter((s): s is T.RingTensor => s !== undefined);
+      const total = shares.reduce((s, p) => s + p.shape[0], 0);
+      const joined = T.reshape(T.concatFlat(Z64, shares), [total, vocab]);
+      const prompt = await inputShared(ctx, joined);
+      const s = item.sampling;
+      const sampler: Sampler =
+        !s || s.topK === 0 ? { kind: 'greedy' } : { kind: 'topk', k: s.topK, temperature: s.temperature || 1, seed: s.seed || undefined };
+      const marks: { t: number; bytes: number; rounds: number }[] = [];
+      const start = performance.now();
+      const ids = await secureGenerate(ctx, secure, prompt, {
+        maxNewTokens: item.maxNewTokens,
+        sampler,
+        maxContext: rc.maxContext,
+        onToken: (tokenId, index) => {
+          marks.push({ t: performance.now(), bytes: ctx.channel.stats.bytesSent, rounds: ctx.channel.stats.rounds });
+          void report({ token: { index, tokenId } }).catch(() => undefined);
+        },
+      });
+      const first = marks[0];
+      const last = marks[marks.length - 1];
+      const steps = Math.max(1, marks.length - 1);
+      await report({
+        done: {
+          tokens: ids.length,
+          msPerToken: marks.length > 1 ? (last.t - first.t) / steps : first.t - start,
+          bytesPerTokenPerParty: marks.length > 1 ? (last.bytes - first.bytes) / steps : first.bytes,
+          roundsPerToken: marks.length > 1 ? (last.rounds - first.rounds) / steps : first.rounds,
+          prefillMs: first.t - t0,
+        },
+      });
+      log.log('info', 'session done', { tokens: ids.length });
+      channel.close();
+    } finally {
+      material.close();
+    }
+  })().catch(async (e: unknown) => {
+    const message = e instanceof Error ? e.message : String(e);
+    log.log('warn', 'session failed', { error: message });
+    abort(message);
+    await report({ error: message }).catch(() => undefined);
+  });
+  return { abort, done };
+}

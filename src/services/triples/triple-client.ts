@@ -1,0 +1,317 @@
+/**
+ * Client of the triple service (triple-server.ts) as a {@link TripleSource}: one party's
+ * bidirectional `Material` stream over mutually authenticated TLS.
+ *
+ * The service answers requests in order, so the client keeps a FIFO of pending requests and
+ * resolves the head with each response. Responses carry a seed or explicit words plus the shapes
+ * (JSON), expanded locally with seeded-deal.ts `expandMessage`; shapes are checked against what
+ * the request asked for, so a malformed response cannot make the party allocate arbitrary
+ * amounts. An `error` response fails the request with a DesyncError (error_kind "desync") or a
+ * {@link TripleServiceError}. When the stream ends or fails (service down, connection lost,
+ * session discarded) every pending and every later request is rejected with a
+ * {@link TripleServiceError} (a ProtocolAbort: "triple service unavailable: ..."), so the
+ * party's session aborts cleanly instead of waiting forever.
+ *
+ * The client checks that the service's certificate chains to the CA, matches the address (SAN),
+ * and has the subject CN `serverName` (default "triples", the dev PKI name of the service): with a shared CA, any party's
+ * certificate would otherwise pass as the dealer.
+ *
+ * Message size: allows `maxMessageBytes` (default 256 MiB) in both directions, as the service.
+ */
+import * as grpc from '@grpc/grpc-js';
+import { isIP } from 'node:net';
+import { endianness } from 'node:os';
+import tls from 'node:tls';
+import { DesyncError, ProtocolAbort, ValidationError } from '../../base/errors.ts';
+import { SEED_BYTES } from '../../crypto/prg.ts';
+import { SECURITY_MODES, type SecurityMode } from '../../preprocessing/dealer-session.ts';
+import type { TripleSource } from '../../preprocessing/material.ts';
+import {
+  DEFAULT_REQUEST_LIMITS,
+  DescriptorTripleSource,
+  dealtElements,
+  dealtShapes,
+  formatMaterialKey,
+  type FetchedMaterial,
+  type MaterialDescriptor,
+} from '../../preprocessing/material-request.ts';
+import { expandMessage, messageBytes, type PartyMessage } from '../../preprocessing/seeded-deal.ts';
+import { Z128, Z64, type Ring } from '../../ring/ring.ts';
+import { tensor, zeros, type RingTensor } from '../../ring/tensor.ts';
+import { TripleServiceClient, type MaterialRequest, type MaterialResponse } from '../gen/mpc_prompt/v1/triples.ts';
+import type { TlsIdentity } from '../pki.ts';
+import { DEFAULT_MAX_MESSAGE_BYTES } from './triple-server.ts';
+
+export const DEFAULT_SERVICE_NAME = 'triples';
+
+export interface TripleClientOptions {
+  /** host:port of the service. */
+  readonly address: string;
+  /** This party's CA, certificate (CN party-…) and key (PEM). */
+  readonly identity: TlsIdentity;
+  readonly sessionId: string;
+  readonly partyIndex: number;
+  readonly parties: number;
+  readonly mode: SecurityMode;
+  /** Expected subject CN of the service's certificate (default "triples"). */
+  readonly serverName?: string;
+  /**
+   * Name the service certificate's SANs must match, also sent as TLS SNI (default: the address's
+   * host, or `serverName` when the host is an IP literal, which SNI cannot carry).
+   */
+  readonly tlsServerName?: string;
+  /** grpc max send/receive message length (default 256 MiB). */
+  readonly maxMessageBytes?: number;
+  /** How long to wait for the reply to OpenSession (default 10 s). */
+  readonly connectTimeoutMs?: number;
+}
+
+/** The triple service failed, refused, or is unreachable; `code` is the gRPC status if any. */
+export class TripleServiceError extends ProtocolAbort {
+  override readonly name: string = 'TripleServiceError';
+  constructor(
+    message: string,
+    readonly code: grpc.status | undefined,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+export interface TripleServiceSource extends TripleSource {
+  /** Ends the stream; pending and later requests reject. */
+  close(): void;
+  /** Why the source stopped working, once it has. */
+  readonly failure: Error | undefined;
+}
+
+/** Opens this party's stream and session; resolves once the service accepted OpenSession. */
+export async function connectTripleService(o: TripleClientOptions): Promise<TripleServiceSource> {
+  if (endianness() !== 'LE') throw new Error('triple client: little-endian hosts only (words travel as LE 64-bit)');
+  if (!SECURITY_MODES.includes(o.mode)) throw new ValidationError(`unknown security mode ${JSON.stringify(o.mode)}`, 'mode');
+  if (!Number.isInteger(o.parties) || o.parties < 2) throw new ValidationError(`need at least 2 parties, got ${o.parties}`, 'parties');
+  if (!Number.isInteger(o.partyIndex) || o.partyIndex < 0 || o.partyIndex >= o.parties)
+    throw new ValidationError(`must be in [0, ${o.parties - 1}], got ${o.partyIndex}`, 'partyIndex');
+  const client = new TripleClient(o);
+  await client.open(o.connectTimeoutMs ?? 10_000);
+  return client;
+}
+
+interface Pending {
+  resolve(res: MaterialResponse): void;
+  reject(err: Error): void;
+}
+
+class TripleClient extends DescriptorTripleSource implements TripleServiceSource {
+  readonly name = 'triple-service';
+  readonly #o: TripleClientOptions;
+  readonly #ring: Ring;
+  readonly #client: TripleServiceClient;
+  readonly #call: grpc.ClientDuplexStream<MaterialRequest, MaterialResponse>;
+  readonly #pending: Pending[] = [];
+  /** Per-request bound on dealt elements (what fits in one message). */
+  readonly #maxElements: number;
+  #failure: Error | undefined;
+  #macKeyShare: bigint | undefined;
+
+  constructor(o: TripleClientOptions) {
+    super();
+    this.#o = o;
+    this.#ring = o.mode === 'malicious' ? Z128 : Z64;
+    const maxMessageBytes = o.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
+    this.#maxElements = Math.max(DEFAULT_REQUEST_LIMITS.maxElements, Math.ceil(maxMessageBytes / 8));
+    const serverName = o.serverName ?? DEFAULT_SERVICE_NAME;
+    const creds = grpc.credentials.createSsl(Buffer.from(o.identity.ca), Buffer.from(o.identity.key), Buffer.from(o.identity.cert), {
+      checkServerIdentity: (host, cert) => {
+        const err = tls.checkServerIdentity(host, cert);
+        if (err) return err;
+        const cn: unknown = cert.subject?.CN;
+        return cn === serverName ? undefined : new Error(`triple service certificate CN ${String(cn)}, expected ${serverName}`);
+      },
+    });
+    const host = o.address.replace(/:\d+$/, '').replace(/^\[(.*)\]$/, '$1');
+    const tlsName = o.tlsServerName ?? (isIP(host) ? serverName : undefined);
+    this.#client = new TripleServiceClient(o.address, creds, {
+      'grpc.max_receive_message_length': maxMessageBytes,
+      'grpc.max_send_message_length': maxMessageBytes,
+      'grpc.keepalive_time_ms': 20_000,
+      'grpc.keepalive_timeout_ms': 10_000,
+      ...(tlsName ? { 'grpc.ssl_target_name_override': tlsName, 'grpc.default_authority': tlsName } : {}),
+    });
+    this.#call = this.#client.material();
+    this.#call.on('data', (res: MaterialResponse) => this.#onResponse(res));
+    this.#call.on('error', (err: grpc.ServiceError) => this.#fail(statusError(err.code, err.details || err.message)));
+    this.#call.on('status', (st: grpc.StatusObject) => this.#fail(statusError(st.code, st.details)));
+    this.#call.on('end', () => this.#fail(new TripleServiceError('triple service unavailable: the stream ended', undefined)));
+  }
+
+  get failure(): Error | undefined {
+    return this.#failure;
+  }
+
+  async open(timeoutMs: number): Promise<void> {
+    const o = this.#o;
+    const reply = this.#request({ open: { sessionId: o.sessionId, partyIndex: o.partyIndex, parties: o.parties, securityMode: o.mode } });
+    const timer = setTimeout(
+      () =>
+        this.#fail(
+          new TripleServiceError(
+            `triple service unavailable: no reply to OpenSession within ${timeoutMs} ms`,
+            grpc.status.DEADLINE_EXCEEDED,
+          ),
+        ),
+      timeoutMs,
+    );
+    try {
+      const res = await reply;
+      const share = res.macKeyShare;
+      const want = o.mode === 'malicious' ? 16 : 0;
+      if (share === undefined || share.length !== want)
+        throw this.#malformed(`OpenSession reply: MAC key share of ${share?.length ?? 'no'} bytes, expected ${want}`);
+      this.#macKeyShare = want === 0 ? undefined : share.readBigUInt64LE(0) | (share.readBigUInt64LE(8) << 64n);
+    } catch (e) {
+      this.close();
+      throw e;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async macKeyShare(): Promise<bigint | undefined> {
+    return this.#macKeyShare;
+  }
+
+  close(): void {
+    this.#fail(new TripleServiceError('triple service client closed', undefined));
+  }
+
+  protected async fetch(d: MaterialDescriptor): Promise<FetchedMaterial> {
+    const res = await this.#request({ key: formatMaterialKey(d) });
+    try {
+      return this.#decode(d, res);
+    } catch (e) {
+      const err = e instanceof ProtocolAbort ? e : this.#malformed(e instanceof Error ? e.message : String(e));
+      this.#fail(err);
+      throw err;
+    }
+  }
+
+  #decode(d: MaterialDescriptor, res: MaterialResponse): FetchedMaterial {
+    let message: PartyMessage;
+    if (res.seed !== undefined) {
+      if (res.seed.length !== SEED_BYTES) throw this.#malformed(`seed of ${res.seed.length} bytes`);
+      message = { kind: 'seed', seed: new Uint8Array(res.seed) };
+    } else if (res.words !== undefined) {
+      message = { kind: 'explicit', words: bufferToWords(res.words, 'words') };
+    } else {
+      throw this.#malformed('neither seed nor words');
+    }
+    const shapes = this.#shapes(d, res.shapesJson);
+    const parts = expandMessage(message, this.#ring, shapes, this.#o.mode === 'malicious');
+    let clear: RingTensor | undefined;
+    if (d.kind === 'input' && d.owner === this.#o.partyIndex) {
+      const words = bufferToWords(res.clear, 'clear');
+      clear = d.size === 0 ? zeros(this.#ring, [0]) : tensor(this.#ring, [d.size], words);
+    } else if (res.clear.length > 0) {
+      throw this.#malformed('a clear mask for a request this party does not own');
+    }
+    this.stats.requests++;
+    this.stats.bytesReceived += messageBytes(message) + (clear?.data.byteLength ?? 0);
+    return { parts, clear };
+  }
+
+  /** The shapes of the response, checked against the request. */
+  #shapes(d: MaterialDescriptor, json: string): number[][] {
+    let shapes: unknown;
+    try {
+      shapes = JSON.parse(json);
+    } catch {
+      throw this.#malformed('shapes_json is not JSON');
+    }
+    const ok =
+      Array.isArray(shapes) &&
+      shapes.every(
+        (s) => Array.isArray(s) && s.every((x) => Number.isSafeInteger(x) && (x as number) >= 0 && (x as number) <= this.#maxElements),
+      );
+    if (!ok) throw this.#malformed(`shapes_json ${json.slice(0, 100)} is not a list of shapes`);
+    const got = shapes as number[][];
+    let expected: number[][];
+    if (d.kind === 'fixedTriple') {
+      // The operand's shape is dealer state: [m, k|n] and [m, n|k].
+      if (got.length !== 2 || got.some((s) => s.length !== 2 || s[0] !== d.m))
+        throw this.#malformed(`shapes ${json} for ${formatMaterialKey(d)}`);
+      const operand = d.transposed ? [got[1][1], got[0][1]] : [got[0][1], got[1][1]];
+      if (dealtElements(d, operand) > this.#maxElements) throw this.#malformed(`shapes ${json} exceed one message`);
+      expected = dealtShapes(d, operand);
+    } else {
+      expected = dealtShapes(d);
+    }
+    if (JSON.stringify(expected) !== JSON.stringify(got)) throw this.#malformed(`shapes ${json} for ${formatMaterialKey(d)}`);
+    return got;
+  }
+
+  #malformed(what: string): TripleServiceError {
+    return new TripleServiceError(`triple service sent a malformed response: ${what}`, undefined);
+  }
+
+  #request(req: MaterialRequest): Promise<MaterialResponse> {
+    if (this.#failure) return Promise.reject(this.#failure);
+    return new Promise<MaterialResponse>((resolve, reject) => {
+      this.#pending.push({ resolve, reject });
+      this.#call.write(req);
+    });
+  }
+
+  #onResponse(res: MaterialResponse): void {
+    if (this.#failure) return;
+    const head = this.#pending.shift();
+    if (res.error !== '') {
+      const err =
+        res.errorKind === 'desync'
+          ? new DesyncError(`triple service: ${res.error}`)
+          : new TripleServiceError(
+              `triple service refused the request: ${res.error}${res.errorKind ? ` (${res.errorKind})` : ''}`,
+              undefined,
+            );
+      head?.reject(err);
+      return this.#fail(err);
+    }
+    if (!head) return this.#fail(this.#malformed('a response without a request'));
+    head.resolve(res);
+  }
+
+  /** Stops the source: rejects every pending request, and all later ones, with `err`. */
+  #fail(err: Error): void {
+    if (this.#failure) return;
+    this.#failure = err;
+    for (const p of this.#pending.splice(0)) p.reject(err);
+    this.#call.end();
+    this.#call.cancel();
+    this.#client.close();
+  }
+}
+
+/** Statuses by which the service refuses a session (anything else: it failed or is unreachable). */
+const REFUSALS = new Set([
+  grpc.status.INVALID_ARGUMENT,
+  grpc.status.ALREADY_EXISTS,
+  grpc.status.PERMISSION_DENIED,
+  grpc.status.UNAUTHENTICATED,
+  grpc.status.RESOURCE_EXHAUSTED,
+]);
+
+function statusError(code: grpc.status, details: string): TripleServiceError {
+  const name = grpc.status[code] ?? String(code);
+  if (code === grpc.status.OK) return new TripleServiceError('triple service unavailable: the stream ended', code);
+  const prefix = REFUSALS.has(code) ? 'triple service refused' : 'triple service unavailable';
+  return new TripleServiceError(`${prefix}: ${name}: ${details}`, code);
+}
+
+/** LE 64-bit words; copies into an aligned buffer when needed. */
+function bufferToWords(b: Buffer, what: string): BigUint64Array {
+  if (b.length % 8 !== 0) throw new TripleServiceError(`triple service sent a malformed response: ${what} of ${b.length} bytes`, undefined);
+  if (b.byteOffset % 8 === 0) return new BigUint64Array(b.buffer, b.byteOffset, b.length / 8);
+  const words = new BigUint64Array(b.length / 8);
+  new Uint8Array(words.buffer).set(b);
+  return words;
+}

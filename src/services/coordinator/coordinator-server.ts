@@ -165,7 +165,8 @@ export async function startCoordinator(o: CoordinatorOptions): Promise<{ port: n
     }),
     listParties: unary(async (_req, call): Promise<ListPartiesResponse> => {
       requireClient(call);
-      return { parties: [...nodes.values()].map((n) => n.registration) };
+      // Only connected nodes: a restarted node has a new sealing key.
+      return { parties: [...nodes.values()].filter((n) => n.stream).map((n) => n.registration) };
     }),
     submitPrompt: unary(async (req: SubmitPromptRequest, call) => {
       const client = requireClient(call);

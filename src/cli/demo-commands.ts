@@ -126,7 +126,9 @@ export async function demoCommand(argv: string[], out: Out): Promise<void> {
     let shown = '';
     const spinner = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
     let tick = 0;
-    const timer = setInterval(() => process.stdout.write(`\r  generating ${spinner[tick++ % spinner.length]} ${shown}`), 120);
+    const tty = process.stdout.isTTY === true;
+    const timer = setInterval(() => tty && process.stdout.write(`\r  generating ${spinner[tick++ % spinner.length]} ${shown}`), 120);
+    if (!tty) out('  generating …');
     const t1 = performance.now();
     const [ra] = await Promise.all([
       submitPrompt({
@@ -145,13 +147,14 @@ export async function demoCommand(argv: string[], out: Out): Promise<void> {
     ]).finally(() => clearInterval(timer));
     const text = tok.decode(ra.ids);
     const answer = text.split('\n')[0];
-    process.stdout.write(`\r  the parties' model wrote: ${partA}${partB}${answer}${' '.repeat(12)}\n`);
+    process.stdout.write(`${tty ? '\r' : ''}  the parties' model wrote: ${partA}${partB}${answer}${' '.repeat(12)}\n`);
     const s = ra.stats;
     if (s)
       out(
         `  ${s.tokens} tokens in ${((performance.now() - t1) / 1000).toFixed(1)} s; per token: ${s.msPerToken.toFixed(0)} ms, ${(s.bytesPerTokenPerParty / 1e6).toFixed(2)} MB sent per party, ${s.roundsPerToken.toFixed(0)} rounds`,
       );
-    const plain = tok.decode(referenceGenerate(model, tok.encode(partA + partB), ra.ids.length, { greedy: true }));
+    const eos = model.config.eosId === undefined ? undefined : [model.config.eosId];
+    const plain = tok.decode(referenceGenerate(model, tok.encode(partA + partB), common.maxNewTokens, { greedy: true, stopIds: eos }));
     const sumOk = answer === String(a + b);
     const plainOk = plain === text;
     out(`  check: ${a} + ${b} = ${a + b} ${sumOk ? '✓' : `✗ (model wrote "${answer}")`}`);

@@ -19,7 +19,11 @@ import { loadModel } from '../../src/formats/load-model.ts';
 import type { LoadedModel } from '../../src/formats/model-spec.ts';
 import { referenceGenerate } from '../../src/reference/generate.ts';
 import { submitPrompt, verifiedNodeKeys } from '../../src/services/client/submit.ts';
-import { CoordinatorClient, type RegisterPartyRequest, type SubmitPromptRequest } from '../../src/services/gen/mpc_prompt/v1/coordinator.ts';
+import {
+  CoordinatorClient,
+  type RegisterPartyRequest,
+  type SubmitPromptRequest,
+} from '../../src/services/gen/mpc_prompt/v1/coordinator.ts';
 import { CHANNEL_OPTIONS, clientCredentials } from '../../src/services/grpc-common.ts';
 import { initDevPki, loadIdentity, type TlsIdentity } from '../../src/services/pki.ts';
 import { sealPromptPart } from '../../src/services/prompt-shares.ts';
@@ -131,7 +135,9 @@ describe('local deployment (real processes, mTLS)', () => {
       sessionName: 'refusals',
       partyId: 'A',
       length: prompt.length,
-      sealedShares: Object.fromEntries([...sealPromptPart(prompt, model.config.vocabSize, 'refusals', 'A', keys)].map(([k, v]) => [k, Buffer.from(v)])),
+      sealedShares: Object.fromEntries(
+        [...sealPromptPart(prompt, model.config.vocabSize, 'refusals', 'A', keys)].map(([k, v]) => [k, Buffer.from(v)]),
+      ),
       maxNewTokens: 4,
       sampling: { topK: 0, temperature: 1, seed: '' },
       ...over,
@@ -152,7 +158,9 @@ describe('local deployment (real processes, mTLS)', () => {
     const missing = await codeOf(call((cb) => a.submitPrompt(request({ sealedShares: { A: Buffer.alloc(10) } }), cb)));
     assert.equal(missing.code, grpc.status.INVALID_ARGUMENT);
     assert.match(missing.details, /sealed_shares/);
-    const wrongSize = await codeOf(call((cb) => a.submitPrompt(request({ sealedShares: { A: Buffer.alloc(10), B: Buffer.alloc(10) } }), cb)));
+    const wrongSize = await codeOf(
+      call((cb) => a.submitPrompt(request({ sealedShares: { A: Buffer.alloc(10), B: Buffer.alloc(10) } }), cb)),
+    );
     assert.equal(wrongSize.code, grpc.status.INVALID_ARGUMENT);
     const badName = await codeOf(call((cb) => a.submitPrompt(request({ sessionName: 'x'.repeat(65) }), cb)));
     assert.equal(badName.code, grpc.status.INVALID_ARGUMENT);

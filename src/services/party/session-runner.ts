@@ -110,6 +110,7 @@ export function runSession(
         maxNewTokens: item.maxNewTokens,
         sampler,
         maxContext: rc.maxContext,
+        stopIds: config.eosId === undefined ? undefined : [config.eosId],
         onToken: (tokenId, index) => {
           marks.push({ t: performance.now(), bytes: ctx.channel.stats.bytesSent, rounds: ctx.channel.stats.rounds });
           void report({ token: { index, tokenId } }).catch(() => undefined);

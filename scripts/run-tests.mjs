@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Runs the test suite with Node's built-in runner (TypeScript via tsx, no build step).
-//   node scripts/run-tests.mjs            default suite: every *.test.ts under src/ and test/, except test/slow/
+//   node scripts/run-tests.mjs            default suite: every *.test.ts under src/, test/, models/, training/ except test/slow/
 //   node scripts/run-tests.mjs --slow     only test/slow/ (long-running suites)
 //   node scripts/run-tests.mjs FILE...    just those files
 // Node 20's --test does not expand globs, so the files are listed here.
@@ -24,7 +24,7 @@ function walk(dir) {
 
 const isSlow = (f) => relative(root, f).split(sep).slice(0, 2).join('/') === 'test/slow';
 const files =
-  explicit.length > 0 ? explicit : [...walk(join(root, 'src')), ...walk(join(root, 'test'))].filter((f) => isSlow(f) === slow).sort();
+  explicit.length > 0 ? explicit : ['src', 'test', 'models', 'training'].flatMap((d) => walk(join(root, d))).filter((f) => isSlow(f) === slow).sort();
 if (files.length === 0) {
   console.error('run-tests: no test files found');
   process.exit(1);

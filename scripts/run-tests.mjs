@@ -24,7 +24,12 @@ function walk(dir) {
 
 const isSlow = (f) => relative(root, f).split(sep).slice(0, 2).join('/') === 'test/slow';
 const files =
-  explicit.length > 0 ? explicit : ['src', 'test', 'models', 'training'].flatMap((d) => walk(join(root, d))).filter((f) => isSlow(f) === slow).sort();
+  explicit.length > 0
+    ? explicit
+    : ['src', 'test', 'models', 'training']
+        .flatMap((d) => walk(join(root, d)))
+        .filter((f) => isSlow(f) === slow)
+        .sort();
 if (files.length === 0) {
   console.error('run-tests: no test files found');
   process.exit(1);

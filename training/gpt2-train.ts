@@ -1,15 +1,16 @@
 /**
  * A small GPT-2 with a hand-written backward pass, in the spirit of karpathy's llm.c
  * `train_gpt2.c`: encoder, layernorm, matmul, attention, gelu (tanh form, "gelu_new"),
- * residual and a cross-entropy over the tied LM head — each with its backward. Plain loops over
- * typed arrays, one sequence at a time (sequences have different lengths, nothing is padded).
+ * residual and a cross-entropy over the tied LM head — each with its backward (kernels.ts).
+ * Plain loops over typed arrays; a batch is packed row by row (sequences have different lengths,
+ * nothing is padded), attention stays within each sequence.
  *
  * Differences from llm.c: linear weights are stored `[in, out]` (the Hugging Face GPT-2
  * `Conv1D` layout, so export is a copy), and the loss (and so the LM head) is evaluated only at
  * the positions listed by the caller (the answer tokens).
  *
- * Parameters are float32 (exactly what is exported and what the reference evaluates);
- * activations and gradients are float64.
+ * Parameters are stored as float32 (exactly what is exported and what the reference evaluates)
+ * and computed with as float64, like the activations and gradients.
  */
 import {
   attentionBackward,
@@ -126,7 +127,7 @@ export function decayMask(c: TrainConfig): Uint8Array {
 export interface TrainSequence {
   /** The full token sequence; inputs are tokens[0..T), targets tokens[1..T]. */
   readonly tokens: readonly number[];
-  /** Number of input positions T (≤ tokens.length − 1 for training, ≤ tokens.length for inference). */
+  /** Number of input positions T (≤ tokens.length − 1: every loss position needs a target). */
   readonly length: number;
   /** Positions t whose next-token prediction (tokens[t + 1]) enters the loss. */
   readonly lossPositions: readonly number[];
@@ -487,35 +488,5 @@ export class Gpt2Trainer {
     }
     encoderBackward(gwte, globalView(this.layout, this.grads, 'wpe'), dres, this.tok, this.pos, N, C);
     return { loss, correct, count: P };
-  }
-
-  /**
-   * Greedy continuation of several prompts at once (full recomputation per step; sequences are
-   * short). Stops a sequence at `stopId` or after maxNew tokens. Returns the generated ids and
-   * the smallest top-2 logit margin seen while generating each.
-   */
-  greedy(prompts: readonly (readonly number[])[], maxNew: number, stopId: number): { ids: number[]; minMargin: number }[] {
-    const V = this.config.vocabSize;
-    const out = prompts.map(() => ({ ids: [] as number[], minMargin: Infinity }));
-    let active = prompts.map((_, i) => i);
-    for (let step = 0; step < maxNew && active.length > 0; step++) {
-      const seqs = active.map((i) => {
-        const tokens = [...prompts[i], ...out[i].ids];
-        return { tokens, length: tokens.length, lossPositions: [tokens.length - 1] };
-      });
-      // logitsAt needs a target slot: append a dummy token (its value is never read).
-      const logits = this.logitsAt(seqs.map((s) => ({ ...s, tokens: [...s.tokens, 0] })));
-      active.forEach((i, r) => {
-        const row = logits.subarray(r * V, (r + 1) * V);
-        let best = 0;
-        for (let v = 1; v < V; v++) if (row[v] > row[best]) best = v;
-        let second = -Infinity;
-        for (let v = 0; v < V; v++) if (v !== best && row[v] > second) second = row[v];
-        out[i].ids.push(best);
-        out[i].minMargin = Math.min(out[i].minMargin, row[best] - second);
-      });
-      active = active.filter((i) => out[i].ids[out[i].ids.length - 1] !== stopId);
-    }
-    return out;
   }
 }

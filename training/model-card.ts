@@ -116,7 +116,7 @@ ${files}
 
 GPT-2 (pre-LayerNorm decoder, learned positions, \`gelu_new\` MLP, LM head tied to the token
 embedding): ${c.nLayer} layers, d = ${c.nEmbd}, ${c.nHead} heads of ${c.nEmbd / c.nHead}, MLP ${4 * c.nEmbd}, ${c.maxT} positions,
-vocabulary ${c.vocabSize}, LayerNorm ε = ${c.eps}. **${params.toLocaleString('en-US')} parameters.**
+vocabulary ${c.vocabSize}, LayerNorm ε = ${c.eps.toExponential()}. **${params.toLocaleString('en-US')} parameters.**
 
 ## Training
 

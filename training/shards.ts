@@ -136,12 +136,6 @@ export class ShardedTrainer {
     return out;
   }
 
-  /** A trainer on the current parameters for single-threaded work (greedy decoding). */
-  mainTrainer(): Gpt2Trainer {
-    this.local[0].setParams(this.params);
-    return this.local[0];
-  }
-
   async close(): Promise<void> {
     if (this.worker) await this.worker.terminate();
   }

@@ -11,6 +11,7 @@ import { DEFAULT_CONFIG, loadConfigFile, type Config } from '../config/config.ts
 import { loadModel } from '../formats/load-model.ts';
 import type { Sampler } from '../model/sampling.ts';
 import { runMemorySession } from '../services/memory-session.ts';
+import { generateOverGrpc } from './grpc-generate.ts';
 import { decodeIds, promptIds } from './prompt.ts';
 
 export async function generateCommand(argv: string[], out: (line: string) => void): Promise<void> {
@@ -28,7 +29,7 @@ export async function generateCommand(argv: string[], out: (line: string) => voi
       seed: { type: 'string' },
       parties: { type: 'string', default: '2' },
       security: { type: 'string' },
-      transport: { type: 'string', default: 'memory' },
+      transport: { type: 'string', default: 'grpc' },
       'scale-bits': { type: 'string' },
       'max-context': { type: 'string' },
       config: { type: 'string' },
@@ -39,8 +40,6 @@ export async function generateCommand(argv: string[], out: (line: string) => voi
   if (!values.model) throw new ValidationError('is required', '--model');
   const cfg: Config = values.config ? loadConfigFile(values.config) : DEFAULT_CONFIG;
   const transport = aoneOf(values.transport, '--transport', ['memory', 'grpc'] as const);
-  if (transport === 'grpc')
-    throw new ValidationError('the gRPC deployment is not available in this build yet; use --transport memory', '--transport');
   const topk = values.topk !== undefined ? aint(Number(values.topk), '--topk', 1, 1 << 20) : cfg.topk;
   if (values.greedy && values.topk !== undefined) throw new ValidationError('give either --greedy or --topk, not both', '--greedy');
   const sampler: Sampler =
@@ -54,14 +53,30 @@ export async function generateCommand(argv: string[], out: (line: string) => voi
         };
   const model = loadModel(values.model, { tokenizer: values.tokenizer });
   const ids = promptIds(model, values.prompt, values['prompt-ids']);
-  const result = await runMemorySession(model, ids, {
+  const common = {
     parties: aint(Number(values.parties), '--parties', 2, 16),
     mode: aoneOf(values.security ?? cfg.security.mode, '--security', ['semi-honest', 'malicious'] as const),
     scaleBits: aint(Number(values['scale-bits'] ?? cfg.fixed_point.scale_bits), '--scale-bits', 8, 24),
     maxContext: aint(Number(values['max-context'] ?? cfg.scheduler.max_context), '--max-context', 1, 1 << 20),
     maxNewTokens: aint(Number(values['max-new-tokens']), '--max-new-tokens', 1, 1 << 20),
-    sampler,
-  });
+  };
+  const result =
+    transport === 'memory'
+      ? await runMemorySession(model, ids, {
+          ...common,
+          sampler,
+          stopIds: model.config.eosId === undefined ? undefined : [model.config.eosId],
+        })
+      : await generateOverGrpc({
+          ...common,
+          modelPath: values.model,
+          model,
+          promptIds: ids,
+          sampling:
+            sampler.kind === 'greedy'
+              ? { topK: 0, temperature: 1, seed: '' }
+              : { topK: sampler.k, temperature: sampler.temperature, seed: sampler.seed ?? '' },
+        });
   const text = decodeIds(model, result.ids);
   out(values.json ? JSON.stringify({ ids: result.ids, text, stats: result.stats }) : text || result.ids.join(' '));
 }

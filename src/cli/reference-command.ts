@@ -27,7 +27,10 @@ export async function referenceCommand(argv: string[], out: (line: string) => vo
   const model = loadModel(values.model, { tokenizer: values.tokenizer });
   const ids = promptIds(model, values.prompt, values['prompt-ids']);
   const maxNew = aint(Number(values['max-new-tokens']), '--max-new-tokens', 1, 1 << 20);
-  const generated = referenceGenerate(model, ids, maxNew, { greedy: true });
+  const generated = referenceGenerate(model, ids, maxNew, {
+    greedy: true,
+    stopIds: model.config.eosId === undefined ? undefined : [model.config.eosId],
+  });
   const text = decodeIds(model, generated);
   out(values.json ? JSON.stringify({ ids: generated, text }) : text || generated.join(' '));
 }

@@ -82,9 +82,9 @@ interface ResolvedExp {
   upper: number;
 }
 
-function resolve(opts: ExpOptions): ResolvedExp {
+function resolve(opts: ExpOptions, ctxDegree: number | undefined): ResolvedExp {
   const r = {
-    degree: opts.degree ?? DEFAULT_CHEBY_DEG,
+    degree: opts.degree ?? ctxDegree ?? DEFAULT_CHEBY_DEG,
     squarings: opts.squarings ?? DEFAULT_EXP_SQUARINGS,
     lower: opts.lower ?? DEFAULT_EXP_LOWER,
     upper: opts.upper ?? DEFAULT_EXP_UPPER,
@@ -96,8 +96,11 @@ function resolve(opts: ExpOptions): ResolvedExp {
 }
 
 /** Documented round cost of {@link exp}. */
-export function expRounds(ctx: Pick<PartyContext, 'truncation' | 'compareBits' | 'scaleBits'>, opts: ExpOptions = {}): number {
-  const o = resolve(opts);
+export function expRounds(
+  ctx: Pick<PartyContext, 'truncation' | 'compareBits' | 'scaleBits'> & { readonly chebyDeg?: number },
+  opts: ExpOptions = {},
+): number {
+  const o = resolve(opts, ctx.chebyDeg);
   const tr = truncateRounds(ctx);
   const s = ctx.scaleBits + CHEB_GUARD_BITS;
   return ltzRounds(ctx) + 1 + affineRounds(ctx, 2 / (o.lower + o.upper), s) + chebyshevRounds(ctx, o.degree) + o.squarings * (1 + tr);
@@ -113,7 +116,7 @@ export async function exp(ctx: PartyContext, x: SecretTensor, opts: ExpOptions =
  * truncations shortened so that callers summing many values (softmax) keep the extra precision.
  */
 export async function expWithGuardBits(ctx: PartyContext, x: SecretTensor, opts: ExpOptions, guard: number): Promise<SecretTensor> {
-  const o = resolve(opts);
+  const o = resolve(opts, ctx.chebyDeg);
   if (!Number.isInteger(guard) || guard < 0 || guard > CHEB_GUARD_BITS)
     throw new RangeError(`exp: guard bits must be in [0, ${CHEB_GUARD_BITS}], got ${guard}`);
   const outScale = ctx.scaleBits + guard;

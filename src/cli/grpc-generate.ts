@@ -32,6 +32,7 @@ export interface GrpcGenerateOptions {
   readonly parties: number;
   readonly mode: 'semi-honest' | 'malicious';
   readonly scaleBits: number;
+  readonly chebyDeg?: number;
   readonly maxContext: number;
   readonly maxNewTokens: number;
   readonly sampling: { topK: number; temperature: number; seed: string };
@@ -44,12 +45,14 @@ export async function generateOverGrpc(o: GrpcGenerateOptions): Promise<{ ids: n
   const raw = {
     security: { mode: o.mode },
     fixed_point: { scale_bits: o.scaleBits },
+    ...(o.chebyDeg === undefined ? {} : { cheby: { deg: o.chebyDeg } }),
     scheduler: { max_context: o.maxContext },
     deployment: {
       pki_dir: join(dir, 'pki'),
       coordinator: `localhost:${ports[0]}`,
       triples: `localhost:${ports[1]}`,
       coordinator_metrics: '',
+      triples_metrics: '',
       parties: ids.map((id, i) => ({ id, data: `localhost:${ports[i + 2]}`, metrics: '' })),
       model: resolve(o.modelPath),
       model_owner: 'A',

@@ -64,7 +64,7 @@ export async function triplesCommand(argv: string[]): Promise<void> {
     logger: rt.logger,
     metrics: rt.metrics,
   });
-  await serveUntilSignal(rt, '', () => t.close());
+  await serveUntilSignal(rt, config.deployment.triples_metrics, () => t.close());
 }
 
 export async function partyCommand(argv: string[]): Promise<void> {

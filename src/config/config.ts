@@ -12,7 +12,7 @@ export interface Config {
   readonly security: { readonly mode: 'semi-honest' | 'malicious' };
   /** Fractional bits of the fixed-point encoding (8–24). */
   readonly fixed_point: { readonly scale_bits: number };
-  /** Degree of the Chebyshev approximation of exp in softmax (2–16). */
+  /** Degree of the Chebyshev approximation of exp in softmax (2–32; default 16, see approx/exp.ts). */
   readonly cheby: { readonly deg: number };
   /** Longest prompt + generated tokens per session. */
   readonly scheduler: { readonly max_context: number };
@@ -40,6 +40,7 @@ export interface Deployment {
   readonly coordinator: string;
   readonly triples: string;
   readonly coordinator_metrics: string;
+  readonly triples_metrics: string;
   readonly parties: readonly PartySpec[];
   /** Model checkpoint every node loads (its config; only the owner inputs the weights). */
   readonly model: string;
@@ -54,7 +55,7 @@ export interface Deployment {
 export const DEFAULT_CONFIG: Config = Object.freeze<Config>({
   security: { mode: 'semi-honest' },
   fixed_point: { scale_bits: 16 },
-  cheby: { deg: 6 },
+  cheby: { deg: 16 },
   scheduler: { max_context: 512 },
   triple_pool: { min_size: 1024 },
   topk: 0,
@@ -65,6 +66,7 @@ export const DEFAULT_CONFIG: Config = Object.freeze<Config>({
     coordinator: 'localhost:7400',
     triples: 'localhost:7401',
     coordinator_metrics: 'localhost:9400',
+    triples_metrics: 'localhost:9401',
     parties: [
       { id: 'A', data: 'localhost:7410', metrics: 'localhost:9410' },
       { id: 'B', data: 'localhost:7411', metrics: 'localhost:9411' },
@@ -108,7 +110,7 @@ export function validateConfig(raw: unknown): Config {
   return {
     security: { mode: aoneOf(sec.mode ?? d.security.mode, 'security.mode', ['semi-honest', 'malicious'] as const) },
     fixed_point: { scale_bits: aint(fp.scale_bits ?? d.fixed_point.scale_bits, 'fixed_point.scale_bits', 8, 24) },
-    cheby: { deg: aint(ch.deg ?? d.cheby.deg, 'cheby.deg', 2, 16) },
+    cheby: { deg: aint(ch.deg ?? d.cheby.deg, 'cheby.deg', 2, 32) },
     scheduler: { max_context: aint(sc.max_context ?? d.scheduler.max_context, 'scheduler.max_context', 1, 1 << 20) },
     triple_pool: { min_size: aint(tp.min_size ?? d.triple_pool.min_size, 'triple_pool.min_size', 1, 1 << 30) },
     topk: aint(raw.topk ?? d.topk, 'topk', 0, 1 << 20),
@@ -140,6 +142,7 @@ function validateDeployment(raw: unknown): Deployment {
     'coordinator',
     'triples',
     'coordinator_metrics',
+    'triples_metrics',
     'parties',
     'model',
     'model_owner',
@@ -169,6 +172,7 @@ function validateDeployment(raw: unknown): Deployment {
     coordinator: aaddress(raw.coordinator ?? d.coordinator, 'deployment.coordinator'),
     triples: aaddress(raw.triples ?? d.triples, 'deployment.triples'),
     coordinator_metrics: aaddress(raw.coordinator_metrics ?? d.coordinator_metrics, 'deployment.coordinator_metrics', true),
+    triples_metrics: aaddress(raw.triples_metrics ?? d.triples_metrics, 'deployment.triples_metrics', true),
     parties,
     model: raw.model === undefined ? d.model : astring(raw.model, 'deployment.model'),
     model_owner: owner,

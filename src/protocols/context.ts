@@ -44,6 +44,8 @@ export interface PartyContext extends ShareHolder {
   readonly truncation: TruncationMethod;
   /** Bound ℓ for comparisons: inputs must satisfy |x| < 2^ℓ (ring integers). */
   readonly compareBits: number;
+  /** `cheby.deg`: degree of the Chebyshev exp in softmax; undefined = the approx layer's default. */
+  readonly chebyDeg: number | undefined;
   readonly checks: CheckLog;
   /** Public challenges for triple sacrifice; seeded by a joint coin (malicious mode only). */
   readonly sacrificeCoin: Prg | undefined;
@@ -64,6 +66,7 @@ export interface ContextOptions {
   readonly truncation?: TruncationMethod;
   /** Default 40: fixed-point values up to 2^(40−scaleBits) in magnitude. */
   readonly compareBits?: number;
+  readonly chebyDeg?: number;
 }
 
 /** Sets up a session context; in malicious mode runs a joint coin toss (2 rounds). */
@@ -88,6 +91,7 @@ export async function createPartyContext(o: ContextOptions): Promise<PartyContex
     macKeyShare: await o.material.macKeyShare(),
     truncation,
     compareBits,
+    chebyDeg: o.chebyDeg,
     checks: { opened: [], zeros: [], transcript: createHash('sha256') },
     sacrificeCoin: undefined,
   } satisfies PartyContext;

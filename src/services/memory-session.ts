@@ -17,6 +17,8 @@ export interface SessionOptions {
   readonly parties: number;
   readonly mode: SecurityMode;
   readonly scaleBits: number;
+  /** cheby.deg (undefined: the approx default). */
+  readonly chebyDeg?: number;
   readonly maxContext: number;
   readonly maxNewTokens: number;
   readonly sampler: Sampler;
@@ -50,7 +52,15 @@ export async function runMemorySession(
   const t0 = performance.now();
   const contexts = await Promise.all(
     channels.map((channel, id) =>
-      createPartyContext({ id, n: o.parties, mode: o.mode, channel, material: dealer.forParty(id), scaleBits: o.scaleBits }),
+      createPartyContext({
+        id,
+        n: o.parties,
+        mode: o.mode,
+        channel,
+        material: dealer.forParty(id),
+        scaleBits: o.scaleBits,
+        chebyDeg: o.chebyDeg,
+      }),
     ),
   );
   const folded = foldWeights(model.config, model.weights);

@@ -74,6 +74,7 @@ before(async () => {
       coordinator: `localhost:${c}`,
       triples: `localhost:${t}`,
       coordinator_metrics: '',
+      triples_metrics: '',
       parties: [
         { id: 'A', data: `localhost:${a}`, metrics: '' },
         { id: 'B', data: `localhost:${b}`, metrics: '' },

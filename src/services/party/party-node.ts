@@ -54,8 +54,10 @@ export async function startPartyNode(o: PartyNodeOptions): Promise<{ close(): Pr
     modelOwner: dep.model_owner,
     triplesAddress: o.triples ?? dep.triples,
     scaleBits: o.config.fixed_point.scale_bits,
+    chebyDeg: o.config.cheby.deg,
     maxContext: o.config.scheduler.max_context,
     logger: log,
+    metrics: o.metrics,
   };
   let closing = false;
   let stream: grpc.ClientReadableStream<PartyWorkEvent> | undefined;

@@ -5,7 +5,7 @@
  * the coordinator. Any failure aborts the session on this node and, through the closed channel,
  * on its peers; other sessions are unaffected.
  */
-import { ProtocolAbort } from '../../base/errors.ts';
+import { MacCheckError, ProtocolAbort, SacrificeError } from '../../base/errors.ts';
 import type { SealingKeyPair } from '../../crypto/sealing.ts';
 import type { LoadedModel } from '../../formats/model-spec.ts';
 import { foldWeights } from '../../model/fold-weights.ts';
@@ -20,6 +20,7 @@ import * as T from '../../ring/tensor.ts';
 import type { SessionStats, WorkItem } from '../gen/mpc_prompt/v1/coordinator.ts';
 import { splitAddress } from '../grpc-common.ts';
 import type { Logger } from '../log.ts';
+import type { Metrics } from '../metrics.ts';
 import type { TlsIdentity } from '../pki.ts';
 import { openPromptShare } from '../prompt-shares.ts';
 import { connectTripleService } from '../triples/triple-client.ts';
@@ -33,8 +34,10 @@ export interface RunnerContext {
   readonly modelOwner: string;
   readonly triplesAddress: string;
   readonly scaleBits: number;
+  readonly chebyDeg: number;
   readonly maxContext: number;
   readonly logger: Logger;
+  readonly metrics: Metrics;
 }
 
 export interface SessionHandle {
@@ -85,7 +88,7 @@ export function runSession(
     };
     if (aborted) abortWith(aborted);
     try {
-      const ctx = await createPartyContext({ id: me, n, mode, channel, material, scaleBits: rc.scaleBits });
+      const ctx = await createPartyContext({ id: me, n, mode, channel, material, scaleBits: rc.scaleBits, chebyDeg: rc.chebyDeg });
       const config = rc.model.config;
       const t0 = performance.now();
       const secure = await loadSecureModel(ctx, config, owner, me === owner ? foldWeights(config, rc.model.weights) : undefined);
@@ -129,6 +132,10 @@ export function runSession(
         },
       });
       log.log('info', 'session done', { tokens: ids.length });
+      rc.metrics.inc('mpc_tokens_total', 'Tokens revealed by sessions on this node', ids.length);
+      rc.metrics.inc('mpc_bytes_sent_total', 'Payload bytes sent to peers', ctx.channel.stats.bytesSent);
+      rc.metrics.inc('mpc_rounds_total', 'Communication rounds', ctx.channel.stats.rounds);
+      rc.metrics.inc('mpc_preprocessing_bytes_total', 'Bytes received from the triple service', material.stats.bytesReceived);
       channel.close();
     } finally {
       material.close();
@@ -136,6 +143,9 @@ export function runSession(
   })().catch(async (e: unknown) => {
     const message = e instanceof Error ? e.message : String(e);
     log.log('warn', 'session failed', { error: message });
+    if (e instanceof MacCheckError) rc.metrics.inc('mpc_mac_check_failures_total', 'Sessions aborted by a failed MAC check');
+    if (e instanceof SacrificeError) rc.metrics.inc('mpc_sacrifice_failures_total', 'Sessions aborted by a failed triple sacrifice');
+    rc.metrics.inc('mpc_session_failures_total', 'Sessions that failed on this node');
     abort(message);
     await report({ error: message }).catch(() => undefined);
   });

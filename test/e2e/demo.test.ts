@@ -34,7 +34,7 @@ test('mpc-prompt demo: the parties jointly compute a + b on the embedded model, 
         coordinator: `localhost:${c}`,
         triples: `localhost:${tr}`,
         coordinator_metrics: '',
-      triples_metrics: '',
+        triples_metrics: '',
         parties: [
           { id: 'A', data: `localhost:${a}`, metrics: '' },
           { id: 'B', data: `localhost:${b}`, metrics: '' },

@@ -203,8 +203,19 @@ describe('local deployment (real processes, mTLS)', () => {
     await new Promise((r) => t?.once('exit', r));
     await assert.rejects(jointSession('no-dealer', 3), /triple service unavailable/);
     deployment.start('triples');
-    await new Promise((r) => setTimeout(r, 1500));
-    const [ra] = await jointSession('dealer-back', 3);
+    // The service resumes once the restarted process listens: retry (each try fails fast) until then.
+    const deadline = Date.now() + 60_000;
+    let attempt = 0;
+    let ra: Awaited<ReturnType<typeof jointSession>>[number];
+    for (;;) {
+      try {
+        [ra] = await jointSession(`dealer-back-${attempt++}`, 3);
+        break;
+      } catch (e) {
+        if (Date.now() > deadline || !/triple service unavailable/.test(String(e))) throw e;
+        await new Promise((r) => setTimeout(r, 500));
+      }
+    }
     assert.deepEqual(ra.ids, referenceGenerate(model, [...ids.A, ...ids.B], 3, { greedy: true }));
   });
 });

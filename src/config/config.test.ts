@@ -75,3 +75,7 @@ test('unreadable or invalid YAML files give precise errors', () => {
   writeFileSync(join(dir, 'bad.yaml'), 'a: [1, 2');
   assert.throws(() => loadConfigFile(join(dir, 'bad.yaml')), /not valid YAML/);
 });
+
+test('deploy/local.yaml documents exactly the defaults', () => {
+  assert.deepEqual(loadConfigFile(new URL('../../deploy/local.yaml', import.meta.url).pathname), DEFAULT_CONFIG);
+});

@@ -81,6 +81,7 @@ before(async () => {
       ],
       model: join(dir, 'model'),
       model_owner: 'A',
+      max_concurrent_sessions: 1,
     },
   };
   writeFileSync(join(dir, 'config.yaml'), stringify(raw));
@@ -104,6 +105,25 @@ describe('local deployment (real processes, mTLS)', () => {
     assert.deepEqual(ra.ids, expected);
     assert.deepEqual(rb.ids, expected);
     assert.ok(ra.stats && ra.stats.tokens === 6 && ra.stats.roundsPerToken > 0);
+  });
+
+  test('with max_concurrent_sessions = 1, three sessions queue and all complete correctly', async () => {
+    const expected = referenceGenerate(model, [...ids.A, ...ids.B], 2, { greedy: true });
+    const states: string[] = [];
+    const a = client(identities['client-A']);
+    const poll = setInterval(() => {
+      a.listSessions({}, (e, r) => {
+        if (!e) states.push(...r.sessions.filter((x) => x.sessionName.startsWith('queue-')).map((x) => x.state));
+      });
+    }, 50);
+    const runs = await Promise.all([0, 1, 2].map((i) => jointSession(`queue-${i}`, 2)));
+    clearInterval(poll);
+    a.close();
+    for (const [ra, rb] of runs) {
+      assert.deepEqual(ra.ids, expected);
+      assert.deepEqual(rb.ids, expected);
+    }
+    assert.ok(states.includes('queued'), `a session should have waited in the queue (saw ${[...new Set(states)].join(', ')})`);
   });
 
   test('refusals carry a clear status and leave a running session unaffected', async () => {

@@ -15,6 +15,7 @@ commands:
   triples      run the triple service (preprocessing dealer)
   party        run a party node (--id A)
   pki init DIR create a development CA and certificates
+  attest verify  verify TEE evidence (--format nitro|sev-snp|tdx FILE --now ISO8601 --json)
   generate     secure generation (all parties in this process with --transport memory)
   reference    plaintext float64 generation (for checking)
 
@@ -33,6 +34,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   submit: async () => (await import('./demo-commands.ts')).submitCommand,
   up: async () => (await import('./demo-commands.ts')).upCommand,
   demo: async () => (await import('./demo-commands.ts')).demoCommand,
+  attest: async () => (await import('./attest-command.ts')).attestCommand,
 };
 
 export async function main(argv: string[]): Promise<number> {
@@ -45,7 +47,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     const run = await load();
     await run(rest, (line) => console.log(line));
-    return 0;
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (e) {
     if (process.env.MPC_PROMPT_DEBUG === '1') console.error(e);
     if (e instanceof ValidationError) {

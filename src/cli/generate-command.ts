@@ -8,21 +8,16 @@ import { parseArgs } from 'node:util';
 import { ValidationError } from '../base/errors.ts';
 import { aint, anumber, aoneOf } from '../base/validate.ts';
 import { DEFAULT_CONFIG, loadConfigFile, type Config } from '../config/config.ts';
-import { loadModel } from '../formats/load-model.ts';
 import type { Sampler } from '../model/sampling.ts';
 import { runMemorySession } from '../services/memory-session.ts';
 import { generateOverGrpc } from './grpc-generate.ts';
-import { decodeIds, promptIds } from './prompt.ts';
+import { decodeIds, MODEL_PROMPT_OPTIONS, modelAndPrompt } from './prompt.ts';
 
 export async function generateCommand(argv: string[], out: (line: string) => void): Promise<void> {
   const { values } = parseArgs({
     args: argv,
     options: {
-      model: { type: 'string' },
-      tokenizer: { type: 'string' },
-      prompt: { type: 'string' },
-      'prompt-ids': { type: 'string' },
-      'max-new-tokens': { type: 'string', default: '16' },
+      ...MODEL_PROMPT_OPTIONS,
       greedy: { type: 'boolean' },
       topk: { type: 'string' },
       temperature: { type: 'string' },
@@ -33,11 +28,9 @@ export async function generateCommand(argv: string[], out: (line: string) => voi
       'scale-bits': { type: 'string' },
       'max-context': { type: 'string' },
       config: { type: 'string' },
-      json: { type: 'boolean', default: false },
     },
     strict: true,
   });
-  if (!values.model) throw new ValidationError('is required', '--model');
   const cfg: Config = values.config ? loadConfigFile(values.config) : DEFAULT_CONFIG;
   const transport = aoneOf(values.transport, '--transport', ['memory', 'grpc'] as const);
   const topk = values.topk !== undefined ? aint(Number(values.topk), '--topk', 1, 1 << 20) : cfg.topk;
@@ -51,8 +44,7 @@ export async function generateCommand(argv: string[], out: (line: string) => voi
           temperature: anumber(Number(values.temperature ?? cfg.temperature), '--temperature', 1e-3, 1e3),
           seed: values.seed,
         };
-  const model = loadModel(values.model, { tokenizer: values.tokenizer });
-  const ids = promptIds(model, values.prompt, values['prompt-ids']);
+  const { model, ids } = modelAndPrompt(values);
   const common = {
     parties: aint(Number(values.parties), '--parties', 2, 16),
     mode: aoneOf(values.security ?? cfg.security.mode, '--security', ['semi-honest', 'malicious'] as const),
@@ -70,7 +62,7 @@ export async function generateCommand(argv: string[], out: (line: string) => voi
         })
       : await generateOverGrpc({
           ...common,
-          modelPath: values.model,
+          modelPath: values.model as string,
           model,
           promptIds: ids,
           sampling:

@@ -5,7 +5,6 @@
  * empty parts. Same ids as `--transport memory`, at real-network cost.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { stringify } from 'yaml';
@@ -15,15 +14,7 @@ import { submitPrompt } from '../services/client/submit.ts';
 import { loadIdentity } from '../services/pki.ts';
 import type { SessionStats } from '../services/memory-session.ts';
 import { startLocalDeployment } from './local-deployment.ts';
-
-async function freePort(): Promise<number> {
-  return new Promise((r) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => r(port));
-    });
-  });
-}
+import { freePort } from '../net/free-port.ts';
 
 export interface GrpcGenerateOptions {
   readonly modelPath: string;

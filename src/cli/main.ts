@@ -16,6 +16,7 @@ commands:
   party        run a party node (--id A)
   pki init DIR create a development CA and certificates
   attest verify  verify TEE evidence (--format nitro|sev-snp|tdx FILE --now ISO8601 --json)
+  model encrypt|inspect  encrypt a model under a KMS data key (--model PATH --out FILE); show a file's header
   generate     secure generation (all parties in this process with --transport memory)
   reference    plaintext float64 generation (for checking)
 
@@ -35,6 +36,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   up: async () => (await import('./demo-commands.ts')).upCommand,
   demo: async () => (await import('./demo-commands.ts')).demoCommand,
   attest: async () => (await import('./attest-command.ts')).attestCommand,
+  model: async () => (await import('./model-command.ts')).modelCommand,
 };
 
 export async function main(argv: string[]): Promise<number> {

@@ -1,6 +1,27 @@
 /** Turns `--prompt TEXT` / `--prompt-ids 1,2,3` into token ids for a loaded model. */
 import { ValidationError } from '../base/errors.ts';
+import { loadModel } from '../formats/load-model.ts';
 import type { LoadedModel } from '../formats/model-spec.ts';
+
+/** The model and prompt flags shared by `reference` and `generate` (node:util parseArgs options). */
+export const MODEL_PROMPT_OPTIONS = {
+  model: { type: 'string' },
+  tokenizer: { type: 'string' },
+  prompt: { type: 'string' },
+  'prompt-ids': { type: 'string' },
+  'max-new-tokens': { type: 'string', default: '16' },
+  json: { type: 'boolean', default: false },
+} as const;
+
+/** Loads `--model` (required) with its tokenizer and encodes the prompt flags. */
+export function modelAndPrompt(values: { model?: string; tokenizer?: string; prompt?: string; 'prompt-ids'?: string }): {
+  model: LoadedModel;
+  ids: number[];
+} {
+  if (!values.model) throw new ValidationError('is required', '--model');
+  const model = loadModel(values.model, { tokenizer: values.tokenizer });
+  return { model, ids: promptIds(model, values.prompt, values['prompt-ids']) };
+}
 
 export function promptIds(model: LoadedModel, text: string | undefined, ids: string | undefined): number[] {
   if ((text === undefined) === (ids === undefined))

@@ -26,6 +26,7 @@ export const LAYERS: Record<string, number> = {
   nn: 8,
   model: 9,
   attestation: 10,
+  kms: 10,
   services: 10,
   reference: 10,
   cli: 11,

@@ -6,23 +6,14 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
+import { freePort } from '../../src/net/free-port.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/mpc-prompt.js', import.meta.url));
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 test('mpc-prompt demo: the parties jointly compute a + b on the embedded model, checks pass, clean shutdown', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'mpc-prompt-demo-test-'));

@@ -7,7 +7,6 @@
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -28,15 +27,7 @@ import { CHANNEL_OPTIONS, clientCredentials } from '../../src/services/grpc-comm
 import { initDevPki, loadIdentity, type TlsIdentity } from '../../src/services/pki.ts';
 import { sealPromptPart } from '../../src/services/prompt-shares.ts';
 import { writeGpt2Fixture } from '../fixtures/gpt2-fixture.ts';
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
+import { freePort } from '../../src/net/free-port.ts';
 
 const MAX_CONTEXT = 48;
 let dir: string;

@@ -135,19 +135,19 @@ export class SessionStore {
   }
 
   fail(s: Session, error: string): void {
-    if (s.state === 'done' || s.state === 'failed' || s.state === 'cancelled') return;
-    const wasRunning = s.state === 'running';
-    s.error = error;
-    this.#finish(s, 'failed');
-    if (wasRunning) this.hooks.stop(s);
-    this.#emit(s, { error });
+    this.#end(s, 'failed', error);
   }
 
   cancel(s: Session, reason: string): void {
+    this.#end(s, 'cancelled', reason);
+  }
+
+  /** Ends an unfinished session with an error event; running sessions are stopped on every node. */
+  #end(s: Session, state: 'failed' | 'cancelled', reason: string): void {
     if (s.state === 'done' || s.state === 'failed' || s.state === 'cancelled') return;
     const wasRunning = s.state === 'running';
     s.error = reason;
-    this.#finish(s, 'cancelled');
+    this.#finish(s, state);
     if (wasRunning) this.hooks.stop(s);
     this.#emit(s, { error: reason });
   }

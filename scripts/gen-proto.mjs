@@ -15,7 +15,12 @@ require('protobufjs/ext/descriptor');
 const descriptor = protobuf.descriptor;
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const FILES = ['grpc/health/v1/health.proto', 'mpc_prompt/v1/coordinator.proto', 'mpc_prompt/v1/triples.proto'];
+const FILES = [
+  'grpc/health/v1/health.proto',
+  'mpc_prompt/v1/coordinator.proto',
+  'mpc_prompt/v1/triples.proto',
+  'mpc_prompt/v1/enclave.proto',
+];
 const OPTIONS = 'outputServices=grpc-js,esModuleInterop=true,importSuffix=.js,useOptionals=messages,forceLong=number,env=node';
 
 // One FileDescriptorProto per .proto file (each parsed on its own so names and packages stay per file).

@@ -32,8 +32,10 @@ export async function upCommand(argv: string[], out: Out): Promise<void> {
   });
   const config = loadDeploymentConfig(values.config);
   const d = await startLocalDeployment(config, values.config, values.logs as string);
+  const dep = config.deployment;
   out(
-    `up: coordinator ${config.deployment.coordinator}, triple service ${config.deployment.triples}, party nodes ${config.deployment.parties.map((p) => `${p.id}@${p.data}`).join(', ')}`,
+    `up: coordinator ${dep.coordinator}, triple service ${dep.triples}, party nodes ${dep.parties.map((p) => `${p.id}@${p.data}`).join(', ')}` +
+      (dep.model_source === 'enclave' ? `, enclave ${dep.enclave.address} (INSECURE dev attestation), KMS ${dep.enclave.kms}` : ''),
   );
   out(`logs in ${values.logs}; press Ctrl-C to stop`);
   await new Promise<void>((resolve) => {
@@ -120,6 +122,10 @@ export async function demoCommand(argv: string[], out: Out): Promise<void> {
   const t0 = performance.now();
   const deployment = await startLocalDeployment(config, configPath, logs);
   out(`  services up in ${((performance.now() - t0) / 1000).toFixed(1)} s (separate processes, mTLS on loopback; logs: ${logs})`);
+  if (config.deployment.model_source === 'enclave')
+    out(
+      `  weights: the enclave service got the model key from the KMS by attestation and deals each node a share over attested mTLS (INSECURE dev attestation: local only)`,
+    );
   try {
     const session = `demo-${randomUUID().slice(0, 8)}`;
     const common = { config, sessionName: session, vocabSize: model.config.vocabSize, maxNewTokens: 4 };

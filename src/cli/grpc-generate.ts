@@ -47,6 +47,9 @@ export async function generateOverGrpc(o: GrpcGenerateOptions): Promise<{ ids: n
       parties: ids.map((id, i) => ({ id, data: `localhost:${ports[i + 2]}`, metrics: '' })),
       model: resolve(o.modelPath),
       model_owner: 'A',
+      // This command is the model owner's tool (it holds the plaintext checkpoint, which may be a
+      // llama2.c file): party A's node inputs the weights. `up`/`demo` use the enclave path.
+      model_source: 'owner',
       session_timeout_s: 3600,
     },
   };

@@ -1,16 +1,22 @@
 /**
  * Starts the local deployment as separate OS processes on loopback — triple service,
- * coordinator, one node per party — with a dev PKI (created if missing) and mTLS everywhere.
- * Service logs go to <logDir>/<service>.log. Ready when every party node has registered.
+ * coordinator, one node per party, and (model_source "enclave") the local KMS and the enclave
+ * service — with a dev PKI (created if missing) and mTLS everywhere. In enclave mode the model
+ * owner's one-time steps run first (enclave-setup.ts: KMS key with its release policy, encrypted
+ * model). Service logs go to <logDir>/<service>.log. Ready when every party node has registered
+ * and the enclave accepts connections (it listens only after the KMS released the model key).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, readFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ensureDevAttestationRoot } from '../attestation/nitro/dev-root.ts';
 import type { Config } from '../config/config.ts';
 import { CoordinatorClient, type RegisterPartyRequest } from '../services/gen/mpc_prompt/v1/coordinator.ts';
-import { CHANNEL_OPTIONS, clientCredentials } from '../services/grpc-common.ts';
+import { CHANNEL_OPTIONS, clientCredentials, splitAddress } from '../services/grpc-common.ts';
 import { initDevPki, loadIdentity } from '../services/pki.ts';
+import { prepareLocalEnclaveModel } from './enclave-setup.ts';
 import { deploymentNames } from './service-commands.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/mpc-prompt.js', import.meta.url));
@@ -29,10 +35,15 @@ export async function startLocalDeployment(
   readyTimeoutMs = 90_000,
 ): Promise<LocalDeployment> {
   const dep = config.deployment;
-  if (!existsSync(join(dep.pki_dir, 'ca.crt'))) await initDevPki(dep.pki_dir, { names: deploymentNames(dep.parties.map((p) => p.id)) });
+  const names = deploymentNames(dep.parties.map((p) => p.id));
+  if (!names.every((n) => existsSync(join(dep.pki_dir, `${n}.crt`)))) await initDevPki(dep.pki_dir, { names });
+  await ensureDevAttestationRoot(dep.pki_dir);
+  const enclave = dep.model_source === 'enclave';
+  if (enclave) await prepareLocalEnclaveModel(config);
   mkdirSync(logDir, { recursive: true });
   const env = { ...process.env, ...(configPath ? { MPC_PROMPT_CONFIG: configPath } : {}) };
   const commands = new Map<string, string[]>([
+    ...(enclave ? [['kms', ['kms']] as [string, string[]], ['enclave', ['enclave']] as [string, string[]]] : []),
     ['triples', ['triples']],
     ['coordinator', ['coordinator']],
     ...dep.parties.map((p) => [`party-${p.id}`, ['party', '--id', p.id]] as [string, string[]]),
@@ -65,6 +76,7 @@ export async function startLocalDeployment(
 
   try {
     await waitForNodes(config, readyTimeoutMs, children);
+    if (enclave) await waitForListener(dep.enclave.address, readyTimeoutMs, children);
   } catch (e) {
     await stop();
     const tails = [...commands.keys()].map((n) => `--- ${n}.log ---\n${tail(join(logDir, `${n}.log`))}`).join('\n');
@@ -78,6 +90,25 @@ function tail(path: string): string {
     return readFileSync(path, 'utf8').split('\n').slice(-8).join('\n');
   } catch {
     return '(no log)';
+  }
+}
+
+/** Polls until host:port accepts TCP connections (the enclave binds only once it holds the model). */
+async function waitForListener(address: string, timeoutMs: number, children: Map<string, ChildProcess>): Promise<void> {
+  const { host, port } = splitAddress(address);
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    for (const [name, c] of children) if (c.exitCode !== null) throw new Error(`${name} exited with code ${c.exitCode} during start-up`);
+    const open = await new Promise<boolean>((resolve) => {
+      const s = connect({ host, port }, () => {
+        s.destroy();
+        resolve(true);
+      });
+      s.on('error', () => resolve(false));
+    });
+    if (open) return;
+    if (Date.now() > deadline) throw new Error(`${address} did not accept connections within ${timeoutMs / 1000} s`);
+    await new Promise((r) => setTimeout(r, 250));
   }
 }
 

@@ -14,6 +14,8 @@ commands:
   coordinator  run the coordinator service
   triples      run the triple service (preprocessing dealer)
   party        run a party node (--id A)
+  enclave      run the enclave service (decrypts the model via the KMS, deals weight shares; dev attestation)
+  kms          run the local KMS (AWS KMS JSON protocol over mTLS)
   pki init DIR create a development CA and certificates
   attest verify  verify TEE evidence (--format nitro|sev-snp|tdx FILE --now ISO8601 --json)
   model encrypt|inspect  encrypt a model under a KMS data key (--model PATH --out FILE); show a file's header
@@ -32,6 +34,8 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   coordinator: async () => (await import('./service-commands.ts')).coordinatorCommand,
   triples: async () => (await import('./service-commands.ts')).triplesCommand,
   party: async () => (await import('./service-commands.ts')).partyCommand,
+  enclave: async () => (await import('./enclave-commands.ts')).enclaveCommand,
+  kms: async () => (await import('./enclave-commands.ts')).kmsCommand,
   submit: async () => (await import('./demo-commands.ts')).submitCommand,
   up: async () => (await import('./demo-commands.ts')).upCommand,
   demo: async () => (await import('./demo-commands.ts')).demoCommand,

@@ -7,7 +7,7 @@
  */
 import { parseArgs } from 'node:util';
 import { ValidationError } from '../base/errors.ts';
-import { loadModel } from '../formats/load-model.ts';
+import { loadModel, loadModelPublic } from '../formats/load-model.ts';
 import { startCoordinator } from '../services/coordinator/coordinator-server.ts';
 import { listenAddress } from '../services/grpc-common.ts';
 import { startPartyNode } from '../services/party/party-node.ts';
@@ -33,7 +33,7 @@ export async function pkiCommand(argv: string[], out: Out): Promise<void> {
 }
 
 export function deploymentNames(parties: readonly string[]): string[] {
-  return ['coordinator', 'triples', 'enclave', ...parties.map((p) => `party-${p}`), ...parties.map((p) => `client-${p}`)];
+  return ['coordinator', 'triples', 'enclave', 'kms', ...parties.map((p) => `party-${p}`), ...parties.map((p) => `client-${p}`)];
 }
 
 export async function coordinatorCommand(argv: string[]): Promise<void> {
@@ -41,7 +41,7 @@ export async function coordinatorCommand(argv: string[]): Promise<void> {
   const config = loadDeploymentConfig(values.config);
   const rt = runtime('coordinator');
   tlsGuard(config, values['insecure-no-tls'], rt.logger);
-  const model = loadModel(config.deployment.model);
+  const model = loadModelPublic(config.deployment.model);
   const c = await startCoordinator({
     config,
     identity: await identity(config, 'coordinator'),
@@ -76,11 +76,15 @@ export async function partyCommand(argv: string[]): Promise<void> {
   }
   const rt = runtime('party');
   tlsGuard(config, values['insecure-no-tls'], rt.logger);
+  // Only the owner's node, and only when the weights do not come from the enclave, reads them.
+  const ownsWeights = config.deployment.model_source === 'owner' && config.deployment.model_owner === id;
+  const model = ownsWeights ? loadModel(config.deployment.model) : { ...loadModelPublic(config.deployment.model), weights: undefined };
   const node = await startPartyNode({
     config,
     partyId: id,
     identity: await identity(config, `party-${id}`),
-    model: loadModel(config.deployment.model),
+    modelConfig: model.config,
+    weights: model.weights,
     logger: rt.logger,
     metrics: rt.metrics,
   });

@@ -42,15 +42,49 @@ export interface Deployment {
   readonly coordinator_metrics: string;
   readonly triples_metrics: string;
   readonly parties: readonly PartySpec[];
-  /** Model checkpoint every node loads (its config; only the owner inputs the weights). */
+  /**
+   * The model's public description: every service reads its config (and clients its tokenizer)
+   * from here. With model_source "owner" the owner's node also reads the weights from it.
+   */
   readonly model: string;
-  /** Party whose node inputs the model weights. */
+  /** Party whose node inputs the model weights (model_source "owner"). */
   readonly model_owner: string;
+  /**
+   * Where the weights come from: "enclave" (the enclave service decrypts the KMS-encrypted model
+   * and deals additive weight shares to the nodes over attested mTLS) or "owner" (the
+   * model_owner's node inputs them from `model`).
+   */
+  readonly model_source: 'enclave' | 'owner';
+  readonly enclave: EnclaveSpec;
   /** Sessions that may run at once; more wait in the queue. */
   readonly max_concurrent_sessions: number;
   /** A session is abandoned after this long. */
   readonly session_timeout_s: number;
 }
+
+export interface EnclaveSpec {
+  /** host:port of the enclave service (gRPC, mTLS + attestation). */
+  readonly address: string;
+  /** host:port of the KMS endpoint (AWS KMS JSON protocol over mTLS; the local KMS service). */
+  readonly kms: string;
+  /** The local KMS's key store and dev credentials (mpc-prompt kms). */
+  readonly kms_dir: string;
+  /** KMS key that wraps the model's data key. */
+  readonly key_id: string;
+  /** The envelope-encrypted model (mpc-prompt model encrypt; `up` creates it from `model` if missing). */
+  readonly encrypted_model: string;
+  /** INSECURE, development only: trust the dev attestation root in pki_dir (by its SHA-256). */
+  readonly pin_dev_root: boolean;
+  /** Further pinned attestation roots (SHA-256 hex of the DER), e.g. the AWS Nitro root G1. */
+  readonly pinned_roots: readonly string[];
+  /** Expected enclave image measurement (PCR0, hex); default: the dev provider's PCR0. */
+  readonly pcr0: string;
+  /** Evidence older than this is refused. */
+  readonly max_evidence_age_s: number;
+}
+
+/** PCR0 reported by the INSECURE dev attestation provider: SHA-384("INSECURE-DEV PCR0"). */
+export const DEV_PCR0 = 'c6435490322f78e8715d33f2e6732d089d0d618c8bc5d448968cc7bf2104b0c39c8f5b3ffb04ba83df190aaaa070c13e';
 
 export const DEFAULT_CONFIG: Config = Object.freeze<Config>({
   security: { mode: 'semi-honest' },
@@ -73,6 +107,18 @@ export const DEFAULT_CONFIG: Config = Object.freeze<Config>({
     ],
     model: 'models/default',
     model_owner: 'A',
+    model_source: 'enclave',
+    enclave: {
+      address: 'localhost:7402',
+      kms: 'localhost:7403',
+      kms_dir: '.mpc-prompt/kms',
+      key_id: 'default-model',
+      encrypted_model: '.mpc-prompt/model.enc',
+      pin_dev_root: true,
+      pinned_roots: [],
+      pcr0: DEV_PCR0,
+      max_evidence_age_s: 60,
+    },
     max_concurrent_sessions: 4,
     session_timeout_s: 600,
   },
@@ -146,6 +192,8 @@ function validateDeployment(raw: unknown): Deployment {
     'parties',
     'model',
     'model_owner',
+    'model_source',
+    'enclave',
     'max_concurrent_sessions',
     'session_timeout_s',
   ];
@@ -176,8 +224,50 @@ function validateDeployment(raw: unknown): Deployment {
     parties,
     model: raw.model === undefined ? d.model : astring(raw.model, 'deployment.model'),
     model_owner: owner,
+    model_source: aoneOf(raw.model_source ?? d.model_source, 'deployment.model_source', ['enclave', 'owner'] as const),
+    enclave: validateEnclave(raw.enclave),
     max_concurrent_sessions: aint(raw.max_concurrent_sessions ?? d.max_concurrent_sessions, 'deployment.max_concurrent_sessions', 1, 1024),
     session_timeout_s: aint(raw.session_timeout_s ?? d.session_timeout_s, 'deployment.session_timeout_s', 1, 86_400),
+  };
+}
+
+const HEX = (bytes: number): RegExp => new RegExp(`^[0-9a-fA-F]{${2 * bytes}}$`);
+
+function validateEnclave(raw: unknown): EnclaveSpec {
+  const d = DEFAULT_CONFIG.deployment.enclave;
+  if (raw === undefined) return d;
+  if (!isPlain(raw)) throw new ValidationError('expected a mapping', 'deployment.enclave');
+  const keys = Object.keys(d);
+  for (const k of Object.keys(raw))
+    if (!keys.includes(k)) throw new ValidationError(`unknown key (allowed: ${keys.join(', ')})`, `deployment.enclave.${k}`);
+  const f = (k: string): string => `deployment.enclave.${k}`;
+  if (raw.pin_dev_root !== undefined && typeof raw.pin_dev_root !== 'boolean')
+    throw new ValidationError('expected true or false', f('pin_dev_root'));
+  let roots = d.pinned_roots;
+  if (raw.pinned_roots !== undefined) {
+    if (!Array.isArray(raw.pinned_roots)) throw new ValidationError('expected a list of SHA-256 hex fingerprints', f('pinned_roots'));
+    roots = raw.pinned_roots.map((r: unknown, i: number) => {
+      if (typeof r !== 'string' || !HEX(32).test(r))
+        throw new ValidationError(
+          `expected 64 hex digits (SHA-256 of a root certificate), got ${JSON.stringify(r)}`,
+          `${f('pinned_roots')}[${i}]`,
+        );
+      return r.toLowerCase();
+    });
+  }
+  const pcr0 = raw.pcr0 ?? d.pcr0;
+  if (typeof pcr0 !== 'string' || !HEX(48).test(pcr0))
+    throw new ValidationError(`expected 96 hex digits (SHA-384), got ${JSON.stringify(pcr0)}`, f('pcr0'));
+  return {
+    address: aaddress(raw.address ?? d.address, f('address')),
+    kms: aaddress(raw.kms ?? d.kms, f('kms')),
+    kms_dir: raw.kms_dir === undefined ? d.kms_dir : astring(raw.kms_dir, f('kms_dir')),
+    key_id: raw.key_id === undefined ? d.key_id : astring(raw.key_id, f('key_id')),
+    encrypted_model: raw.encrypted_model === undefined ? d.encrypted_model : astring(raw.encrypted_model, f('encrypted_model')),
+    pin_dev_root: (raw.pin_dev_root as boolean | undefined) ?? d.pin_dev_root,
+    pinned_roots: roots,
+    pcr0: pcr0.toLowerCase(),
+    max_evidence_age_s: aint(raw.max_evidence_age_s ?? d.max_evidence_age_s, f('max_evidence_age_s'), 1, 86_400),
   };
 }
 

@@ -10,7 +10,7 @@
  * exact expected shape; extra tensors (attention-mask buffers, `rotary_emb.inv_freq`) are ignored.
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { ValidationError } from '../base/errors.ts';
 import { aint, anumber, aoneOf, describe } from '../base/validate.ts';
 import { loadGpt2Tokenizer } from './gpt2-bpe.ts';
@@ -28,15 +28,33 @@ export function loadHfCheckpoint(dir: string, options: LoadHfOptions = {}): Load
   if (!existsSync(dir) || !statSync(dir).isDirectory()) {
     throw new ValidationError(`checkpoint directory ${dir} does not exist or is not a directory`);
   }
-  const configPath = join(dir, 'config.json');
-  const config = mapHfConfig(readJson(configPath), configPath);
-  const { tensors, source } = readCheckpointTensors(dir);
+  const src = directorySource(dir);
+  const config = mapHfConfig(parseJson(need(src, 'config.json'), src.where('config.json')), src.where('config.json'));
+  const { tensors, source } = readCheckpointTensors(src);
   const weights = mapHfWeights(config, tensors, source);
   const tokenizer = options.skipTokenizer ? undefined : loadHfTokenizer(dir);
   if (tokenizer !== undefined && tokenizer.vocabSize > config.vocabSize) {
     throw new ValidationError(`${dir}: tokenizer has ids up to ${tokenizer.vocabSize - 1}, but config vocab_size is ${config.vocabSize}`);
   }
   return { config, weights, tokenizer, source: dir };
+}
+
+/**
+ * A checkpoint held in memory as file name → bytes (e.g. unpacked from a decrypted model
+ * envelope, so the plaintext never touches a disk). No tokenizer is loaded.
+ */
+export function loadHfCheckpointFiles(files: ReadonlyMap<string, Uint8Array>, label: string): LoadedModel {
+  const src: FileSource = { read: (name) => files.get(name), where: (name) => `${label}:${name}` };
+  const config = mapHfConfig(parseJson(need(src, 'config.json'), src.where('config.json')), src.where('config.json'));
+  const { tensors, source } = readCheckpointTensors(src);
+  return { config, weights: mapHfWeights(config, tensors, source), tokenizer: undefined, source: label };
+}
+
+/** The config and tokenizer of a checkpoint directory, without reading any weights. */
+export function loadHfPublic(dir: string): { config: ModelConfig; tokenizer: Tokenizer | undefined } {
+  const src = directorySource(dir);
+  const config = mapHfConfig(parseJson(need(src, 'config.json'), src.where('config.json')), src.where('config.json'));
+  return { config, tokenizer: loadHfTokenizer(dir) };
 }
 
 /** The tokenizer of a checkpoint directory: vocab.json+merges.txt, else tokenizer.json, else undefined. */
@@ -225,41 +243,62 @@ export function transpose(t: FloatTensor): FloatTensor {
 }
 
 /** model.safetensors, or every shard named by model.safetensors.index.json. */
-function readCheckpointTensors(dir: string): { tensors: Map<string, SafetensorsTensor>; source: string } {
-  const single = join(dir, 'model.safetensors');
-  if (existsSync(single)) return { tensors: parseSafetensors(readBytes(single), single), source: single };
-  const indexPath = join(dir, 'model.safetensors.index.json');
-  if (!existsSync(indexPath)) {
-    const hint = existsSync(join(dir, 'pytorch_model.bin')) ? ' (pytorch_model.bin is not supported: convert it to safetensors)' : '';
-    throw new ValidationError(`${dir}: no model.safetensors or model.safetensors.index.json${hint}`);
+/** Reads a checkpoint's files by name: from a directory, or from memory (a decrypted envelope). */
+interface FileSource {
+  /** The file's bytes, or undefined if it does not exist. */
+  read(name: string): Uint8Array | undefined;
+  /** How to name `name` in messages. */
+  where(name: string): string;
+}
+
+function directorySource(dir: string): FileSource {
+  return {
+    where: (name) => join(dir, name),
+    read: (name) => {
+      const path = join(dir, name);
+      if (!existsSync(path)) return undefined;
+      try {
+        return readFileSync(path);
+      } catch (e) {
+        throw new ValidationError(`cannot read ${path}: ${(e as Error).message}`);
+      }
+    },
+  };
+}
+
+function need(src: FileSource, name: string): Uint8Array {
+  const bytes = src.read(name);
+  if (bytes === undefined) throw new ValidationError(`${src.where(name)} does not exist`);
+  return bytes;
+}
+
+function readCheckpointTensors(src: FileSource): { tensors: Map<string, SafetensorsTensor>; source: string } {
+  const single = src.read('model.safetensors');
+  if (single !== undefined)
+    return { tensors: parseSafetensors(single, src.where('model.safetensors')), source: src.where('model.safetensors') };
+  const indexName = 'model.safetensors.index.json';
+  const indexBytes = src.read(indexName);
+  if (indexBytes === undefined) {
+    const hint = src.read('pytorch_model.bin') !== undefined ? ' (pytorch_model.bin is not supported: convert it to safetensors)' : '';
+    throw new ValidationError(`${src.where('')}: no model.safetensors or model.safetensors.index.json${hint}`);
   }
-  const index = readJson(indexPath);
+  const index = parseJson(indexBytes, src.where(indexName));
   const map = isRecord(index) ? index['weight_map'] : undefined;
   if (!isRecord(map) || !Object.values(map).every((v) => typeof v === 'string' && !v.includes('/') && !v.includes('\\'))) {
-    throw new ValidationError(`${indexPath}: expected weight_map: {tensor name: shard file name}`);
+    throw new ValidationError(`${src.where(indexName)}: expected weight_map: {tensor name: shard file name}`);
   }
   const tensors = new Map<string, SafetensorsTensor>();
   for (const shard of new Set(Object.values(map) as string[])) {
-    const path = join(dirname(indexPath), shard);
-    for (const [name, t] of parseSafetensors(readBytes(path), path)) tensors.set(name, t);
+    for (const [name, t] of parseSafetensors(need(src, shard), src.where(shard))) tensors.set(name, t);
   }
-  return { tensors, source: `${indexPath} shards` };
+  return { tensors, source: `${src.where(indexName)} shards` };
 }
 
-function readBytes(path: string): Uint8Array {
+function parseJson(bytes: Uint8Array, where: string): unknown {
   try {
-    return readFileSync(path);
+    return JSON.parse(new TextDecoder().decode(bytes));
   } catch (e) {
-    throw new ValidationError(`cannot read ${path}: ${(e as Error).message}`);
-  }
-}
-
-function readJson(path: string): unknown {
-  const text = new TextDecoder().decode(readBytes(path));
-  try {
-    return JSON.parse(text);
-  } catch (e) {
-    throw new ValidationError(`${path}: not valid JSON (${(e as Error).message})`);
+    throw new ValidationError(`${where}: not valid JSON (${(e as Error).message})`);
   }
 }
 

@@ -6,9 +6,9 @@
 import { existsSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { ValidationError } from '../base/errors.ts';
-import { loadHfCheckpoint } from './hf-checkpoint.ts';
+import { loadHfCheckpoint, loadHfPublic } from './hf-checkpoint.ts';
 import { loadLlama2c } from './llama2c.ts';
-import type { LoadedModel } from './model-spec.ts';
+import type { LoadedModel, ModelConfig, Tokenizer } from './model-spec.ts';
 
 export function loadModel(path: string, options: { tokenizer?: string } = {}): LoadedModel {
   if (!existsSync(path)) throw new ValidationError(`no such file or directory: ${path}`, '--model');
@@ -22,4 +22,19 @@ export function loadModel(path: string, options: { tokenizer?: string } = {}): L
     `cannot tell the format of ${path}: expected a Hugging Face checkpoint directory or a llama2.c .bin file`,
     '--model',
   );
+}
+
+/**
+ * The public part of a model — config and tokenizer — for services that must not hold the
+ * weights (coordinator, clients, party nodes fed by the enclave). A checkpoint directory's
+ * weights are never read; a llama2.c file carries its config in the weights file, which is read
+ * and dropped.
+ */
+export function loadModelPublic(
+  path: string,
+  options: { tokenizer?: string } = {},
+): { config: ModelConfig; tokenizer: Tokenizer | undefined } {
+  if (existsSync(path) && statSync(path).isDirectory()) return loadHfPublic(path);
+  const { config, tokenizer } = loadModel(path, options);
+  return { config, tokenizer };
 }

@@ -11,7 +11,9 @@
  * vsock proxy, which is a matter of `endpoint`.
  */
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer, request as httpsRequest, type Server as HttpsServer } from 'node:https';
+import type { TLSSocket } from 'node:tls';
 import { ValidationError } from '../base/errors.ts';
 import { KEY_ENCRYPTION_ALGORITHM, KeyReleaseDenied, type DataKey, type Kms, type LocalKms } from './kms.ts';
 
@@ -78,6 +80,36 @@ export interface AwsKmsAdapterOptions {
   region: string;
   credentials: AwsCredentials;
   now?: () => Date;
+  /** Sends the signed request (default: global fetch). E.g. {@link mtlsTransport} for the local KMS over mutual TLS. */
+  transport?: KmsTransport;
+}
+
+/** One HTTP POST: returns the status and the body text. */
+export type KmsTransport = (url: URL, init: { headers: Record<string, string>; body: string }) => Promise<{ status: number; text: string }>;
+
+const fetchTransport: KmsTransport = async (url, init) => {
+  const res = await fetch(url, { method: 'POST', headers: init.headers, body: init.body });
+  return { status: res.status, text: await res.text() };
+};
+
+/** HTTPS with a client certificate, trusting only `tls.ca` (the local KMS service's mTLS). */
+export function mtlsTransport(tls: { ca: string; cert: string; key: string }, timeoutMs = 30_000): KmsTransport {
+  return (url, init) =>
+    new Promise((resolve, reject) => {
+      const req = httpsRequest(
+        url,
+        { method: 'POST', headers: init.headers, ca: tls.ca, cert: tls.cert, key: tls.key, timeout: timeoutMs },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+          res.on('error', reject);
+        },
+      );
+      req.on('timeout', () => req.destroy(new Error(`KMS request to ${url.host} timed out after ${timeoutMs} ms`)));
+      req.on('error', reject);
+      req.end(init.body);
+    });
 }
 
 /** Parses an AWS error body into a typed error. AccessDenied messages of the form "<code>: …" keep their code. */
@@ -125,9 +157,11 @@ export class AwsKmsAdapter implements Kms {
     if (this.o.credentials.sessionToken) headers['x-amz-security-token'] = this.o.credentials.sessionToken;
     const { authorization } = signV4({ method: 'POST', path: '/', headers, body }, { ...this.o, service: 'kms' });
     const { host: _host, ...sent } = headers; // fetch sets Host itself (same value)
-    const res = await fetch(new URL('/', this.url), { method: 'POST', headers: { ...sent, authorization }, body });
-    const text = await res.text();
-    if (!res.ok) throw awsError(res.status, text);
+    const { status, text } = await (this.o.transport ?? fetchTransport)(new URL('/', this.url), {
+      headers: { ...sent, authorization },
+      body,
+    });
+    if (status < 200 || status > 299) throw awsError(status, text);
     try {
       return JSON.parse(text) as Record<string, unknown>;
     } catch {
@@ -169,9 +203,33 @@ export interface KmsServerOptions {
 
 /** A local KMS endpoint speaking the AWS JSON protocol with SigV4 verification, backed by `kms`. */
 export function createKmsHttpServer(kms: LocalKms, o: KmsServerOptions): Server {
+  return createServer(kmsRequestHandler(kms, o));
+}
+
+/**
+ * The same endpoint over mutual TLS (the local KMS service): only clients with a certificate from
+ * `tls.ca` whose CN passes `allowClient` get past the handshake-level check.
+ */
+export function createKmsHttpsServer(
+  kms: LocalKms,
+  o: KmsServerOptions & { tls: { ca: string; cert: string; key: string }; allowClient: (cn: string) => boolean },
+): HttpsServer {
+  const handle = kmsRequestHandler(kms, o);
+  return createHttpsServer({ ca: o.tls.ca, cert: o.tls.cert, key: o.tls.key, requestCert: true, rejectUnauthorized: true }, (req, res) => {
+    const cn = (req.socket as TLSSocket).getPeerCertificate().subject?.CN;
+    if (typeof cn !== 'string' || !o.allowClient(cn)) {
+      res.writeHead(403, { 'content-type': 'application/x-amz-json-1.1' });
+      res.end(JSON.stringify({ __type: 'AccessDeniedException', message: 'client-identity: this certificate may not use the KMS' }));
+      return;
+    }
+    handle(req, res);
+  });
+}
+
+function kmsRequestHandler(kms: LocalKms, o: KmsServerOptions): (req: IncomingMessage, res: ServerResponse) => void {
   const now = o.now ?? (() => new Date());
   const skew = o.maxSkewMs ?? 5 * 60_000;
-  return createServer((req, res) => {
+  return (req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
@@ -195,7 +253,7 @@ export function createKmsHttpServer(kms: LocalKms, o: KmsServerOptions): Server 
         },
       );
     });
-  });
+  };
 }
 
 function checkSignature(

@@ -1,15 +1,21 @@
 /**
- * Bringing the model's weights into MPC. The owner (a party, or later the enclave) folds and
- * encodes the weights and inputs them (protocols/input.ts, one round for all tensors); then every
- * matrix is prepared as a fixed operand (one round): masked and opened once for the whole session.
- * Other parties only need the config.
+ * Bringing the model's weights into MPC, from one of two sources:
+ * - {@link loadSecureModel}: an owner party folds and encodes the weights and inputs them
+ *   (protocols/input.ts, one round for all tensors);
+ * - {@link loadSecureModelFromShares}: the enclave service dealt every party an additive share of
+ *   the folded, encoded weights; the shares become MACed inputs with `inputShared` (one round).
+ * Then every matrix is prepared as a fixed operand (one round): masked and opened once for the
+ * whole session. Other parties only need the config.
  */
 import type { ModelConfig } from '../formats/model-spec.ts';
 import type { SecureLinear } from '../nn/linear.ts';
 import type { PartyContext } from '../protocols/context.ts';
 import { prepareFixed, type FixedOperand } from '../protocols/fixed-operand.ts';
-import { input } from '../protocols/input.ts';
+import { input, inputShared } from '../protocols/input.ts';
 import { encode } from '../ring/fixed-point.ts';
+import { Z64 } from '../ring/ring.ts';
+import * as T from '../ring/tensor.ts';
+import type { RingTensor } from '../ring/tensor.ts';
 import * as L from '../sharing/linear.ts';
 import type { SecretTensor } from '../sharing/secret-tensor.ts';
 import { foldedShapes } from './fold-weights.ts';
@@ -62,6 +68,40 @@ export async function loadSecureModel(
       value: ctx.id === owner ? encode(ctx.ring, s.shape, (folded as Float64Array[])[i], ctx.scaleBits) : undefined,
     })),
   );
+  return assembleSecureModel(ctx, config, shared);
+}
+
+/**
+ * Turns this party's additive shares of the folded, encoded weights (Z_2^64, in foldedShapes
+ * order; e.g. from the enclave service) into the secure model: one `inputShared` round for all
+ * tensors, then the fixed-operand round. Shapes are checked against the config.
+ */
+export async function loadSecureModelFromShares(
+  ctx: PartyContext,
+  config: ModelConfig,
+  shares: readonly RingTensor[],
+): Promise<SecureModel> {
+  const specs = foldedShapes(config);
+  if (shares.length !== specs.length)
+    throw new RangeError(`loadSecureModelFromShares: expected ${specs.length} tensors, got ${shares.length}`);
+  specs.forEach((s, i) => {
+    if (shares[i].shape.join('x') !== s.shape.join('x'))
+      throw new RangeError(`loadSecureModelFromShares: ${s.name} has shape [${shares[i].shape}], expected [${s.shape}]`);
+  });
+  const total = specs.reduce((n, s) => n + T.sizeOf(s.shape), 0);
+  const joined = await inputShared(ctx, T.reshape(T.concatFlat(Z64, [...shares]), [total]));
+  return assembleSecureModel(
+    ctx,
+    config,
+    L.splitS(
+      joined,
+      specs.map((s) => s.shape),
+    ),
+  );
+}
+
+async function assembleSecureModel(ctx: PartyContext, config: ModelConfig, shared: readonly SecretTensor[]): Promise<SecureModel> {
+  const specs = foldedShapes(config);
   const byName = new Map(specs.map((s, i) => [s.name, shared[i]]));
   const matrices = specs.filter((s) => s.kind === 'matrix');
   const operands = await prepareFixed(

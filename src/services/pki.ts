@@ -17,6 +17,7 @@ import * as x509 from '@peculiar/x509';
 import { webcrypto } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { ensureDevAttestationRoot } from '../attestation/nitro/dev-root.ts';
 import { join } from 'node:path';
 import { ValidationError } from '../base/errors.ts';
 import { peerCommonName } from '../net/tls-channel.ts';
@@ -45,7 +46,8 @@ export interface DevPkiOptions {
 }
 
 /**
- * Creates `dir` (0700) with a dev CA and one key + certificate per name. An existing CA in `dir`
+ * Creates `dir` (0700) with a dev CA and one key + certificate per name, and the INSECURE dev
+ * attestation root (attestation/nitro/dev-root.ts) if it is missing. An existing CA in `dir`
  * (ca.crt + ca.key) is reused, so names can be added later; leaves are always (re)issued.
  * Returns the certificate file paths by name.
  */
@@ -85,6 +87,7 @@ export async function initDevPki(dir: string, opts: DevPkiOptions): Promise<{ ca
     await writePem(dir, name, cert, keys.privateKey);
     certs[name] = join(dir, `${name}.crt`);
   }
+  await ensureDevAttestationRoot(dir);
   return { ca: join(dir, 'ca.crt'), certs };
 }
 

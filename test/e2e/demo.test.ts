@@ -12,10 +12,11 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { freePort } from '../../src/net/free-port.ts';
+import { testEnclaveSection } from '../helpers/enclave-config.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/mpc-prompt.js', import.meta.url));
 
-test('mpc-prompt demo: the parties jointly compute a + b on the embedded model, checks pass, clean shutdown', async (t) => {
+test('mpc-prompt demo: weights from the enclave, the parties jointly compute a + b on the embedded model, checks pass, clean shutdown', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'mpc-prompt-demo-test-'));
   try {
     const [c, tr, a, b] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
@@ -30,6 +31,7 @@ test('mpc-prompt demo: the parties jointly compute a + b on the embedded model, 
           { id: 'A', data: `localhost:${a}`, metrics: '' },
           { id: 'B', data: `localhost:${b}`, metrics: '' },
         ],
+        enclave: await testEnclaveSection(dir),
       },
     };
     writeFileSync(join(dir, 'config.yaml'), stringify(config));
@@ -49,6 +51,7 @@ test('mpc-prompt demo: the parties jointly compute a + b on the embedded model, 
     assert.match(r.stdout, /check: 47 \+ 68 = 115 ✓/);
     assert.match(r.stdout, /plaintext check: .* ✓ \(identical\)/);
     assert.match(r.stdout, /shut down cleanly/);
+    assert.match(r.stdout, /weights: the enclave service got the model key from the KMS by attestation/);
     assert.ok(seconds < 120);
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -28,6 +28,7 @@ import { initDevPki, loadIdentity, type TlsIdentity } from '../../src/services/p
 import { sealPromptPart } from '../../src/services/prompt-shares.ts';
 import { writeGpt2Fixture } from '../fixtures/gpt2-fixture.ts';
 import { freePort } from '../../src/net/free-port.ts';
+import { testEnclaveSection } from '../helpers/enclave-config.ts';
 
 const MAX_CONTEXT = 48;
 let dir: string;
@@ -72,6 +73,8 @@ before(async () => {
       ],
       model: join(dir, 'model'),
       model_owner: 'A',
+      model_source: 'enclave',
+      enclave: await testEnclaveSection(dir),
       max_concurrent_sessions: 1,
     },
   };

@@ -21,6 +21,7 @@ import { INSECURE_DEV_PREFIX, sigStructure } from './verify.ts';
 
 const ALG = { name: 'ECDSA', namedCurve: 'P-384', hash: 'SHA-384' } as const;
 const HOUR = 3_600_000;
+const ROOT_NAME = 'CN=INSECURE DEV Nitro root (mpc-prompt), O=INSECURE-DEV';
 
 export interface DevAttestOptions {
   /** Document timestamp and leaf validity start (injected). */
@@ -54,6 +55,33 @@ export interface DevProviderOptions {
   pcrs?: Map<number, Uint8Array>;
   /** Called once with the insecurity warning (default: process.emitWarning). */
   warn?: (message: string) => void;
+  /** A persisted dev root (dev-root.ts) to sign under instead of a fresh one, so verifiers can pin it ahead of time. */
+  root?: DevRootMaterial;
+}
+
+/** A dev root certificate and its private key (PKCS#8 DER). INSECURE: the key sits on disk. */
+export interface DevRootMaterial {
+  readonly certDer: Uint8Array;
+  readonly keyPkcs8: Uint8Array;
+}
+
+/** Creates a self-signed INSECURE dev attestation root, valid from `now` − 1 day for `years` years. */
+export async function createDevRoot(now: Date, years = 5): Promise<DevRootMaterial> {
+  const keys = await newKeys();
+  const start = new Date(now.getTime() - 24 * HOUR);
+  const end = new Date(now.getTime() + years * 365 * 24 * HOUR);
+  const root = await issue(ROOT_NAME, keys, { name: ROOT_NAME, keys }, start, end, {});
+  return {
+    certDer: new Uint8Array(root.rawData),
+    keyPkcs8: new Uint8Array(await webcrypto.subtle.exportKey('pkcs8', keys.privateKey)),
+  };
+}
+
+async function importRoot(m: DevRootMaterial): Promise<{ name: string; keys: CryptoKeyPair; der: Uint8Array }> {
+  const cert = new x509.X509Certificate(Buffer.from(m.certDer));
+  const privateKey = await webcrypto.subtle.importKey('pkcs8', Buffer.from(m.keyPkcs8), ALG, true, ['sign']);
+  const publicKey = await cert.publicKey.export(ALG, ['verify']);
+  return { name: cert.subject, keys: { privateKey, publicKey }, der: new Uint8Array(cert.rawData) };
 }
 
 type CryptoKeyPair = webcrypto.CryptoKeyPair;
@@ -105,13 +133,11 @@ function defaultPcrs(): Map<number, Uint8Array> {
 export async function createDevNitroProvider(opts: DevProviderOptions): Promise<DevNitroProvider> {
   const start = new Date(opts.now.getTime() - 24 * HOUR);
   const end = new Date(opts.now.getTime() + 365 * 24 * HOUR);
-  const rootName = 'CN=INSECURE DEV Nitro root (mpc-prompt), O=INSECURE-DEV';
   const interName = 'CN=INSECURE DEV Nitro intermediate (mpc-prompt), O=INSECURE-DEV';
-  const rootKeys = await newKeys();
+  const root = await importRoot(opts.root ?? (await createDevRoot(opts.now, 1)));
   const interKeys = await newKeys();
-  const root = await issue(rootName, rootKeys, { name: rootName, keys: rootKeys }, start, end, {});
-  const inter = await issue(interName, interKeys, { name: rootName, keys: rootKeys }, start, end, { pathLength: 0 });
-  const rootDer = new Uint8Array(root.rawData);
+  const inter = await issue(interName, interKeys, root, start, end, { pathLength: 0 });
+  const rootDer = root.der;
   const rootSha256 = sha256Hex(rootDer);
   const moduleId = `${INSECURE_DEV_PREFIX}${opts.moduleId ?? randomBytes(8).toString('hex')}`;
   const pcrs = opts.pcrs ?? defaultPcrs();

@@ -10,27 +10,32 @@ import { sign } from 'node:crypto';
 import type * as grpc from '@grpc/grpc-js';
 import type { Config } from '../../config/config.ts';
 import { generateSealingKeyPair } from '../../crypto/sealing.ts';
-import type { LoadedModel } from '../../formats/model-spec.ts';
+import type { ModelConfig, ModelWeights } from '../../formats/model-spec.ts';
 import { TlsListener } from '../../net/tls-channel.ts';
 import { CoordinatorClient, type PartyWorkEvent, type ReportRequest } from '../gen/mpc_prompt/v1/coordinator.ts';
 import { CHANNEL_OPTIONS, clientCredentials, listenAddress, splitAddress } from '../grpc-common.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import type { TlsIdentity } from '../pki.ts';
+import { enclaveTrustFromConfig } from '../enclave/trust.ts';
 import { sealingKeyMessage } from '../prompt-shares.ts';
-import { runSession, type SessionHandle } from './session-runner.ts';
+import { runSession, type SessionHandle, type WeightSource } from './session-runner.ts';
 
 export interface PartyNodeOptions {
   readonly config: Config;
   readonly partyId: string;
   readonly identity: TlsIdentity;
-  readonly model: LoadedModel;
+  /** The model's public config (shapes, vocabulary). */
+  readonly modelConfig: ModelConfig;
+  /** The plaintext weights: only on the owner's node, and only with model_source "owner". */
+  readonly weights?: ModelWeights;
   readonly logger: Logger;
   readonly metrics: Metrics;
   /** Overrides of the configured addresses (tests). */
   readonly dataAddress?: string;
   readonly coordinator?: string;
   readonly triples?: string;
+  readonly enclave?: string;
 }
 
 export async function startPartyNode(o: PartyNodeOptions): Promise<{ close(): Promise<void>; dataPort: number }> {
@@ -45,13 +50,22 @@ export async function startPartyNode(o: PartyNodeOptions): Promise<{ close(): Pr
   const signature = sign('sha256', sealingKeyMessage(o.partyId, sealing.publicKey), o.identity.key);
   const client = new CoordinatorClient(o.coordinator ?? dep.coordinator, clientCredentials(o.identity), CHANNEL_OPTIONS);
   const sessions = new Map<string, SessionHandle>();
+  let weights: WeightSource;
+  if (dep.model_source === 'enclave') {
+    const trust = enclaveTrustFromConfig(o.config);
+    if (trust.insecureDevRoot)
+      log.log('warn', 'INSECURE: trusting the dev attestation root (deployment.enclave.pin_dev_root); development only');
+    weights = { kind: 'enclave', address: o.enclave ?? dep.enclave.address, trust };
+  } else {
+    weights = { kind: 'owner', owner: dep.model_owner, weights: o.partyId === dep.model_owner ? o.weights : undefined };
+  }
   const runner = {
     partyId: o.partyId,
     identity: o.identity,
     sealing,
     listener,
-    model: o.model,
-    modelOwner: dep.model_owner,
+    config: o.modelConfig,
+    weights,
     triplesAddress: o.triples ?? dep.triples,
     scaleBits: o.config.fixed_point.scale_bits,
     chebyDeg: o.config.cheby.deg,

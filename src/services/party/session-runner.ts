@@ -1,17 +1,18 @@
 /**
  * Runs one session on a party node: connect to the peers (mTLS data plane) and the triple
- * service, bring the model into MPC (the owner inputs the weights), turn the clients' sealed
+ * service, bring the model into MPC (from the enclave's attested weight shares, or the owner
+ * node inputs the weights), turn the clients' sealed
  * prompt shares into authenticated secret inputs, generate, and report every revealed token to
  * the coordinator. Any failure aborts the session on this node and, through the closed channel,
  * on its peers; other sessions are unaffected.
  */
 import { MacCheckError, ProtocolAbort, SacrificeError } from '../../base/errors.ts';
 import type { SealingKeyPair } from '../../crypto/sealing.ts';
-import type { LoadedModel } from '../../formats/model-spec.ts';
+import type { ModelConfig, ModelWeights } from '../../formats/model-spec.ts';
 import { foldWeights } from '../../model/fold-weights.ts';
 import { secureGenerate } from '../../model/generate.ts';
 import type { Sampler } from '../../model/sampling.ts';
-import { loadSecureModel } from '../../model/secure-weights.ts';
+import { loadSecureModel, loadSecureModelFromShares } from '../../model/secure-weights.ts';
 import { connectTlsNetwork, type TlsListener } from '../../net/tls-channel.ts';
 import { createPartyContext } from '../../protocols/context.ts';
 import { inputShared } from '../../protocols/input.ts';
@@ -22,6 +23,7 @@ import { splitAddress } from '../grpc-common.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import type { TlsIdentity } from '../pki.ts';
+import { fetchWeightShares, type EnclaveTrust } from '../enclave/enclave-client.ts';
 import { openPromptShare } from '../prompt-shares.ts';
 import { connectTripleService } from '../triples/triple-client.ts';
 
@@ -30,8 +32,8 @@ export interface RunnerContext {
   readonly identity: TlsIdentity;
   readonly sealing: SealingKeyPair;
   readonly listener: TlsListener;
-  readonly model: LoadedModel;
-  readonly modelOwner: string;
+  readonly config: ModelConfig;
+  readonly weights: WeightSource;
   readonly triplesAddress: string;
   readonly scaleBits: number;
   readonly chebyDeg: number;
@@ -39,6 +41,13 @@ export interface RunnerContext {
   readonly logger: Logger;
   readonly metrics: Metrics;
 }
+
+/** Where this node's share of the weights comes from. */
+export type WeightSource =
+  /** The owner party's node inputs the weights it holds (only the owner passes `weights`). */
+  | { readonly kind: 'owner'; readonly owner: string; readonly weights?: ModelWeights }
+  /** The enclave service deals every node a share, after the node verified its evidence. */
+  | { readonly kind: 'enclave'; readonly address: string; readonly trust: EnclaveTrust };
 
 export interface SessionHandle {
   /** Aborts the session (cancellation from the coordinator, shutdown). */
@@ -61,8 +70,24 @@ export function runSession(
   const done = (async () => {
     const n = item.parties.length;
     const me = item.parties.findIndex((p) => p.partyId === rc.partyId);
-    const owner = item.parties.findIndex((p) => p.partyId === rc.modelOwner);
-    if (me < 0 || owner < 0) throw new ProtocolAbort('this node or the model owner is not part of the session');
+    if (me < 0) throw new ProtocolAbort('this node is not part of the session');
+    const w = rc.weights;
+    const owner = w.kind === 'owner' ? item.parties.findIndex((p) => p.partyId === w.owner) : -1;
+    if (w.kind === 'owner' && owner < 0) throw new ProtocolAbort('the model owner is not part of the session');
+    // Enclave shares are fetched (and the enclave's evidence verified) while the peers connect.
+    const fetched =
+      w.kind === 'enclave'
+        ? fetchWeightShares({
+            address: w.address,
+            identity: rc.identity,
+            sessionId: item.sessionId,
+            partyIndex: me,
+            parties: n,
+            config: rc.config,
+            trust: w.trust,
+          })
+        : undefined;
+    fetched?.catch(() => undefined); // awaited below; avoid an unhandled rejection while connecting
     const channel = await connectTlsNetwork({
       id: me,
       n,
@@ -89,9 +114,21 @@ export function runSession(
     if (aborted) abortWith(aborted);
     try {
       const ctx = await createPartyContext({ id: me, n, mode, channel, material, scaleBits: rc.scaleBits, chebyDeg: rc.chebyDeg });
-      const config = rc.model.config;
+      const config = rc.config;
       const t0 = performance.now();
-      const secure = await loadSecureModel(ctx, config, owner, me === owner ? foldWeights(config, rc.model.weights) : undefined);
+      let secure;
+      if (fetched) {
+        const f = await fetched;
+        log.log('info', 'enclave evidence verified', {
+          model_sha256: f.modelSha256,
+          insecure_dev: f.evidence.details?.insecureDev === true,
+        });
+        secure = await loadSecureModelFromShares(ctx, config, f.shares);
+      } else {
+        const ownWeights = w.kind === 'owner' && me === owner ? w.weights : undefined;
+        if (me === owner && !ownWeights) throw new ProtocolAbort('this node is the model owner but holds no weights');
+        secure = await loadSecureModel(ctx, config, owner, ownWeights && foldWeights(config, ownWeights));
+      }
       // Prompt: every part's share (in order), turned into MACed inputs in one round.
       const vocab = config.vocabSize;
       const shares = item.parts

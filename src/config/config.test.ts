@@ -61,6 +61,13 @@ test('bad values are rejected with the field and what was expected', () => {
     ],
     [{ deployment: { model_owner: 'Q' } }, /deployment\.model_owner: "Q" is not one of the parties/],
     [[1, 2], /must be a mapping/],
+    [{ deployment: { model_source: 'disk' } }, /deployment\.model_source: expected one of "enclave", "owner"/],
+    [{ deployment: { enclave: { pinned_roots: ['abc'] } } }, /deployment\.enclave\.pinned_roots\[0\]: expected 64 hex digits/],
+    [{ deployment: { enclave: { pcr0: 'zz' } } }, /deployment\.enclave\.pcr0: expected 96 hex digits/],
+    [{ deployment: { enclave: { pin_dev_root: 'yes' } } }, /deployment\.enclave\.pin_dev_root: expected true or false/],
+    [{ deployment: { enclave: { kms: 'nohost' } } }, /deployment\.enclave\.kms: expected host:port/],
+    [{ deployment: { enclave: { max_evidence_age_s: 0 } } }, /deployment\.enclave\.max_evidence_age_s/],
+    [{ deployment: { enclave: { adress: 'localhost:1' } } }, /deployment\.enclave\.adress: unknown key/],
   ];
   for (const [raw, message] of cases)
     assert.throws(

@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -16,6 +17,7 @@ import { loadDevAttestationRoot } from '../../attestation/nitro/dev-root.ts';
 import { DEV_PCR0 } from '../../config/config.ts';
 import { loadModel } from '../../formats/load-model.ts';
 import { encryptModel } from '../../kms/envelope.ts';
+import { AwsKmsAdapter, createKmsHttpsServer, mtlsTransport } from '../../kms/aws.ts';
 import { KeyReleaseDenied, LocalKms } from '../../kms/kms.ts';
 import { foldedShapes, foldWeights } from '../../model/fold-weights.ts';
 import { encode } from '../../ring/fixed-point.ts';
@@ -159,6 +161,32 @@ describe('enclave service', () => {
       }),
       (e: unknown) => e instanceof EnclaveRefused && e.code === 'unavailable' && /PERMISSION_DENIED.*client-A/.test(e.message),
     );
+  });
+
+  test('the local KMS service (AWS JSON over mTLS) serves the enclave certificate only', async () => {
+    const creds = { accessKeyId: 'AKIDTEST', secretAccessKey: 'secret' };
+    const kms = new LocalKms();
+    kms.createKey('k', { roots: [rootSha], policy: { expectedMeasurements: { PCR0: DEV_PCR0 } } });
+    const server = createKmsHttpsServer(kms, {
+      region: 'local',
+      credentials: creds,
+      tls: ids['party-C'],
+      allowClient: (cn) => cn === 'enclave',
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const endpoint = `https://localhost:${(server.address() as AddressInfo).port}`;
+    try {
+      const as = (name: string) =>
+        new AwsKmsAdapter({ endpoint, region: 'local', credentials: creds, transport: mtlsTransport(ids[name]) });
+      const dk = await as('enclave').generateDataKey('k');
+      assert.equal(dk.plaintext.length, 32);
+      await assert.rejects(
+        as('party-A').generateDataKey('k'),
+        (e: unknown) => e instanceof KeyReleaseDenied && e.code === 'client-identity',
+      );
+    } finally {
+      server.close();
+    }
   });
 
   test('the KMS does not release the model key to an enclave with another PCR0', async () => {

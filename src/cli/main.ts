@@ -19,6 +19,7 @@ commands:
   pki init DIR create a development CA and certificates
   attest verify  verify TEE evidence (--format nitro|sev-snp|tdx FILE --now ISO8601 --json)
   model encrypt|inspect  encrypt a model under a KMS data key (--model PATH --out FILE); show a file's header
+  bench        secure decoding benchmark through the real services (--json, --model gpt2-small-random)
   generate     secure generation (all parties in this process with --transport memory)
   reference    plaintext float64 generation (for checking)
 
@@ -29,6 +30,7 @@ type Command = (argv: string[], out: (line: string) => void) => Promise<void>;
 /** Commands load lazily, so `reference` never pulls in the secure engine. */
 const COMMANDS: Record<string, () => Promise<Command>> = {
   generate: async () => (await import('./generate-command.ts')).generateCommand,
+  bench: async () => (await import('./bench-command.ts')).benchCommand,
   reference: async () => (await import('./reference-command.ts')).referenceCommand,
   pki: async () => (await import('./service-commands.ts')).pkiCommand,
   coordinator: async () => (await import('./service-commands.ts')).coordinatorCommand,

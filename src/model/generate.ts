@@ -7,7 +7,7 @@
  *      recomputation of the prefix.
  */
 import { ProtocolAbort, ValidationError } from '../base/errors.ts';
-import type { PartyContext } from '../protocols/context.ts';
+import { phase, type PartyContext } from '../protocols/context.ts';
 import { input } from '../protocols/input.ts';
 import * as T from '../ring/tensor.ts';
 import * as L from '../sharing/linear.ts';
@@ -80,10 +80,9 @@ export async function secureGenerate(
   const ids: number[] = [];
   for (let step = 0; step < opts.maxNewTokens; step++) {
     const s = opts.sampler;
-    const id =
-      s.kind === 'greedy'
-        ? await sampleGreedy(ctx, logits)
-        : await sampleTopK(ctx, logits, s.k, s.temperature, partyRandomness(s.seed, ctx.id, step));
+    const id = await phase(ctx, 'sampling', () =>
+      s.kind === 'greedy' ? sampleGreedy(ctx, logits) : sampleTopK(ctx, logits, s.k, s.temperature, partyRandomness(s.seed, ctx.id, step)),
+    );
     if (!Number.isInteger(id) || id < 0 || id >= model.config.vocabSize) {
       // Only possible if a comparison bound or truncation failed: never emit a wrong token.
       throw new ProtocolAbort(`sampling revealed id ${id}, outside the vocabulary [0, ${model.config.vocabSize}); session aborted`);

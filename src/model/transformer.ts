@@ -19,7 +19,7 @@ import { embedPublic, embedSecret } from '../nn/embedding.ts';
 import { addBias, linear } from '../nn/linear.ts';
 import { gpt2Mlp, splitColumns, swiglu } from '../nn/mlp.ts';
 import { ropeSecret } from '../nn/rope.ts';
-import type { PartyContext } from '../protocols/context.ts';
+import { phase, type PartyContext } from '../protocols/context.ts';
 import * as L from '../sharing/linear.ts';
 import type { SecretTensor } from '../sharing/secret-tensor.ts';
 import type { SecureModel } from './secure-weights.ts';
@@ -56,7 +56,9 @@ export async function forward(
     );
   }
   let x =
-    tokens.kind === 'public' ? embedPublic(model.embeddingShares, tokens.ids) : await embedSecret(ctx, tokens.onehot, model.embedding);
+    tokens.kind === 'public'
+      ? embedPublic(model.embeddingShares, tokens.ids)
+      : await phase(ctx, 'embedding', () => embedSecret(ctx, tokens.onehot, model.embedding));
   if (model.positions)
     x = L.addSS(
       x,
@@ -69,10 +71,11 @@ export async function forward(
   for (let l = 0; l < c.nLayers; l++) {
     const w = model.layers[l];
     const norm = (v: SecretTensor): Promise<SecretTensor> =>
-      c.arch === 'llama' ? rmsNorm(ctx, v, c.normEps) : layerNorm(ctx, v, c.normEps);
+      phase(ctx, 'norm', () => (c.arch === 'llama' ? rmsNorm(ctx, v, c.normEps) : layerNorm(ctx, v, c.normEps)));
     const qDim = c.nHeads * c.headDim;
     const kvDim = c.nKvHeads * c.headDim;
-    const [q0, k0, v] = splitColumns(await linear(ctx, await norm(x), w.wqkv), [qDim, kvDim, kvDim]);
+    const h1 = await norm(x);
+    const [q0, k0, v] = splitColumns(await phase(ctx, 'attention.qkv', () => linear(ctx, h1, w.wqkv)), [qDim, kvDim, kvDim]);
     let q = q0;
     let k = k0;
     if (c.arch === 'llama') {
@@ -81,8 +84,8 @@ export async function forward(
       const rotated = await ropeSecret(ctx, L.reshapeS(concatColumns(q0, k0), [count, qDim + kvDim]), cache.length, spec);
       [q, k] = splitColumns(rotated, [qDim, kvDim]);
     }
-    const att = await causalAttention(ctx, q, k, v, cache.layers[l], c);
-    x = L.addSS(x, await linear(ctx, att, w.wo));
+    const att = await phase(ctx, 'attention.scores-values', () => causalAttention(ctx, q, k, v, cache.layers[l], c));
+    x = L.addSS(x, await phase(ctx, 'attention.out', () => linear(ctx, att, w.wo)));
     const h = await norm(x);
     const mlp =
       c.arch === 'llama'
@@ -92,11 +95,10 @@ export async function forward(
   }
   cache.length += count;
   const last = L.sliceS(x, (count - 1) * c.dim, count * c.dim);
-  const normed =
-    c.arch === 'llama'
-      ? await rmsNorm(ctx, L.reshapeS(last, [1, c.dim]), c.normEps)
-      : await layerNorm(ctx, L.reshapeS(last, [1, c.dim]), c.normEps);
-  return addBias(await linear(ctx, normed, { w: model.lmHead.w, bias: undefined }), model.lmHead.bias);
+  const normed = await phase(ctx, 'norm', () =>
+    c.arch === 'llama' ? rmsNorm(ctx, L.reshapeS(last, [1, c.dim]), c.normEps) : layerNorm(ctx, L.reshapeS(last, [1, c.dim]), c.normEps),
+  );
+  return addBias(await phase(ctx, 'lm-head', () => linear(ctx, normed, { w: model.lmHead.w, bias: undefined })), model.lmHead.bias);
 }
 
 /** [rows, a] ‖ [rows, b] → [rows, a + b]. */

@@ -15,7 +15,7 @@
  * Mirrors reference/attention.ts. Reveals nothing beyond its sub-protocols.
  */
 import { softmax } from '../approx/softmax.ts';
-import type { PartyContext } from '../protocols/context.ts';
+import { phase, type PartyContext } from '../protocols/context.ts';
 import { appendFixed, fixedMatmulBatch, type FixedOperand } from '../protocols/fixed-operand.ts';
 import { truncateBatch } from '../protocols/truncate.ts';
 import * as L from '../sharing/linear.ts';
@@ -97,7 +97,9 @@ export async function causalAttention(
     const t = r % rows;
     for (let p = 0; p <= startPos + t; p++) mask[r * total + p] = 1;
   }
-  const probs = await softmax(ctx, L.reshapeS(L.concatS(scores), [nKvHeads * group * rows, total]), { mask });
+  const probs = await phase(ctx, 'attention.softmax', () =>
+    softmax(ctx, L.reshapeS(L.concatS(scores), [nKvHeads * group * rows, total]), { mask }),
+  );
   const perHead = L.splitS(
     probs,
     heads.map(() => [group * rows, total]),

@@ -6,7 +6,7 @@
  */
 import { gelu } from '../approx/gelu.ts';
 import { silu } from '../approx/silu.ts';
-import type { PartyContext } from '../protocols/context.ts';
+import { phase, type PartyContext } from '../protocols/context.ts';
 import { mulFx } from '../protocols/fixed-arith.ts';
 import * as L from '../sharing/linear.ts';
 import type { SecretTensor } from '../sharing/secret-tensor.ts';
@@ -31,9 +31,9 @@ export async function swiglu(
   w2: SecureLinear,
   hidden: number,
 ): Promise<SecretTensor> {
-  const [gate, up] = splitColumns(await linear(ctx, h, w13), [hidden, hidden]);
-  const act = await mulFx(ctx, await silu(ctx, gate), up);
-  return linear(ctx, act, w2);
+  const [gate, up] = splitColumns(await phase(ctx, 'mlp.linear', () => linear(ctx, h, w13)), [hidden, hidden]);
+  const act = await phase(ctx, 'mlp.activation', async () => mulFx(ctx, await silu(ctx, gate), up));
+  return phase(ctx, 'mlp.linear', () => linear(ctx, act, w2));
 }
 
 export async function gpt2Mlp(
@@ -43,5 +43,7 @@ export async function gpt2Mlp(
   proj: SecureLinear,
   form: 'tanh' | 'erf',
 ): Promise<SecretTensor> {
-  return linear(ctx, await gelu(ctx, await linear(ctx, h, fc), { form }), proj);
+  const hidden = await phase(ctx, 'mlp.linear', () => linear(ctx, h, fc));
+  const act = await phase(ctx, 'mlp.activation', () => gelu(ctx, hidden, { form }));
+  return phase(ctx, 'mlp.linear', () => linear(ctx, act, proj));
 }

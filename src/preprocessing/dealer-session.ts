@@ -281,9 +281,9 @@ export class DealerSession {
     if (old && old.shape[1] !== n) throw new DesyncError(`fixed operand ${id} has ${old.shape[1]} columns, append requested ${n}`);
     if (!old) this.#checkFixedCount();
     const k = (old?.shape[0] ?? 0) + rows;
-    if (k * n > this.limits.maxElements)
+    if (k * n > this.limits.maxOperandElements)
       throw new ValidationError(
-        `fixed operand ${id} would grow to [${k},${n}], above the limit of ${this.limits.maxElements} elements`,
+        `fixed operand ${id} would grow to [${k},${n}], above the limit of ${this.limits.maxOperandElements} elements`,
         'key',
       );
     const fresh = this.#prg.ringTensor(this.ring, [rows, n]);

@@ -19,7 +19,9 @@
  * parse round-trip, and bounds every size (the dealer allocates what a key asks for).
  */
 import { ValidationError } from '../base/errors.ts';
+import * as T from '../ring/tensor.ts';
 import type { RingTensor } from '../ring/tensor.ts';
+import * as L from '../sharing/linear.ts';
 import type { SecretTensor } from '../sharing/secret-tensor.ts';
 import type { FixedTriple, InputMask, MaskedBits, MaterialStats, SquarePair, Triple, TripleSource } from './material.ts';
 
@@ -58,13 +60,25 @@ export interface RequestLimits {
   readonly maxElements: number;
   /** Most parties (input owners are < this). */
   readonly maxParties: number;
+  /**
+   * Most elements of one fixed operand the dealer keeps (its mask B, built by fixedMask and
+   * fixedAppend requests that each stay below maxElements). Bounds the dealer's memory per operand.
+   */
+  readonly maxOperandElements: number;
 }
 
 /** No practical bound: for the in-process dealer, whose callers are trusted. */
-export const UNBOUNDED_LIMITS: RequestLimits = { maxElements: Number.MAX_SAFE_INTEGER, maxParties: 1 << 16 };
+export const UNBOUNDED_LIMITS: RequestLimits = {
+  maxElements: Number.MAX_SAFE_INTEGER,
+  maxParties: 1 << 16,
+  maxOperandElements: Number.MAX_SAFE_INTEGER,
+};
 
-/** Default bounds for untrusted keys (2^25 elements ≈ 256 MiB of Z_2^64 words). */
-export const DEFAULT_REQUEST_LIMITS: RequestLimits = { maxElements: 1 << 25, maxParties: 64 };
+/**
+ * Default bounds for untrusted keys: 2^25 elements per request (≈ 256 MiB of Z_2^64 words);
+ * fixed operands up to 2^27 elements (a GPT-2 token embedding has 38.6M).
+ */
+export const DEFAULT_REQUEST_LIMITS: RequestLimits = { maxElements: 1 << 25, maxParties: 64, maxOperandElements: 1 << 27 };
 
 /** Fixed-operand ids: 1..200 characters of [A-Za-z0-9_./-] (e.g. `w.layers.0.wq`, `kv.0.k3`). */
 export const FIXED_ID_RE = /^[A-Za-z0-9_./-]{1,200}$/;
@@ -329,6 +343,13 @@ export interface FetchedMaterial {
 export abstract class DescriptorTripleSource implements TripleSource {
   abstract readonly name: string;
   readonly stats: MaterialStats = { bytesReceived: 0, requests: 0 };
+  /**
+   * Largest request this source sends, in dealt elements (what fits one message). Larger fixed
+   * masks go as one fixedMask of the first rows plus fixedAppend requests for the rest; larger
+   * input masks and randoms as several requests; results are concatenated. All requests of one
+   * call are issued before any await, so the order of calls is kept.
+   */
+  protected chunkElements: number = Number.POSITIVE_INFINITY;
 
   abstract macKeyShare(): Promise<bigint | undefined>;
   protected abstract fetch(d: MaterialDescriptor): Promise<FetchedMaterial>;
@@ -344,7 +365,21 @@ export abstract class DescriptorTripleSource implements TripleSource {
   }
 
   async fixedMask(id: string, k: number, n: number): Promise<SecretTensor> {
-    return (await this.fetch({ kind: 'fixedMask', id, k, n })).parts[0];
+    const rows = Math.max(1, Math.floor(this.chunkElements / Math.max(1, n)));
+    if (k <= rows) return (await this.fetch({ kind: 'fixedMask', id, k, n })).parts[0];
+    const pending = [this.fetch({ kind: 'fixedMask', id, k: rows, n })];
+    for (let r = rows; r < k; r += rows) pending.push(this.fetch({ kind: 'fixedAppend', id, rows: Math.min(rows, k - r), n }));
+    const parts = (await Promise.all(pending)).map((f) => f.parts[0]);
+    return L.reshapeS(L.concatS(parts), [k, n]);
+  }
+
+  /** Splits [0, size) into pieces of at most `per` elements. */
+  #pieces(size: number, per: number): number[] {
+    const step = Math.max(1, Math.floor(per));
+    if (size <= step) return [size];
+    const out: number[] = [];
+    for (let s = 0; s < size; s += step) out.push(Math.min(step, size - s));
+    return out;
   }
 
   async fixedAppend(id: string, rows: number, n: number): Promise<SecretTensor> {
@@ -357,8 +392,12 @@ export abstract class DescriptorTripleSource implements TripleSource {
   }
 
   async inputMask(owner: number, size: number): Promise<InputMask> {
-    const { parts, clear } = await this.fetch({ kind: 'input', owner, size });
-    return { mask: parts[0], clear };
+    const pieces = this.#pieces(size, this.chunkElements / 2);
+    const got = await Promise.all(pieces.map((s) => this.fetch({ kind: 'input', owner, size: s })));
+    if (got.length === 1) return { mask: got[0].parts[0], clear: got[0].clear };
+    const clears = got.map((g) => g.clear);
+    const clear = clears.every((c): c is RingTensor => c !== undefined) ? T.concatFlat(clears[0].ring, clears) : undefined;
+    return { mask: L.concatS(got.map((g) => g.parts[0])), clear };
   }
 
   async squares(size: number): Promise<SquarePair> {
@@ -377,6 +416,8 @@ export abstract class DescriptorTripleSource implements TripleSource {
   }
 
   async randoms(size: number): Promise<SecretTensor> {
-    return (await this.fetch({ kind: 'random', size })).parts[0];
+    const pieces = this.#pieces(size, this.chunkElements);
+    const got = await Promise.all(pieces.map((s) => this.fetch({ kind: 'random', size: s })));
+    return got.length === 1 ? got[0].parts[0] : L.concatS(got.map((g) => g.parts[0]));
   }
 }

@@ -4,6 +4,7 @@
  * key share, the log of values awaiting the batched MAC check, and the session's sacrifice coin.
  */
 import { createHash, type Hash } from 'node:crypto';
+import { PhaseProfiler } from '../base/phase-profiler.ts';
 import type { Channel } from '../net/channel.ts';
 import type { SecurityMode } from '../preprocessing/insecure-local-dealer.ts';
 import type { TripleSource } from '../preprocessing/material.ts';
@@ -49,6 +50,8 @@ export interface PartyContext extends ShareHolder {
   readonly checks: CheckLog;
   /** Public challenges for triple sacrifice; seeded by a joint coin (malicious mode only). */
   readonly sacrificeCoin: Prg | undefined;
+  /** Optional per-phase accounting (benchmarks); see {@link phase}. */
+  readonly profiler: PhaseProfiler | undefined;
 }
 
 export interface ContextOptions {
@@ -67,6 +70,13 @@ export interface ContextOptions {
   /** Default 40: fixed-point values up to 2^(40−scaleBits) in magnitude. */
   readonly compareBits?: number;
   readonly chebyDeg?: number;
+  /** Record time/bytes/rounds per phase (benchmarks). */
+  readonly profile?: boolean;
+}
+
+/** Runs `body` as the named phase of the context's profiler (if any). */
+export function phase<T>(ctx: PartyContext, name: string, body: () => Promise<T>): Promise<T> {
+  return ctx.profiler ? ctx.profiler.run(name, body) : body();
 }
 
 /** Sets up a session context; in malicious mode runs a joint coin toss (2 rounds). */
@@ -94,6 +104,7 @@ export async function createPartyContext(o: ContextOptions): Promise<PartyContex
     chebyDeg: o.chebyDeg,
     checks: { opened: [], zeros: [], transcript: createHash('sha256') },
     sacrificeCoin: undefined,
+    profiler: o.profile ? new PhaseProfiler(() => ({ bytes: o.channel.stats.bytesSent, rounds: o.channel.stats.rounds })) : undefined,
   } satisfies PartyContext;
   if (malicious && base.macKeyShare === undefined) throw new RangeError('malicious mode needs a MAC key share from the triple source');
   if (!malicious) return base;

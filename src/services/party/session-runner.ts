@@ -9,11 +9,11 @@
 import { MacCheckError, ProtocolAbort, SacrificeError } from '../../base/errors.ts';
 import type { SealingKeyPair } from '../../crypto/sealing.ts';
 import type { ModelConfig, ModelWeights } from '../../formats/model-spec.ts';
-import { foldWeights } from '../../model/fold-weights.ts';
+import { foldedShapes, foldWeights } from '../../model/fold-weights.ts';
 import { secureGenerate } from '../../model/generate.ts';
 import type { Sampler } from '../../model/sampling.ts';
 import { loadSecureModel, loadSecureModelFromShares } from '../../model/secure-weights.ts';
-import { connectTlsNetwork, type TlsListener } from '../../net/tls-channel.ts';
+import { connectTlsNetwork, DEFAULT_MAX_FRAME_BYTES, type TlsListener } from '../../net/tls-channel.ts';
 import { createPartyContext } from '../../protocols/context.ts';
 import { inputShared } from '../../protocols/input.ts';
 import { Z64 } from '../../ring/ring.ts';
@@ -53,6 +53,11 @@ export interface SessionHandle {
   /** Aborts the session (cancellation from the coordinator, shutdown). */
   abort(reason: string): void;
   readonly done: Promise<void>;
+}
+
+/** Elements of the folded weights (all tensors). */
+function weightElements(config: ModelConfig): number {
+  return foldedShapes(config).reduce((n, s) => n + s.shape.reduce((a, b) => a * b, 1), 0);
 }
 
 export function runSession(
@@ -97,6 +102,11 @@ export function runSession(
       tls: rc.identity,
       listener: rc.listener,
       connectTimeoutMs: 15_000,
+      // Bringing the weights in opens every weight element in one round: allow frames that large.
+      maxFrameBytes: Math.max(
+        DEFAULT_MAX_FRAME_BYTES,
+        weightElements(rc.config) * (item.securityMode === 'malicious' ? 16 : 8) + (1 << 20),
+      ),
     });
     const mode = item.securityMode === 'malicious' ? 'malicious' : 'semi-honest';
     const material = await connectTripleService({
@@ -113,7 +123,16 @@ export function runSession(
     };
     if (aborted) abortWith(aborted);
     try {
-      const ctx = await createPartyContext({ id: me, n, mode, channel, material, scaleBits: rc.scaleBits, chebyDeg: rc.chebyDeg });
+      const ctx = await createPartyContext({
+        id: me,
+        n,
+        mode,
+        channel,
+        material,
+        scaleBits: rc.scaleBits,
+        chebyDeg: rc.chebyDeg,
+        profile: true,
+      });
       const config = rc.config;
       const t0 = performance.now();
       let secure;
@@ -129,6 +148,7 @@ export function runSession(
         if (me === owner && !ownWeights) throw new ProtocolAbort('this node is the model owner but holds no weights');
         secure = await loadSecureModel(ctx, config, owner, ownWeights && foldWeights(config, ownWeights));
       }
+      const setupMs = performance.now() - t0;
       // Prompt: every part's share (in order), turned into MACed inputs in one round.
       const vocab = config.vocabSize;
       const shares = item.parts
@@ -153,6 +173,7 @@ export function runSession(
         stopIds: config.eosId === undefined ? undefined : [config.eosId],
         onToken: (tokenId, index) => {
           marks.push({ t: performance.now(), bytes: ctx.channel.stats.bytesSent, rounds: ctx.channel.stats.rounds });
+          if (index === 0) ctx.profiler?.reset(); // from here on the profile covers decode steps only
           void report({ token: { index, tokenId } }).catch(() => undefined);
         },
       });
@@ -166,6 +187,15 @@ export function runSession(
           bytesPerTokenPerParty: marks.length > 1 ? (last.bytes - first.bytes) / steps : first.bytes,
           roundsPerToken: marks.length > 1 ? (last.rounds - first.rounds) / steps : first.rounds,
           prefillMs: first.t - t0,
+          decodeMs: marks.slice(1).map((m, i) => m.t - marks[i].t),
+          setupMs,
+          decodePhases: Object.entries(ctx.profiler?.snapshot() ?? {}).map(([name, p]) => ({
+            name,
+            ms: p.ms / steps,
+            bytes: p.bytes / steps,
+            rounds: p.rounds / steps,
+          })),
+          preprocessingBytes: material.stats.bytesReceived,
         },
       });
       log.log('info', 'session done', { tokens: ids.length });

@@ -64,6 +64,8 @@ export interface TripleClientOptions {
   readonly maxMessageBytes?: number;
   /** How long to wait for the reply to OpenSession (default 10 s). */
   readonly connectTimeoutMs?: number;
+  /** Largest request in dealt elements before splitting (default 2^23, malicious 2^21). */
+  readonly chunkElements?: number;
 }
 
 /** The triple service failed, refused, or is unreachable; `code` is the gRPC status if any. */
@@ -120,6 +122,8 @@ class TripleClient extends DescriptorTripleSource implements TripleServiceSource
     this.#ring = o.mode === 'malicious' ? Z128 : Z64;
     const maxMessageBytes = o.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
     this.#maxElements = Math.max(DEFAULT_REQUEST_LIMITS.maxElements, Math.ceil(maxMessageBytes / 8));
+    // Stay well inside one message of the service's default limits (2^25 elements, 256 MiB).
+    this.chunkElements = o.chunkElements ?? (o.mode === 'malicious' ? 1 << 21 : 1 << 23);
     const serverName = o.serverName ?? DEFAULT_SERVICE_NAME;
     const creds = grpc.credentials.createSsl(Buffer.from(o.identity.ca), Buffer.from(o.identity.key), Buffer.from(o.identity.cert), {
       checkServerIdentity: (host, cert) => {

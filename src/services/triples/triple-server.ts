@@ -156,7 +156,11 @@ export async function startTripleService(o: TripleServiceOptions): Promise<Tripl
   const limitsFor = (mode: SecurityMode): RequestLimits => {
     const bytesPerElement = mode === 'malicious' ? 32 : 8;
     const byMessage = Math.floor((maxMessageBytes - RESPONSE_OVERHEAD_BYTES) / bytesPerElement);
-    return { maxElements: Math.min(maxElementsPerRequest, byMessage), maxParties };
+    return {
+      maxElements: Math.min(maxElementsPerRequest, byMessage),
+      maxParties,
+      maxOperandElements: DEFAULT_REQUEST_LIMITS.maxOperandElements,
+    };
   };
 
   const sessions = new Map<string, SessionEntry>();

@@ -126,7 +126,10 @@ describe('material keys', () => {
         key,
       );
     }
-    assert.throws(() => parseMaterialKey('triple:100', { maxElements: 299, maxParties: 2 }), /deals 300 elements, above the limit of 299/);
+    assert.throws(
+      () => parseMaterialKey('triple:100', { maxElements: 299, maxParties: 2, maxOperandElements: 299 }),
+      /deals 300 elements, above the limit of 299/,
+    );
   });
 });
 
@@ -289,6 +292,40 @@ describe('triple service', () => {
       const big = await Promise.all(sources.map((s) => s.triples(5000)));
       assert.deepEqual(value(big.map((t) => t.c)).data, T.mul(value(big.map((t) => t.a)), value(big.map((t) => t.b))).data);
       assert.ok((pools().triple?.misses ?? 0) >= 1);
+      for (const s of sources) s.close();
+    } finally {
+      await service.close();
+    }
+  });
+
+  test('large fixed masks, input masks and randoms are split over several requests and reassembled consistently', async () => {
+    const service = await startService();
+    try {
+      const sessionId = `chunks-${++sessionCounter}`;
+      const sources = await Promise.all(
+        [0, 1].map((i) =>
+          connectTripleService({
+            address: `127.0.0.1:${service.port}`,
+            identity: partyIds[i],
+            sessionId,
+            partyIndex: i,
+            parties: 2,
+            mode: 'semi-honest',
+            chunkElements: 16,
+          }),
+        ),
+      );
+      const b = await Promise.all(sources.map((s) => s.fixedMask('w.big', 10, 7)));
+      assert.equal(sources[0].stats.requests, 5, 'a [10,7] mask at 16 elements per request: 1 fixedMask + 4 fixedAppend of 2 rows');
+      assert.deepEqual(b[0].shape, [10, 7]);
+      const ft = await Promise.all(sources.map((s) => s.fixedTriple('w.big', 3)));
+      assert.deepEqual(value(ft.map((t) => t.c)).data, T.matmul(value(ft.map((t) => t.a)), value(b)).data, 'C = A·B over the whole mask');
+      const im = await Promise.all(sources.map((s) => s.inputMask(0, 40)));
+      assert.deepEqual(im[0].clear?.data, value(im.map((m) => m.mask)).data, "the owner's clear mask matches the shares");
+      assert.equal(im[1].clear, undefined);
+      const r = await Promise.all(sources.map((s) => s.randoms(40)));
+      assert.deepEqual(r[0].shape, [40]);
+      assert.equal(sources[0].stats.requests, 5 + 1 + 5 + 3);
       for (const s of sources) s.close();
     } finally {
       await service.close();

@@ -1,0 +1,134 @@
+/**
+ * One benchmark configuration through the real services: a fresh local deployment on free
+ * loopback ports (triple service, coordinator, one node per party: separate OS processes, mTLS),
+ * `sessions` concurrent sessions, each with a `promptTokens`-token prompt held by party A and
+ * `decodeTokens` generated greedily. Returns the nodes' own measurements (SessionStats), the
+ * wall-clock throughput and every process's peak RSS (VmHWM, Linux).
+ * The model is a path or a random-model spec (gpt2-small-random): party A's node inputs the
+ * weights (model_source "owner"), so no encrypted copy of a benchmark model is needed.
+ */
+import { readFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import { loadConfigFile } from '../../config/config.ts';
+import { freePort } from '../../net/free-port.ts';
+import { submitPrompt } from '../../services/client/submit.ts';
+import type { SessionStats } from '../../services/gen/mpc_prompt/v1/coordinator.ts';
+import { loadIdentity } from '../../services/pki.ts';
+import { startLocalDeployment } from '../local-deployment.ts';
+
+export interface RunSpec {
+  readonly model: string;
+  readonly vocabSize: number;
+  readonly parties: number;
+  readonly security: 'semi-honest' | 'malicious';
+  readonly promptTokens: number;
+  readonly decodeTokens: number;
+  readonly sessions: number;
+  /** Start-up limit (the owner node generates or loads the model). */
+  readonly readyTimeoutMs?: number;
+  readonly log?: (line: string) => void;
+}
+
+export interface RunResult {
+  readonly stats: SessionStats[];
+  /** Generated ids of each session. */
+  readonly ids: number[][];
+  /** Decode tokens per second over all sessions (wall clock from the first to the last decode step). */
+  readonly tokensPerSecond: number;
+  readonly wallMs: number;
+  /** Peak resident set size per process (MB), by service name. */
+  readonly peakRssMb: Record<string, number>;
+}
+
+/** Peak RSS (VmHWM) of a process in MB, or -1 if unavailable. */
+function peakRssMb(pid: number | undefined): number {
+  if (pid === undefined) return -1;
+  try {
+    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Math.round(Number(m[1]) / 1024) : -1;
+  } catch {
+    return -1;
+  }
+}
+
+/** Deterministic public prompt ids (benchmark input, not a secret). */
+export function benchPrompt(length: number, vocab: number, salt = 0): number[] {
+  return Array.from({ length }, (_, i) => (i * 7919 + salt * 104729 + 13) % vocab);
+}
+
+export async function runDeployment(spec: RunSpec): Promise<RunResult> {
+  const dir = mkdtempSync(join(tmpdir(), 'mpc-prompt-bench-'));
+  const ids = Array.from({ length: spec.parties }, (_, i) => String.fromCharCode(65 + i));
+  const ports = await Promise.all(Array.from({ length: spec.parties + 2 }, freePort));
+  const raw = {
+    security: { mode: spec.security },
+    scheduler: { max_context: spec.promptTokens + spec.decodeTokens },
+    deployment: {
+      pki_dir: join(dir, 'pki'),
+      coordinator: `localhost:${ports[0]}`,
+      triples: `localhost:${ports[1]}`,
+      coordinator_metrics: '',
+      triples_metrics: '',
+      parties: ids.map((id, i) => ({ id, data: `localhost:${ports[i + 2]}`, metrics: '' })),
+      model: spec.model,
+      model_owner: 'A',
+      model_source: 'owner',
+      max_concurrent_sessions: spec.sessions,
+      session_timeout_s: 86_400,
+    },
+  };
+  const configPath = join(dir, 'config.yaml');
+  writeFileSync(configPath, stringify(raw));
+  const config = loadConfigFile(configPath);
+  const t0 = performance.now();
+  const deployment = await startLocalDeployment(config, configPath, join(dir, 'logs'), spec.readyTimeoutMs ?? 600_000);
+  spec.log?.(`deployment up in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  try {
+    const identities = await Promise.all(ids.map((id) => loadIdentity(config.deployment.pki_dir, `client-${id}`)));
+    const firstDecode: number[] = [];
+    const lastDecode: number[] = [];
+    const start = performance.now();
+    const sessions = await Promise.all(
+      Array.from({ length: spec.sessions }, (_, s) =>
+        Promise.all(
+          ids.map((id, i) =>
+            submitPrompt({
+              config,
+              partyId: id,
+              identity: identities[i],
+              sessionName: `bench-${s}`,
+              ids: i === 0 ? benchPrompt(spec.promptTokens, spec.vocabSize, s) : [],
+              vocabSize: spec.vocabSize,
+              maxNewTokens: spec.decodeTokens,
+              onToken:
+                i === 0
+                  ? (_tok, index) => {
+                      if (index === 0) firstDecode.push(performance.now());
+                      lastDecode.push(performance.now());
+                      spec.log?.(`session ${s}: token ${index + 1}/${spec.decodeTokens}`);
+                    }
+                  : undefined,
+            }),
+          ),
+        ),
+      ),
+    );
+    const wallMs = performance.now() - start;
+    const peak: Record<string, number> = {};
+    for (const [name, child] of deployment.children) peak[name] = peakRssMb(child.pid);
+    const steps = spec.sessions * (spec.decodeTokens - 1);
+    const span = Math.max(...lastDecode) - Math.min(...firstDecode);
+    return {
+      stats: sessions.map((r) => r[0].stats as SessionStats),
+      ids: sessions.map((r) => r[0].ids),
+      tokensPerSecond: steps > 0 && span > 0 ? (steps * 1000) / span : 0,
+      wallMs,
+      peakRssMb: peak,
+    };
+  } finally {
+    await deployment.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}

@@ -18,7 +18,7 @@ import * as T from '../ring/tensor.ts';
 import type { RingTensor } from '../ring/tensor.ts';
 import * as L from '../sharing/linear.ts';
 import type { SecretTensor } from '../sharing/secret-tensor.ts';
-import { foldedShapes } from './fold-weights.ts';
+import { foldedShapes, type FoldedTensor } from './fold-weights.ts';
 
 export interface SecureLayer {
   readonly wqkv: SecureLinear;
@@ -46,9 +46,32 @@ export function operandShares(ctx: PartyContext, w: FixedOperand): SecretTensor 
   return L.addSP(ctx, w.mask, w.opened);
 }
 
+/** Tensors are brought in groups of at most this many elements (a larger tensor is a group of its own). */
+export const WEIGHT_GROUP_ELEMENTS = 1 << 24;
+
+/** Consecutive groups of spec indices, each of at most WEIGHT_GROUP_ELEMENTS elements (or one tensor). */
+function weightGroups(specs: readonly FoldedTensor[]): number[][] {
+  const groups: number[][] = [];
+  let current: number[] = [];
+  let size = 0;
+  specs.forEach((s, i) => {
+    const n = T.sizeOf(s.shape);
+    if (current.length > 0 && size + n > WEIGHT_GROUP_ELEMENTS) {
+      groups.push(current);
+      current = [];
+      size = 0;
+    }
+    current.push(i);
+    size += n;
+  });
+  if (current.length > 0) groups.push(current);
+  return groups;
+}
+
 /**
  * Inputs the folded weights from `owner` (who passes `folded`, in foldedShapes order) and
- * prepares the fixed operands. Two rounds in total.
+ * prepares the fixed operands: per group of tensors (see {@link WEIGHT_GROUP_ELEMENTS}) one input
+ * round and one fixed-operand round, so the transient memory is bounded by a group, not the model.
  */
 export async function loadSecureModel(
   ctx: PartyContext,
@@ -60,21 +83,22 @@ export async function loadSecureModel(
   if (ctx.id === owner && (!folded || folded.length !== specs.length)) {
     throw new RangeError(`loadSecureModel: the owner must pass ${specs.length} folded tensors`);
   }
-  const shared = await input(
-    ctx,
-    specs.map((s, i) => ({
-      owner,
-      shape: s.shape,
-      value: ctx.id === owner ? encode(ctx.ring, s.shape, (folded as Float64Array[])[i], ctx.scaleBits) : undefined,
-    })),
+  return assembleSecureModel(ctx, config, (group) =>
+    input(
+      ctx,
+      group.map((i) => ({
+        owner,
+        shape: specs[i].shape,
+        value: ctx.id === owner ? encode(ctx.ring, specs[i].shape, (folded as Float64Array[])[i], ctx.scaleBits) : undefined,
+      })),
+    ),
   );
-  return assembleSecureModel(ctx, config, shared);
 }
 
 /**
  * Turns this party's additive shares of the folded, encoded weights (Z_2^64, in foldedShapes
- * order; e.g. from the enclave service) into the secure model: one `inputShared` round for all
- * tensors, then the fixed-operand round. Shapes are checked against the config.
+ * order; e.g. from the enclave service) into the secure model: per group of tensors one
+ * `inputShared` round and one fixed-operand round. Shapes are checked against the config.
  */
 export async function loadSecureModelFromShares(
   ctx: PartyContext,
@@ -88,27 +112,45 @@ export async function loadSecureModelFromShares(
     if (shares[i].shape.join('x') !== s.shape.join('x'))
       throw new RangeError(`loadSecureModelFromShares: ${s.name} has shape [${shares[i].shape}], expected [${s.shape}]`);
   });
-  const total = specs.reduce((n, s) => n + T.sizeOf(s.shape), 0);
-  const joined = await inputShared(ctx, T.reshape(T.concatFlat(Z64, [...shares]), [total]));
-  return assembleSecureModel(
-    ctx,
-    config,
-    L.splitS(
+  return assembleSecureModel(ctx, config, async (group) => {
+    const total = group.reduce((n, i) => n + T.sizeOf(specs[i].shape), 0);
+    const joined = await inputShared(
+      ctx,
+      T.reshape(
+        T.concatFlat(
+          Z64,
+          group.map((i) => shares[i]),
+        ),
+        [total],
+      ),
+    );
+    return L.splitS(
       joined,
-      specs.map((s) => s.shape),
-    ),
-  );
+      group.map((i) => specs[i].shape),
+    );
+  });
 }
 
-async function assembleSecureModel(ctx: PartyContext, config: ModelConfig, shared: readonly SecretTensor[]): Promise<SecureModel> {
+/** Brings the weights in group by group (`share` makes one group's secret tensors) and builds the model. */
+async function assembleSecureModel(
+  ctx: PartyContext,
+  config: ModelConfig,
+  share: (group: number[]) => Promise<SecretTensor[]>,
+): Promise<SecureModel> {
   const specs = foldedShapes(config);
-  const byName = new Map(specs.map((s, i) => [s.name, shared[i]]));
-  const matrices = specs.filter((s) => s.kind === 'matrix');
-  const operands = await prepareFixed(
-    ctx,
-    matrices.map((s) => ({ id: `w.${s.name}`, w: byName.get(s.name) as SecretTensor })),
-  );
-  const op = new Map(matrices.map((s, i) => [s.name, operands[i]]));
+  const byName = new Map<string, SecretTensor>();
+  const op = new Map<string, FixedOperand>();
+  for (const group of weightGroups(specs)) {
+    const shared = await share(group);
+    const matrices = group.map((i, j) => ({ spec: specs[i], w: shared[j] })).filter((x) => x.spec.kind === 'matrix');
+    for (const [j, i] of group.entries()) if (specs[i].kind !== 'matrix') byName.set(specs[i].name, shared[j]);
+    const operands = await prepareFixed(
+      ctx,
+      matrices.map((m) => ({ id: `w.${m.spec.name}`, w: m.w })),
+    );
+    matrices.forEach((m, k) => op.set(m.spec.name, operands[k]));
+  }
+
   const lin = (w: string, b?: string): SecureLinear => ({ w: op.get(w) as FixedOperand, bias: b ? byName.get(b) : undefined });
   const gpt2 = config.arch === 'gpt2';
   const layers = Array.from({ length: config.nLayers }, (_, l) => {

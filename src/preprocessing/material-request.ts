@@ -23,6 +23,7 @@ import * as T from '../ring/tensor.ts';
 import type { RingTensor } from '../ring/tensor.ts';
 import * as L from '../sharing/linear.ts';
 import type { SecretTensor } from '../sharing/secret-tensor.ts';
+import { joinElements } from './element-axis.ts';
 import type { FixedTriple, InputMask, MaskedBits, MaterialStats, SquarePair, Triple, TripleSource } from './material.ts';
 
 export type MaterialDescriptor =
@@ -346,7 +347,7 @@ export abstract class DescriptorTripleSource implements TripleSource {
   /**
    * Largest request this source sends, in dealt elements (what fits one message). Larger fixed
    * masks go as one fixedMask of the first rows plus fixedAppend requests for the rest; larger
-   * input masks and randoms as several requests; results are concatenated. All requests of one
+   * elementwise requests as several requests; results are concatenated. All requests of one
    * call are issued before any await, so the order of calls is kept.
    */
   protected chunkElements: number = Number.POSITIVE_INFINITY;
@@ -354,8 +355,26 @@ export abstract class DescriptorTripleSource implements TripleSource {
   abstract macKeyShare(): Promise<bigint | undefined>;
   protected abstract fetch(d: MaterialDescriptor): Promise<FetchedMaterial>;
 
+  /**
+   * Fetches an elementwise request, split into pieces of at most `chunkElements` dealt elements
+   * (all issued before any await), joined along the element axis.
+   */
+  async #fetchSplit(d: Extract<MaterialDescriptor, { size: number }>): Promise<FetchedMaterial> {
+    const perElement = dealtElements({ ...d, size: 1 });
+    const step = Math.max(1, Math.floor(this.chunkElements / perElement));
+    if (d.size <= step) return this.fetch(d);
+    const pending: Promise<FetchedMaterial>[] = [];
+    for (let off = 0; off < d.size; off += step) pending.push(this.fetch({ ...d, size: Math.min(step, d.size - off) }));
+    const got = await Promise.all(pending);
+    const clears = got.map((g) => g.clear);
+    return {
+      parts: got[0].parts.map((_, i) => joinElements(got.map((g) => g.parts[i]))),
+      clear: clears.every((c): c is RingTensor => c !== undefined) ? T.concatFlat(clears[0].ring, clears) : undefined,
+    };
+  }
+
   async triples(size: number): Promise<Triple> {
-    const [a, b, c] = (await this.fetch({ kind: 'triple', size })).parts;
+    const [a, b, c] = (await this.#fetchSplit({ kind: 'triple', size })).parts;
     return { a, b, c };
   }
 
@@ -373,15 +392,6 @@ export abstract class DescriptorTripleSource implements TripleSource {
     return L.reshapeS(L.concatS(parts), [k, n]);
   }
 
-  /** Splits [0, size) into pieces of at most `per` elements. */
-  #pieces(size: number, per: number): number[] {
-    const step = Math.max(1, Math.floor(per));
-    if (size <= step) return [size];
-    const out: number[] = [];
-    for (let s = 0; s < size; s += step) out.push(Math.min(step, size - s));
-    return out;
-  }
-
   async fixedAppend(id: string, rows: number, n: number): Promise<SecretTensor> {
     return (await this.fetch({ kind: 'fixedAppend', id, rows, n })).parts[0];
   }
@@ -392,32 +402,26 @@ export abstract class DescriptorTripleSource implements TripleSource {
   }
 
   async inputMask(owner: number, size: number): Promise<InputMask> {
-    const pieces = this.#pieces(size, this.chunkElements / 2);
-    const got = await Promise.all(pieces.map((s) => this.fetch({ kind: 'input', owner, size: s })));
-    if (got.length === 1) return { mask: got[0].parts[0], clear: got[0].clear };
-    const clears = got.map((g) => g.clear);
-    const clear = clears.every((c): c is RingTensor => c !== undefined) ? T.concatFlat(clears[0].ring, clears) : undefined;
-    return { mask: L.concatS(got.map((g) => g.parts[0])), clear };
+    const { parts, clear } = await this.#fetchSplit({ kind: 'input', owner, size });
+    return { mask: parts[0], clear };
   }
 
   async squares(size: number): Promise<SquarePair> {
-    const [a, aa] = (await this.fetch({ kind: 'square', size })).parts;
+    const [a, aa] = (await this.#fetchSplit({ kind: 'square', size })).parts;
     return { a, aa };
   }
 
   async truncMasks(size: number, shift: number): Promise<MaskedBits> {
-    const [r, rMsb, rHigh] = (await this.fetch({ kind: 'trunc', size, shift })).parts;
+    const [r, rMsb, rHigh] = (await this.#fetchSplit({ kind: 'trunc', size, shift })).parts;
     return { shift, r, rMsb, rHigh, bits: undefined };
   }
 
   async compareMasks(size: number, bits: number): Promise<MaskedBits> {
-    const [r, rMsb, rHigh, b] = (await this.fetch({ kind: 'compare', size, bits })).parts;
+    const [r, rMsb, rHigh, b] = (await this.#fetchSplit({ kind: 'compare', size, bits })).parts;
     return { shift: bits, r, rMsb, rHigh, bits: b };
   }
 
   async randoms(size: number): Promise<SecretTensor> {
-    const pieces = this.#pieces(size, this.chunkElements);
-    const got = await Promise.all(pieces.map((s) => this.fetch({ kind: 'random', size: s })));
-    return got.length === 1 ? got[0].parts[0] : L.concatS(got.map((g) => g.parts[0]));
+    return (await this.#fetchSplit({ kind: 'random', size })).parts[0];
   }
 }

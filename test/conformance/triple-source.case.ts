@@ -16,6 +16,11 @@ import type { SecretTensor } from '../../src/sharing/secret-tensor.ts';
 export interface TripleSourceFactory {
   readonly name: string;
   create(n: number, mode: SecurityMode): Promise<{ sources: TripleSource[]; dispose: () => Promise<void> }>;
+  /**
+   * Why this source cannot see a desync at the request that diverges (e.g. material served from
+   * local pools); the DesyncError case is then skipped with this reason.
+   */
+  readonly desyncUndetectable?: string;
 }
 
 const value = (parts: SecretTensor[]): T.RingTensor => reconstruct(parts.map((p) => p.share));
@@ -94,7 +99,7 @@ export function runTripleSourceConformance(f: TripleSourceFactory): void {
     }
   }
 
-  test(`${f.name}: requests that disagree between parties raise DesyncError`, async () => {
+  test(`${f.name}: requests that disagree between parties raise DesyncError`, { skip: f.desyncUndetectable }, async () => {
     const { sources, dispose } = await f.create(2, 'semi-honest');
     try {
       await sources[0].triples(4);

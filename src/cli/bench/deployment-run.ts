@@ -85,6 +85,7 @@ export async function runDeployment(spec: RunSpec): Promise<RunResult> {
   const t0 = performance.now();
   const deployment = await startLocalDeployment(config, configPath, join(dir, 'logs'), spec.readyTimeoutMs ?? 600_000);
   spec.log?.(`deployment up in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  let failed = false;
   try {
     const identities = await Promise.all(ids.map((id) => loadIdentity(config.deployment.pki_dir, `client-${id}`)));
     const firstDecode: number[] = [];
@@ -127,8 +128,20 @@ export async function runDeployment(spec: RunSpec): Promise<RunResult> {
       wallMs,
       peakRssMb: peak,
     };
+  } catch (e) {
+    failed = true;
+    const tails = [...deployment.children.keys()].map((n) => `--- ${n}.log ---\n${tail(join(dir, 'logs', `${n}.log`))}`).join('\n');
+    throw new Error(`${(e as Error).message}\n(logs kept in ${join(dir, 'logs')})\n${tails}`, { cause: e });
   } finally {
     await deployment.stop();
-    rmSync(dir, { recursive: true, force: true });
+    if (!failed) rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function tail(path: string): string {
+  try {
+    return readFileSync(path, 'utf8').split('\n').slice(-6).join('\n');
+  } catch {
+    return '(no log)';
   }
 }

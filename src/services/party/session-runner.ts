@@ -14,6 +14,7 @@ import { secureGenerate } from '../../model/generate.ts';
 import type { Sampler } from '../../model/sampling.ts';
 import { loadSecureModel, loadSecureModelFromShares } from '../../model/secure-weights.ts';
 import { connectTlsNetwork, DEFAULT_MAX_FRAME_BYTES, type TlsListener } from '../../net/tls-channel.ts';
+import { PooledTripleSource } from '../../preprocessing/pooled-source.ts';
 import { createPartyContext } from '../../protocols/context.ts';
 import { inputShared } from '../../protocols/input.ts';
 import { Z64 } from '../../ring/ring.ts';
@@ -109,7 +110,7 @@ export function runSession(
       ),
     });
     const mode = item.securityMode === 'malicious' ? 'malicious' : 'semi-honest';
-    const material = await connectTripleService({
+    const service = await connectTripleService({
       address: rc.triplesAddress,
       identity: rc.identity,
       sessionId: item.sessionId,
@@ -117,9 +118,12 @@ export function runSession(
       parties: n,
       mode,
     });
+    // Elementwise material comes from local pools refilled ahead of use (one dealer round trip per
+    // batch instead of per protocol step).
+    const material = new PooledTripleSource(service);
     abortWith = (e) => {
       channel.close(e);
-      material.close();
+      service.close();
     };
     if (aborted) abortWith(aborted);
     try {
@@ -205,7 +209,7 @@ export function runSession(
       rc.metrics.inc('mpc_preprocessing_bytes_total', 'Bytes received from the triple service', material.stats.bytesReceived);
       channel.close();
     } finally {
-      material.close();
+      service.close();
     }
   })().catch(async (e: unknown) => {
     const message = e instanceof Error ? e.message : String(e);

@@ -298,7 +298,7 @@ describe('triple service', () => {
     }
   });
 
-  test('large fixed masks, input masks and randoms are split over several requests and reassembled consistently', async () => {
+  test('large fixed masks and elementwise requests are split over several requests and reassembled consistently', async () => {
     const service = await startService();
     try {
       const sessionId = `chunks-${++sessionCounter}`;
@@ -326,6 +326,14 @@ describe('triple service', () => {
       const r = await Promise.all(sources.map((s) => s.randoms(40)));
       assert.deepEqual(r[0].shape, [40]);
       assert.equal(sources[0].stats.requests, 5 + 1 + 5 + 3);
+      const tr = await Promise.all(sources.map((s) => s.triples(40)));
+      assert.deepEqual(value(tr.map((t) => t.c)).data, T.mul(value(tr.map((t) => t.a)), value(tr.map((t) => t.b))).data);
+      const cm = await Promise.all(sources.map((s) => s.compareMasks(10, 4)));
+      assert.deepEqual(cm[0].bits?.shape, [4, 10]);
+      const rv = value(cm.map((m) => m.r));
+      const bits = value(cm.map((m) => m.bits as SecretTensor));
+      for (let i = 0; i < 10; i++) for (let j = 0; j < 4; j++) assert.equal(bits.data[j * 10 + i], (rv.data[i] >> BigInt(j)) & 1n);
+      assert.equal(sources[0].stats.requests, 14 + 8 + 5, 'triples: 5 per request (3 tensors); compare masks: 2 per request (3 + 4 rows)');
       for (const s of sources) s.close();
     } finally {
       await service.close();

@@ -1,0 +1,58 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { runTripleSourceConformance } from '../../test/conformance/triple-source.case.ts';
+import * as T from '../ring/tensor.ts';
+import { macKey, reconstruct } from '../sharing/additive.ts';
+import type { SecretTensor } from '../sharing/secret-tensor.ts';
+import { InsecureLocalDealer } from './insecure-local-dealer.ts';
+import { PooledTripleSource } from './pooled-source.ts';
+
+runTripleSourceConformance({
+  name: 'PooledTripleSource over InsecureLocalDealer (batches of 8)',
+  create: async (n, mode) => {
+    const dealer = new InsecureLocalDealer(n, mode);
+    return {
+      sources: Array.from({ length: n }, (_, i) => new PooledTripleSource(dealer.forParty(i), { batchSize: 8 })),
+      dispose: async () => {},
+    };
+  },
+  desyncUndetectable: 'pooled material is sliced locally; the dealer sees only batch requests (see pooled-source.ts)',
+});
+
+const value = (parts: SecretTensor[]): T.RingTensor => reconstruct(parts.map((p) => p.share));
+
+for (const mode of ['semi-honest', 'malicious'] as const)
+  test(`pooled material stays consistent across batch boundaries and prefetches ahead (${mode})`, async () => {
+    const dealer = new InsecureLocalDealer(2, mode);
+    const views = [0, 1].map((i) => dealer.forParty(i));
+    const pooled = views.map((v) => new PooledTripleSource(v, { batchSize: 8 }));
+    const alpha = mode === 'malicious' ? macKey((await Promise.all(pooled.map((p) => p.macKeyShare()))) as bigint[]) : undefined;
+    for (const size of [5, 5, 5, 7, 1, 8]) {
+      const tr = await Promise.all(pooled.map((p) => p.triples(size)));
+      assert.deepEqual(tr[0].a.shape, [size]);
+      assert.deepEqual(value(tr.map((t) => t.c)).data, T.mul(value(tr.map((t) => t.a)), value(tr.map((t) => t.b))).data);
+      if (alpha !== undefined)
+        assert.deepEqual(
+          T.toBigInts(reconstruct(tr.map((t) => t.c.mac as T.RingTensor))),
+          T.toBigInts(T.mulScalar(value(tr.map((t) => t.c)), alpha)),
+        );
+    }
+    // 31 elements in batches of 8 with a refill below half a batch: 4 requests plus one prefetched.
+    assert.equal(views[0].stats.requests, 5);
+    for (const size of [3, 7, 6]) {
+      const cm = await Promise.all(pooled.map((p) => p.compareMasks(size, 10)));
+      assert.deepEqual(cm[0].bits?.shape, [10, size]);
+      const r = T.toBigInts(value(cm.map((m) => m.r))).map((v) => BigInt.asUintN(64, v));
+      const bits = T.toBigInts(value(cm.map((m) => m.bits as SecretTensor))).map((v) => BigInt.asUintN(64, v));
+      const high = T.toBigInts(value(cm.map((m) => m.rHigh))).map((v) => BigInt.asUintN(64, v));
+      r.forEach((rv, i) => {
+        assert.equal(high[i], (rv & ((1n << 63n) - 1n)) >> 10n);
+        for (let j = 0; j < 10; j++) assert.equal(bits[j * size + i], (rv >> BigInt(j)) & 1n, `bit ${j} of element ${i}`);
+      });
+    }
+    // Larger than a batch: straight through.
+    const before = views[0].stats.requests;
+    const big = await Promise.all(pooled.map((p) => p.randoms(100)));
+    assert.deepEqual(big[0].shape, [100]);
+    assert.equal(views[0].stats.requests, before + 1);
+  });

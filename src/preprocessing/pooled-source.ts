@@ -1,0 +1,170 @@
+/**
+ * Material fetched ahead: a TripleSource wrapper that serves elementwise material (triples,
+ * square pairs, truncation and comparison masks, randoms) from local pools filled by large batch
+ * requests to the underlying source, and requests the next batch as soon as a pool falls below
+ * half — while the protocol computes — so most protocol steps never wait for a round trip to the
+ * dealer. Matrix, fixed-operand and input material pass straight through.
+ *
+ * Consistency: every party makes the same calls in the same order (the computation's control
+ * flow is public), so every party's pools hold the same batches at the same points and slice
+ * them identically; refills are issued at the same call on every party, so the underlying
+ * request order stays identical too. A request larger than a batch goes straight through.
+ * Elements of a batch that are never used (the tail at the end of a session) are discarded.
+ *
+ * Desynchronisation: two parties whose calls differ may be served from their pools without the
+ * dealer seeing it (the dealer only sees batch requests); it surfaces at the next request that
+ * differs, or as a failed MAC check in malicious mode — never as a wrong token there. In
+ * semi-honest mode parties follow the protocol by assumption, so a desync is a bug, not an attack.
+ */
+import { joinElements, sliceElements } from './element-axis.ts';
+import type { SecretTensor } from '../sharing/secret-tensor.ts';
+import type { FixedTriple, InputMask, MaskedBits, MaterialStats, SquarePair, Triple, TripleSource } from './material.ts';
+
+/** A batch: tensors whose last axis is the element index (shape [n] or [rows, n]). */
+interface Batch {
+  readonly size: number;
+  readonly tensors: readonly (SecretTensor | undefined)[];
+}
+
+class Pool {
+  #ready: Batch[] = [];
+  #offset = 0;
+  #available = 0;
+  #inflight: Promise<void> | undefined;
+
+  constructor(
+    private readonly batchSize: number,
+    private readonly fetchBatch: (size: number) => Promise<Batch>,
+  ) {}
+
+  /** Issues the next batch request now (synchronously) unless one is in flight. */
+  #refill(): Promise<void> {
+    this.#inflight ??= this.fetchBatch(this.batchSize).then((b) => {
+      this.#ready.push(b);
+      this.#available += b.size;
+      this.#inflight = undefined;
+    });
+    return this.#inflight;
+  }
+
+  /** `size` elements of every tensor, in order; refills ahead. Concurrent takes are served in call order. */
+  async take(size: number): Promise<(SecretTensor | undefined)[]> {
+    while (this.#available < size) await this.#refill();
+    const pieces: (SecretTensor | undefined)[][] = [];
+    let need = size;
+    while (need > 0) {
+      const b = this.#ready[0];
+      const n = Math.min(need, b.size - this.#offset);
+      pieces.push(b.tensors.map((t) => t && sliceElements(t, this.#offset, n)));
+      this.#offset += n;
+      need -= n;
+      if (this.#offset === b.size) {
+        this.#ready.shift();
+        this.#offset = 0;
+      }
+    }
+    this.#available -= size;
+    // Fetch ahead: keep a batch in flight once less than half a batch is left.
+    if (this.#available < this.batchSize / 2) void this.#refill().catch(() => undefined); // a failure surfaces at the next take
+    return pieces[0].map((t, i) => (t && pieces.length > 1 ? joinElements(pieces.map((p) => p[i] as SecretTensor)) : t));
+  }
+}
+
+export interface PooledSourceOptions {
+  /** Elements per batch request (default 2^16). */
+  readonly batchSize?: number;
+}
+
+export class PooledTripleSource implements TripleSource {
+  readonly name: string;
+  readonly #inner: TripleSource;
+  readonly #batch: number;
+  readonly #pools = new Map<string, Pool>();
+
+  constructor(inner: TripleSource, o: PooledSourceOptions = {}) {
+    this.#inner = inner;
+    this.#batch = o.batchSize ?? 1 << 16;
+    if (!(Number.isInteger(this.#batch) && this.#batch >= 1))
+      throw new RangeError(`batchSize must be a positive integer, got ${this.#batch}`);
+    this.name = `pooled(${inner.name})`;
+  }
+
+  get stats(): Readonly<MaterialStats> {
+    return this.#inner.stats;
+  }
+
+  #pool(key: string, fetch: (size: number) => Promise<Batch>): Pool {
+    let p = this.#pools.get(key);
+    if (!p) this.#pools.set(key, (p = new Pool(this.#batch, fetch)));
+    return p;
+  }
+
+  macKeyShare(): Promise<bigint | undefined> {
+    return this.#inner.macKeyShare();
+  }
+
+  async triples(size: number): Promise<Triple> {
+    if (size > this.#batch) return this.#inner.triples(size);
+    const pool = this.#pool('triple', async (n) => {
+      const t = await this.#inner.triples(n);
+      return { size: n, tensors: [t.a, t.b, t.c] };
+    });
+    const [a, b, c] = (await pool.take(size)) as SecretTensor[];
+    return { a, b, c };
+  }
+
+  async squares(size: number): Promise<SquarePair> {
+    if (size > this.#batch) return this.#inner.squares(size);
+    const pool = this.#pool('square', async (n) => {
+      const t = await this.#inner.squares(n);
+      return { size: n, tensors: [t.a, t.aa] };
+    });
+    const [a, aa] = (await pool.take(size)) as SecretTensor[];
+    return { a, aa };
+  }
+
+  truncMasks(size: number, shift: number): Promise<MaskedBits> {
+    if (size > this.#batch) return this.#inner.truncMasks(size, shift);
+    return this.#masks(`trunc:${shift}`, size, shift, (n) => this.#inner.truncMasks(n, shift));
+  }
+
+  compareMasks(size: number, bits: number): Promise<MaskedBits> {
+    if (size > this.#batch) return this.#inner.compareMasks(size, bits);
+    return this.#masks(`compare:${bits}`, size, bits, (n) => this.#inner.compareMasks(n, bits));
+  }
+
+  async #masks(key: string, size: number, shift: number, fetch: (n: number) => Promise<MaskedBits>): Promise<MaskedBits> {
+    const pool = this.#pool(key, async (n) => {
+      const m = await fetch(n);
+      return { size: n, tensors: [m.r, m.rMsb, m.rHigh, m.bits] };
+    });
+    const [r, rMsb, rHigh, bits] = await pool.take(size);
+    return { shift, r: r as SecretTensor, rMsb: rMsb as SecretTensor, rHigh: rHigh as SecretTensor, bits };
+  }
+
+  async randoms(size: number): Promise<SecretTensor> {
+    if (size > this.#batch) return this.#inner.randoms(size);
+    const pool = this.#pool('random', async (n) => ({ size: n, tensors: [await this.#inner.randoms(n)] }));
+    return (await pool.take(size))[0] as SecretTensor;
+  }
+
+  matrixTriple(m: number, k: number, n: number): Promise<Triple> {
+    return this.#inner.matrixTriple(m, k, n);
+  }
+
+  fixedMask(id: string, k: number, n: number): Promise<SecretTensor> {
+    return this.#inner.fixedMask(id, k, n);
+  }
+
+  fixedAppend(id: string, rows: number, n: number): Promise<SecretTensor> {
+    return this.#inner.fixedAppend(id, rows, n);
+  }
+
+  fixedTriple(id: string, m: number, transposed?: boolean): Promise<FixedTriple> {
+    return this.#inner.fixedTriple(id, m, transposed);
+  }
+
+  inputMask(owner: number, size: number): Promise<InputMask> {
+    return this.#inner.inputMask(owner, size);
+  }
+}

@@ -6,6 +6,8 @@
  * feeding the reference's tokens, at how many steps the secure argmax equals the reference
  * argmax, the max |logit error|, and how many disagreements fall on near-ties (top-2 margin < 0.05).
  * Default model: ../shared/testdata/llama2c/stories260K.bin, greedy from BOS.
+ * --teacher-forced-only skips (1) (for large models such as gpt2-small-random, whose BOS is
+ * undefined: the prompt is then token 0).
  */
 import { parseArgs } from 'node:util';
 import { loadModel } from '../src/formats/load-model.ts';
@@ -22,6 +24,7 @@ const { values: a } = parseArgs({
     parties: { type: 'string', default: '2' },
     security: { type: 'string', default: 'semi-honest' },
     json: { type: 'boolean', default: false },
+    'teacher-forced-only': { type: 'boolean', default: false },
   },
 });
 const model = loadModel(a.model as string);
@@ -32,17 +35,19 @@ const prompt = [model.config.bosId ?? 0];
 
 const reference = referenceGenerate(model, prompt, n, { greedy: true });
 const t0 = performance.now();
-const secure = await runMemorySession(model, prompt, {
-  parties,
-  mode,
-  scaleBits: 16,
-  maxContext: model.config.maxSeqLen,
-  maxNewTokens: n,
-  sampler: { kind: 'greedy' },
-});
+const secure = a['teacher-forced-only']
+  ? undefined
+  : await runMemorySession(model, prompt, {
+      parties,
+      mode,
+      scaleBits: 16,
+      maxContext: model.config.maxSeqLen,
+      maxNewTokens: n,
+      sampler: { kind: 'greedy' },
+    });
 const freeSeconds = (performance.now() - t0) / 1000;
-const agree = secure.ids.filter((id, i) => id === reference[i]).length;
-const firstDivergence = secure.ids.findIndex((id, i) => id !== reference[i]);
+const agree = secure?.ids.filter((id, i) => id === reference[i]).length;
+const firstDivergence = secure?.ids.findIndex((id, i) => id !== reference[i]);
 
 // Teacher forcing on the reference sequence: position p's logits predict reference[p].
 const forced = [...prompt, ...reference.slice(0, n - 1)];
@@ -51,6 +56,9 @@ const ref = createReferenceModel(model);
 let argmaxAgree = 0;
 let maxErr = 0;
 let nearTieDisagreements = 0;
+let clearSteps = 0;
+let clearAgree = 0;
+let minMargin = Infinity;
 forced.forEach((id, p) => {
   const r = ref.forward(id, p);
   const s = secureLogits[p];
@@ -65,8 +73,14 @@ forced.forEach((id, p) => {
   r.forEach((v, i) => {
     if (i !== best && v > second) second = v;
   });
+  const margin = r[best] - second;
+  minMargin = Math.min(minMargin, margin);
+  if (margin > 0.05) {
+    clearSteps++;
+    if (sBest === best) clearAgree++;
+  }
   if (sBest === best) argmaxAgree++;
-  else if (r[best] - second < 0.05) nearTieDisagreements++;
+  else if (margin < 0.05) nearTieDisagreements++;
 });
 
 const result = {
@@ -74,12 +88,16 @@ const result = {
   tokens: n,
   parties,
   security: mode,
-  free_running: { agree, of: n, first_divergence: firstDivergence, seconds: freeSeconds, stats: secure.stats },
+  free_running: secure && { agree, of: n, first_divergence: firstDivergence, seconds: freeSeconds, stats: secure.stats },
   teacher_forced: {
     argmax_agree: argmaxAgree,
     of: forced.length,
     max_abs_logit_error: maxErr,
     disagreements_on_near_ties: nearTieDisagreements,
+    steps_with_margin_above_0_05: clearSteps,
+    argmax_agree_where_margin_above_0_05: clearAgree,
+    min_top2_margin: minMargin,
+    seconds: (performance.now() - t0) / 1000 - freeSeconds,
   },
 };
 console.log(a.json ? JSON.stringify(result, null, 2) : result);

@@ -71,7 +71,10 @@ test('party nodes refuse weight shares from an enclave whose attestation root th
       assert.doesNotMatch(log, /enclave evidence verified/, 'no node accepted the evidence');
     }
     // Each node refuses on its own, unless the coordinator stopped the session first.
-    assert.ok([la, lb].some((l) => /session failed.*enclave refused \(root-not-pinned\)/.test(l)), `${la}\n${lb}`);
+    assert.ok(
+      [la, lb].some((l) => /session failed.*enclave refused \(root-not-pinned\)/.test(l)),
+      `${la}\n${lb}`,
+    );
   } finally {
     await deployment.stop();
     rmSync(dir, { recursive: true, force: true });

@@ -11,9 +11,9 @@ import * as L from '../sharing/linear.ts';
 import type { SecretTensor } from '../sharing/secret-tensor.ts';
 import { truncate } from '../protocols/truncate.ts';
 
-/** Rounds of one batched ltz / nonNegative call with ℓ = ctx.compareBits: 1 + ⌈log2 ℓ⌉. */
-export function ltzRounds(ctx: Pick<PartyContext, 'compareBits'>): number {
-  return 1 + comparatorLevels(ctx.compareBits).length;
+/** Rounds of one batched ltz / nonNegative call with ℓ = ctx.compareBits: 1 + ⌈log2 ℓ⌉ (+1 in semi-honest mode, see compare.ts). */
+export function ltzRounds(ctx: Pick<PartyContext, 'compareBits' | 'mode'>): number {
+  return (ctx.mode === 'semi-honest' ? 2 : 1) + comparatorLevels(ctx.compareBits).length;
 }
 
 /** Row sums of x [rows, len] → [rows] (ring sums: scale unchanged). */

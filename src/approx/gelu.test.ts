@@ -32,7 +32,7 @@ describe('GeLU (ReLU tails + even Chebyshev core)', () => {
       test(`${form} form, 2 parties, ${truncation}: max abs error over the real line ≤ GELU_MAX_ABS_ERROR at geluRounds`, async (t) => {
         const run = await runApprox({ truncation }, [{ shape: [SWEEP.length], values: SWEEP }], (ctx, [x]) => gelu(ctx, x, { form }));
         const e = maxAbsError(run.outputs[0], Array.from(run.inputs[0], REF[form]));
-        const expected = geluRounds({ truncation, compareBits: 40, scaleBits: 16 });
+        const expected = geluRounds({ mode: 'semi-honest', truncation, compareBits: 40, scaleBits: 16 });
         t.diagnostic(
           `max abs error ${e.max.toExponential(2)} at x = ${run.inputs[0][e.at]}; rounds ${run.costs[0].rounds} (formula ${expected})`,
         );
@@ -49,8 +49,8 @@ describe('GeLU (ReLU tails + even Chebyshev core)', () => {
     const e = maxAbsError(run.outputs[0], Array.from(run.inputs[0], geluErfRef));
     t.diagnostic(`B = 4√2, d_u = 16: max abs error ${e.max.toExponential(2)}, rounds ${run.costs[0].rounds}`);
     assert.ok(e.max <= 5e-5);
-    assert.equal(run.costs[0].rounds, geluRounds({ truncation: 'local', compareBits: 40, scaleBits: 16 }, opts));
-    assert.equal(run.costs[0].rounds, geluRounds({ truncation: 'local', compareBits: 40, scaleBits: 16 }) + 1);
+    assert.equal(run.costs[0].rounds, geluRounds({ mode: 'semi-honest', truncation: 'local', compareBits: 40, scaleBits: 16 }, opts));
+    assert.equal(run.costs[0].rounds, geluRounds({ mode: 'semi-honest', truncation: 'local', compareBits: 40, scaleBits: 16 }) + 1);
   });
 
   for (const [n, mode] of [
@@ -62,7 +62,7 @@ describe('GeLU (ReLU tails + even Chebyshev core)', () => {
       for (const form of ['erf', 'tanh'] as const) {
         const run = await runApprox({ n, mode }, [{ shape: [3, 4], values: xs }], (ctx, [x]) => gelu(ctx, x, { form }));
         assert.ok(maxAbsError(run.outputs[0], Array.from(run.inputs[0], REF[form])).max <= GELU_MAX_ABS_ERROR[form]);
-        for (const c of run.costs) assert.equal(c.rounds, geluRounds({ truncation: 'dealer', compareBits: 40, scaleBits: 16 }));
+        for (const c of run.costs) assert.equal(c.rounds, geluRounds({ mode, truncation: 'dealer', compareBits: 40, scaleBits: 16 }));
       }
     });
   }

@@ -53,7 +53,7 @@ async function check(
   const want = reference(kind, run.inputs[0], rows.length, d);
   let max = 0;
   run.outputs[0].forEach((v, i) => (max = Math.max(max, Math.abs(v - want[i]))));
-  const expected = rounds({ truncation: run.truncation, compareBits: 40, scaleBits: 16 }, d, EPS, opts);
+  const expected = rounds({ mode: run.mode, truncation: run.truncation, compareBits: 40, scaleBits: 16 }, d, EPS, opts);
   t.diagnostic(
     `${kind} d = ${d} ${JSON.stringify(opts)} ${run.truncation}: max abs error ${max.toExponential(2)}; rounds ${run.costs[0].rounds} (formula ${expected})`,
   );

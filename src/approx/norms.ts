@@ -87,7 +87,7 @@ function checkNorm(eps: number, opts: NormOptions): void {
 
 /** Documented round cost of {@link rmsNorm} for rows of length d. */
 export function rmsNormRounds(
-  ctx: Pick<PartyContext, 'truncation' | 'compareBits' | 'scaleBits'>,
+  ctx: Pick<PartyContext, 'mode' | 'truncation' | 'compareBits' | 'scaleBits'>,
   d: number,
   eps: number,
   opts: NormOptions = {},
@@ -98,7 +98,7 @@ export function rmsNormRounds(
 
 /** Documented round cost of {@link layerNorm} for rows of length d. */
 export function layerNormRounds(
-  ctx: Pick<PartyContext, 'truncation' | 'compareBits' | 'scaleBits'>,
+  ctx: Pick<PartyContext, 'mode' | 'truncation' | 'compareBits' | 'scaleBits'>,
   d: number,
   eps: number,
   opts: NormOptions = {},

@@ -36,7 +36,7 @@ describe('power-of-two buckets', () => {
         const xt = run.outputs[k][i];
         assert.ok(Math.abs(xt - x * 2 ** -j) <= LSB, `x̃(${x}) = ${xt}`);
       });
-      const rounds = pow2BucketRounds({ compareBits: 40 }, lo, hi) + scaleByBucketsRounds({ truncation }, [3, -4]);
+      const rounds = pow2BucketRounds({ mode: run.mode, compareBits: 40 }, lo, hi) + scaleByBucketsRounds({ truncation }, [3, -4]);
       for (const c of run.costs) assert.equal(c.rounds, rounds);
     });
   }

@@ -34,7 +34,7 @@ async function check(
 ): Promise<void> {
   const run = await runApprox(setup, [{ shape: [xs.length], values: xs }], (ctx, [x]) => reciprocal(ctx, x, opts));
   const e = maxScaledError(run.inputs[0], run.outputs[0], opts.factor);
-  const expected = reciprocalRounds({ truncation: run.truncation, compareBits: 40, scaleBits: 16 }, opts);
+  const expected = reciprocalRounds({ mode: run.mode, truncation: run.truncation, compareBits: 40, scaleBits: 16 }, opts);
   t.diagnostic(
     `${JSON.stringify(opts)} ${run.truncation}: max error ${e.max.toExponential(2)} (${(e.max / LSB).toFixed(2)} LSB) at x = ${e.at}; rounds ${run.costs[0].rounds} (formula ${expected})`,
   );
@@ -59,7 +59,11 @@ describe('reciprocal (power-of-two normalization + Chebyshev core)', () => {
     await check(t, { minLog2: 3, maxLog2: 7, factor: 8 }, sweep(3, 7, 400, 4), {});
     await check(t, { maxLog2: 6, degree: 2, newton: 2 }, sweep(0, 6, 400, 5), {});
     assert.throws(
-      () => reciprocalRounds({ truncation: 'local', compareBits: 40, scaleBits: 16 }, { maxLog2: 3, factor: 3, newton: 1 }),
+      () =>
+        reciprocalRounds(
+          { mode: 'semi-honest', truncation: 'local', compareBits: 40, scaleBits: 16 },
+          { maxLog2: 3, factor: 3, newton: 1 },
+        ),
       RangeError,
     );
   });

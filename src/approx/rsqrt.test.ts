@@ -29,7 +29,7 @@ async function check(
     const e = Math.abs(run.outputs[0][i] - want) / Math.max(1, want);
     if (e > max) [max, at] = [e, x];
   });
-  const expected = rsqrtRounds({ truncation: run.truncation, compareBits: 40, scaleBits: 16 }, opts);
+  const expected = rsqrtRounds({ mode: run.mode, truncation: run.truncation, compareBits: 40, scaleBits: 16 }, opts);
   t.diagnostic(
     `${JSON.stringify(opts)} ${run.truncation}: max error ${max.toExponential(2)} (${(max / LSB).toFixed(2)} LSB) at x = ${at}; rounds ${run.costs[0].rounds} (formula ${expected})`,
   );
@@ -50,8 +50,14 @@ describe('rsqrt (power-of-two normalization + Chebyshev core)', () => {
     await check(t, { minLog2: -10, maxLog2: 23, factor: Math.sqrt(768) * 64 }, sweep(-10, 23, 400, 9), {});
     await check(t, { minLog2: 0, maxLog2: 1 }, sweep(0, 1, 200, 10), {});
     await check(t, { maxLog2: 8, degree: 3, newton: 1 }, sweep(-16, 8, 300, 11), {});
-    assert.throws(() => rsqrtRounds({ truncation: 'local', compareBits: 40, scaleBits: 16 }, { factor: 3, newton: 1 }), RangeError);
-    assert.throws(() => rsqrtRounds({ truncation: 'local', compareBits: 40, scaleBits: 16 }, { maxLog2: 24 }), RangeError);
+    assert.throws(
+      () => rsqrtRounds({ mode: 'semi-honest', truncation: 'local', compareBits: 40, scaleBits: 16 }, { factor: 3, newton: 1 }),
+      RangeError,
+    );
+    assert.throws(
+      () => rsqrtRounds({ mode: 'semi-honest', truncation: 'local', compareBits: 40, scaleBits: 16 }, { maxLog2: 24 }),
+      RangeError,
+    );
   });
 
   for (const [n, mode] of [

@@ -16,7 +16,7 @@ describe('SiLU (ReLU tails + even Chebyshev core)', () => {
     test(`2 parties, ${truncation}: max abs error over the real line ≤ SILU_MAX_ABS_ERROR at siluRounds`, async (t) => {
       const run = await runApprox({ truncation }, [{ shape: [SWEEP.length], values: SWEEP }], (ctx, [x]) => silu(ctx, x));
       const e = maxAbsError(run.outputs[0], Array.from(run.inputs[0], siluRef));
-      const expected = siluRounds({ truncation, compareBits: 40, scaleBits: 16 });
+      const expected = siluRounds({ mode: 'semi-honest', truncation, compareBits: 40, scaleBits: 16 });
       t.diagnostic(
         `max abs error ${e.max.toExponential(2)} at x = ${run.inputs[0][e.at]}; rounds ${run.costs[0].rounds} (formula ${expected})`,
       );
@@ -33,9 +33,9 @@ describe('SiLU (ReLU tails + even Chebyshev core)', () => {
       const e = maxAbsError(run.outputs[0], Array.from(run.inputs[0], siluRef));
       t.diagnostic(`B = 10, ${truncation}: max abs error ${e.max.toExponential(2)}, rounds ${run.costs[0].rounds}`);
       assert.ok(e.max <= 6e-4);
-      const base = siluRounds({ truncation, compareBits: 40, scaleBits: 16 });
+      const base = siluRounds({ mode: 'semi-honest', truncation, compareBits: 40, scaleBits: 16 });
       assert.equal(run.costs[0].rounds, base + (truncation === 'dealer' ? 1 : 0));
-      assert.equal(run.costs[0].rounds, siluRounds({ truncation, compareBits: 40, scaleBits: 16 }, opts));
+      assert.equal(run.costs[0].rounds, siluRounds({ mode: 'semi-honest', truncation, compareBits: 40, scaleBits: 16 }, opts));
     }
   });
 
@@ -47,7 +47,7 @@ describe('SiLU (ReLU tails + even Chebyshev core)', () => {
       const xs = [-100, -12, -11, -5, -1, 0, 0.3, 1, 5, 11, 12, 777.25];
       const run = await runApprox({ n, mode }, [{ shape: [12], values: xs }], (ctx, [x]) => silu(ctx, x));
       assert.ok(maxAbsError(run.outputs[0], Array.from(run.inputs[0], siluRef)).max <= SILU_MAX_ABS_ERROR);
-      for (const c of run.costs) assert.equal(c.rounds, siluRounds({ truncation: 'dealer', compareBits: 40, scaleBits: 16 }));
+      for (const c of run.costs) assert.equal(c.rounds, siluRounds({ mode, truncation: 'dealer', compareBits: 40, scaleBits: 16 }));
     });
   }
 });

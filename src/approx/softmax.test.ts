@@ -59,7 +59,7 @@ describe('softmax (max, exp, reciprocal)', () => {
           worst = Math.max(worst, max);
           t.diagnostic(`len ${len}${masked ? ' (causal mask)' : ''}: max abs error ${max.toExponential(2)}, rounds ${run.costs[0].rounds}`);
           assert.ok(max <= SOFTMAX_MAX_ABS_ERROR, `softmax error ${max} (len ${len})`);
-          const expected = softmaxRounds({ truncation, compareBits: 40, scaleBits: 16 }, len);
+          const expected = softmaxRounds({ mode: 'semi-honest', truncation, compareBits: 40, scaleBits: 16 }, len);
           for (const c of run.costs) assert.equal(c.rounds, expected);
         }
       }
@@ -69,7 +69,8 @@ describe('softmax (max, exp, reciprocal)', () => {
 
   test('maxRounds agrees with protocols/select.ts argmaxCost', () => {
     for (const len of [1, 2, 3, 7, 64, 100]) {
-      assert.equal(maxRounds({ compareBits: 40 }, len), argmaxCost({ n: 2, ring: Z64, mode: 'semi-honest' }, 3, len, 40).rounds);
+      for (const mode of ['semi-honest', 'malicious'] as const)
+        assert.equal(maxRounds({ mode, compareBits: 40 }, len), argmaxCost({ n: 2, ring: Z64, mode }, 3, len, 40).rounds);
     }
   });
 
@@ -100,7 +101,7 @@ describe('softmax (max, exp, reciprocal)', () => {
       const want = reference(run.inputs[0], 3, len, mask);
       run.outputs[0].forEach((v, i) => assert.ok(Math.abs(v - want[i]) <= SOFTMAX_MAX_ABS_ERROR));
       run.outputs[0].forEach((v, i) => mask[i] === 0 && assert.equal(v, 0));
-      for (const c of run.costs) assert.equal(c.rounds, softmaxRounds({ truncation: 'dealer', compareBits: 40, scaleBits: 16 }, len));
+      for (const c of run.costs) assert.equal(c.rounds, softmaxRounds({ mode, truncation: 'dealer', compareBits: 40, scaleBits: 16 }, len));
     });
   }
 });

@@ -60,7 +60,7 @@ export function softmaxSumLog2(len: number): number {
 
 /** Documented round cost of {@link softmax} on rows of length len (independent of the row count). */
 export function softmaxRounds(
-  ctx: Pick<PartyContext, 'truncation' | 'compareBits' | 'scaleBits'>,
+  ctx: Pick<PartyContext, 'mode' | 'truncation' | 'compareBits' | 'scaleBits'>,
   len: number,
   opts: Pick<SoftmaxOptions, 'exp'> = {},
 ): number {
@@ -75,7 +75,7 @@ function reciprocalOptions(len: number): ReciprocalOptions {
 }
 
 /** Rounds of the row maximum (protocols/select.ts argmaxCost): ⌈log2 len⌉ levels of ltz + 1. */
-export function maxRounds(ctx: Pick<PartyContext, 'compareBits'>, len: number): number {
+export function maxRounds(ctx: Pick<PartyContext, 'mode' | 'compareBits'>, len: number): number {
   return Math.ceil(Math.log2(len)) * (ltzRounds(ctx) + 1);
 }
 

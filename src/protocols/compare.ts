@@ -13,31 +13,32 @@
  * log-depth tree (G, E) = (G_hi + E_hi·G_lo, E_hi·E_lo). Exact: no probabilistic error when the
  * bound holds; garbage when it does not.
  *
- * Reveals: c (uniform) and Beaver-masked values. Cost: 1 + ⌈log2 ℓ⌉ rounds; bytes see
- * {@link ltzCost}: 1 opening for c plus 2 (semi-honest) or 4 (malicious) per tree product.
+ * In semi-honest mode the borrow is computed on bits (binary-borrow.ts: AND gates over GF(2)
+ * at 2 bits per product instead of 2 ring elements, plus one round to bring the bit back to the
+ * ring); malicious mode keeps the MACed arithmetic tree.
+ *
+ * Reveals: c (uniform) and Beaver-masked values. Cost: 1 + ⌈log2 ℓ⌉ rounds (malicious) or
+ * 2 + ⌈log2 ℓ⌉ (semi-honest); bytes see {@link ltzCost}: 1 opening for c plus 4 ring elements per
+ * tree product (malicious) or 2 bits per tree product and 1 bit per element (semi-honest).
  */
 import type { RingTensor } from '../ring/tensor.ts';
 import * as T from '../ring/tensor.ts';
 import * as L from '../sharing/linear.ts';
 import type { SecretTensor } from '../sharing/secret-tensor.ts';
 import { mul, mulBytes } from './beaver.ts';
+import { binaryBorrow, binaryBorrowBytesPerPeer } from './binary-borrow.ts';
+import { comparatorLevels } from './compare-levels.ts';
 import type { PartyContext } from './context.ts';
 import { open, openBytes } from './open.ts';
 import { splitOpened } from './truncate.ts';
 
-/** Products in each level of the comparator tree over `bits` leaves (per compared element). */
-export function comparatorLevels(bits: number): number[] {
-  const levels: number[] = [];
-  for (let width = bits; width > 1; width = Math.ceil(width / 2)) {
-    const pairs = Math.floor(width / 2);
-    levels.push(Math.ceil(width / 2) === 1 ? 1 : 2 * pairs);
-  }
-  return levels;
-}
+export { comparatorLevels };
 
 /** Documented cost of {@link ltz} for `size` elements. */
 export function ltzCost(ctx: Pick<PartyContext, 'n' | 'ring' | 'mode'>, size: number, bits: number): { rounds: number; bytes: number } {
   const levels = comparatorLevels(bits);
+  if (ctx.mode === 'semi-honest')
+    return { rounds: 2 + levels.length, bytes: openBytes(ctx, size) + (ctx.n - 1) * binaryBorrowBytesPerPeer(size, bits) };
   const products = levels.reduce((s, p) => s + p, 0);
   return { rounds: 1 + levels.length, bytes: openBytes(ctx, size) + mulBytes(ctx, size * products) };
 }
@@ -56,7 +57,10 @@ export async function nonNegative(ctx: PartyContext, x: SecretTensor, bits = ctx
   const [c] = await open(ctx, [L.addSS(shifted, m.r)]);
   const { cMsb, oneMinus2cMsb, cLow } = splitOpened(c, bits);
   const b = L.addSP(ctx, L.mulSP(m.rMsb, oneMinus2cMsb), cMsb);
-  const borrow = await borrowBit(ctx, c, m.bits as SecretTensor, bits, size);
+  const borrow =
+    ctx.mode === 'semi-honest'
+      ? await binaryBorrow(ctx, c, m.bits as SecretTensor, bits, size)
+      : await borrowBit(ctx, c, m.bits as SecretTensor, bits, size);
   let y = L.subSS(L.subPS(ctx, cLow, m.rHigh), borrow);
   y = L.addSS(y, L.mulScalarS(b, 1n << BigInt(63 - bits)));
   return L.reshapeS(y, x.shape);

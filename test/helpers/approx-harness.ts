@@ -33,6 +33,8 @@ export interface ApproxRun {
   readonly costs: ChannelStats[];
   /** The truncation method the parties used. */
   readonly truncation: TruncationMethod;
+  /** The security mode of the run. */
+  readonly mode: SecurityMode;
 }
 
 export async function runApprox(
@@ -65,6 +67,7 @@ export async function runApprox(
     outputs: results[0].opened.map((t) => decode(t, f)),
     costs: results.map((r) => r.cost),
     truncation: contexts[0].truncation,
+    mode: contexts[0].mode,
   };
 }
 

@@ -37,7 +37,7 @@ import {
   type MaterialDescriptor,
   type RequestLimits,
 } from './material-request.ts';
-import { dealShares, type PartyMessage } from './seeded-deal.ts';
+import { dealShares, dealXorShares, type PartyMessage } from './seeded-deal.ts';
 
 export type SecurityMode = 'semi-honest' | 'malicious';
 
@@ -214,7 +214,7 @@ export class DealerSession {
     if (this.options.corrupt?.({ kind: d.kind, index })) this.#corrupt(plain[plain.length - 1]);
     return {
       key,
-      messages: dealShares(plain, this.n, this.#alpha),
+      messages: d.kind === 'bitTriple' ? dealXorShares(plain, this.n) : dealShares(plain, this.n, this.#alpha),
       shapes: plain.map((p) => p.shape),
       clear,
       owner: d.kind === 'input' ? d.owner : -1,
@@ -226,6 +226,15 @@ export class DealerSession {
   #generate(d: MaterialDescriptor): RingTensor[] {
     const ring = this.ring;
     switch (d.kind) {
+      case 'bitTriple': {
+        if (this.mode === 'malicious')
+          throw new ValidationError('bad material request: bit triples carry no MACs and are dealt in semi-honest sessions only', 'key');
+        const a = this.#prg.ringTensor(Z64, [d.size]);
+        const b = this.#prg.ringTensor(Z64, [d.size]);
+        const c = new BigUint64Array(d.size);
+        for (let i = 0; i < d.size; i++) c[i] = a.data[i] & b.data[i];
+        return [a, b, { ring: Z64, shape: [d.size], data: c }];
+      }
       case 'triple':
         return this.#pools?.triple.take(d.size) ?? plainTriple(ring, d.size);
       case 'matrix':

@@ -12,6 +12,7 @@
  *   trunc:<size>:<shift>             r, rMsb, rHigh                      [size] ×3
  *   compare:<size>:<bits>            r, rMsb, rHigh, bits [bits,size]
  *   random:<size>                    r                                   [size]
+ *   bitTriple:<words>                a, b, c = a ∧ b, XOR-shared, 64 triples per word  [words] ×3 (semi-honest only)
  *   input:<owner>:<size>             r (and r in the clear to the owner) [size]
  *
  * Keys from the network are untrusted: {@link parseMaterialKey} accepts exactly the canonical
@@ -36,6 +37,8 @@ export type MaterialDescriptor =
   | { readonly kind: 'trunc'; readonly size: number; readonly shift: number }
   | { readonly kind: 'compare'; readonly size: number; readonly bits: number }
   | { readonly kind: 'random'; readonly size: number }
+  /** GF(2) AND triples packed 64 per word, XOR-shared (no MACs: semi-honest sessions only). `size` counts words. */
+  | { readonly kind: 'bitTriple'; readonly size: number }
   | { readonly kind: 'input'; readonly owner: number; readonly size: number };
 
 export type MaterialKind = MaterialDescriptor['kind'];
@@ -51,6 +54,7 @@ export const MATERIAL_KINDS: readonly MaterialKind[] = [
   'compare',
   'random',
   'input',
+  'bitTriple',
 ];
 
 export interface RequestLimits {
@@ -96,6 +100,7 @@ export function formatMaterialKey(d: MaterialDescriptor): string {
     case 'triple':
     case 'square':
     case 'random':
+    case 'bitTriple':
       return `${d.kind}:${d.size}`;
     case 'matrix':
       return `matrix:${d.m}x${d.k}x${d.n}`;
@@ -147,6 +152,7 @@ export function parseMaterialKey(key: string, limits: RequestLimits = DEFAULT_RE
     case 'triple':
     case 'square':
     case 'random':
+    case 'bitTriple':
       arity(2, `${kind}:<size>`);
       d = { kind, size: uint(parts[1], 'size') };
       break;
@@ -216,6 +222,7 @@ export function validateDescriptor(d: MaterialDescriptor, limits: RequestLimits 
     case 'triple':
     case 'square':
     case 'random':
+    case 'bitTriple':
       count(d.size, 'size');
       break;
     case 'matrix':
@@ -269,6 +276,8 @@ export function dealtElements(d: MaterialDescriptor, operand?: readonly number[]
       return 2 * d.size;
     case 'random':
       return d.size;
+    case 'bitTriple':
+      return 3 * d.size;
     case 'input':
       return 2 * d.size;
     case 'matrix':
@@ -293,6 +302,7 @@ export function dealtElements(d: MaterialDescriptor, operand?: readonly number[]
 export function dealtShapes(d: MaterialDescriptor, operand?: readonly number[]): number[][] {
   switch (d.kind) {
     case 'triple':
+    case 'bitTriple':
       return [[d.size], [d.size], [d.size]];
     case 'square':
       return [[d.size], [d.size]];
@@ -375,6 +385,11 @@ export abstract class DescriptorTripleSource implements TripleSource {
 
   async triples(size: number): Promise<Triple> {
     const [a, b, c] = (await this.#fetchSplit({ kind: 'triple', size })).parts;
+    return { a, b, c };
+  }
+
+  async bitTriples(words: number): Promise<Triple> {
+    const [a, b, c] = (await this.#fetchSplit({ kind: 'bitTriple', size: words })).parts;
     return { a, b, c };
   }
 

@@ -65,6 +65,11 @@ export interface TripleSource {
   macKeyShare(): Promise<bigint | undefined>;
   /** `size` elementwise triples, each tensor of shape [size]. */
   triples(size: number): Promise<Triple>;
+  /**
+   * `words`·64 GF(2) AND triples packed 64 per word: XOR shares (the shares' words XOR to a, b,
+   * c = a ∧ b); no MACs, so semi-honest sessions only (malicious sources refuse).
+   */
+  bitTriples(words: number): Promise<Triple>;
   /** A [m,k], B [k,n], C = A·B [m,n]. */
   matrixTriple(m: number, k: number, n: number): Promise<Triple>;
   /** The mask B [k,n] of fixed operand `id`; the same B every time (first call creates it). */

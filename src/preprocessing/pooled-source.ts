@@ -1,6 +1,6 @@
 /**
  * Material fetched ahead: a TripleSource wrapper that serves elementwise material (triples,
- * square pairs, truncation and comparison masks, randoms) from local pools filled by large batch
+ * bit triples, square pairs, truncation and comparison masks, randoms) from local pools filled by large batch
  * requests to the underlying source, and requests the next batch as soon as a pool falls below
  * half — while the protocol computes — so most protocol steps never wait for a round trip to the
  * dealer. Matrix, fixed-operand and input material pass straight through.
@@ -110,6 +110,16 @@ export class PooledTripleSource implements TripleSource {
       return { size: n, tensors: [t.a, t.b, t.c] };
     });
     const [a, b, c] = (await pool.take(size)) as SecretTensor[];
+    return { a, b, c };
+  }
+
+  async bitTriples(words: number): Promise<Triple> {
+    if (words > this.#batch) return this.#inner.bitTriples(words);
+    const pool = this.#pool('bitTriple', async (n) => {
+      const t = await this.#inner.bitTriples(n);
+      return { size: n, tensors: [t.a, t.b, t.c] };
+    });
+    const [a, b, c] = (await pool.take(words)) as SecretTensor[];
     return { a, b, c };
   }
 

@@ -44,6 +44,29 @@ export function dealShares(plain: readonly RingTensor[], n: number, alpha: bigin
   return [...seeds.map((seed) => ({ kind: 'seed' as const, seed })), { kind: 'explicit' as const, words }];
 }
 
+/**
+ * XOR sharing with the same seed compression (for packed bit material, Z_2^64 words, no MACs):
+ * parties 0..n−2 expand a seed; party n−1 gets x ⊕ (⊕ of their expansions). Expansion on the
+ * party side is {@link expandMessage} unchanged (it only reads words).
+ */
+export function dealXorShares(plain: readonly RingTensor[], n: number): PartyMessage[] {
+  const seeds = Array.from({ length: n - 1 }, () => randomSeed());
+  const prgs = seeds.map((s) => new Prg(s));
+  const total = plain.reduce((s, x) => s + x.data.length, 0);
+  const words = new BigUint64Array(total);
+  let off = 0;
+  for (const x of plain) {
+    words.set(x.data, off);
+    off += x.data.length;
+  }
+  const u32 = new Uint32Array(words.buffer);
+  for (const prg of prgs) {
+    const r = new Uint32Array(prg.bytes(total * 8).buffer);
+    for (let i = 0; i < u32.length; i++) u32[i] ^= r[i];
+  }
+  return [...seeds.map((seed) => ({ kind: 'seed' as const, seed })), { kind: 'explicit' as const, words }];
+}
+
 /** A party's side of {@link dealShares}: its SecretTensors for the given shapes. */
 export function expandMessage(msg: PartyMessage, ring: Ring, shapes: readonly (readonly number[])[], malicious: boolean): SecretTensor[] {
   const prg = msg.kind === 'seed' ? new Prg(msg.seed) : undefined;

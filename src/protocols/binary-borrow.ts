@@ -4,10 +4,10 @@
  * and AND gates instead of ring products.
  *
  * Observation: the low bit of an additive Z_2^64 sharing is an XOR sharing of the value's low bit
- * (carries only move upwards). So the dealer's arithmetic shares of r's bits are XOR shares of
- * those bits, and an elementwise Beaver triple (a, b, c = a·b) has low bits a₀, b₀, c₀ = a₀∧b₀: a
- * GF(2) AND triple. The comparator needs no new preprocessing, and every AND costs 2 bits per
- * party online instead of 2 ring elements.
+ * (carries only move upwards). So the dealer's arithmetic shares of r's bits (the comparison
+ * masks) are XOR shares of those bits. AND gates use packed GF(2) triples (`bitTriples`, 64 per
+ * word, 24 bytes of preprocessing per 64 gates instead of 24 per gate), and every AND costs 2
+ * bits per party online instead of 2 ring elements.
  *
  * Steps (leaves least significant first; same tree as compare.ts):
  *   g_i = r_i ∧ ¬c_i, e_i = ¬(r_i ⊕ c_i)          (local: c is public)
@@ -57,11 +57,19 @@ async function openBits(ctx: PartyContext, mine: Uint8Array): Promise<Uint8Array
   return out;
 }
 
-/** x ∧ y elementwise for XOR-shared bit vectors, one round. */
+/** The first m bits of packed words (Z_2^64 shares of bit triples). */
+function unpackWords(t: RingTensor, m: number): Uint8Array {
+  const u32 = new Uint32Array(t.data.buffer, t.data.byteOffset, t.data.length * 2);
+  const out = new Uint8Array(m);
+  for (let i = 0; i < m; i++) out[i] = (u32[i >>> 5] >>> (i & 31)) & 1;
+  return out;
+}
+
+/** x ∧ y elementwise for XOR-shared bit vectors, one round, with packed GF(2) triples from the dealer. */
 async function and(ctx: PartyContext, x: Uint8Array, y: Uint8Array): Promise<Uint8Array> {
   const m = x.length;
-  const t = await ctx.material.triples(m);
-  const [a, b, c] = [lowBits(t.a.share), lowBits(t.b.share), lowBits(t.c.share)];
+  const t = await ctx.material.bitTriples(Math.ceil(m / 64));
+  const [a, b, c] = [unpackWords(t.a.share, m), unpackWords(t.b.share, m), unpackWords(t.c.share, m)];
   const masked = new Uint8Array(2 * m);
   for (let i = 0; i < m; i++) {
     masked[i] = x[i] ^ a[i];

@@ -86,12 +86,30 @@ export function runTripleSourceConformance(f: TripleSourceFactory): void {
             a,
           );
 
+          if (mode === 'semi-honest') {
+            const bt = await all((s) => s.bitTriples(3));
+            const xor = (k: 'a' | 'b' | 'c'): bigint[] => [0, 1, 2].map((w) => bt.reduce((acc, t) => acc ^ t[k].share.data[w], 0n));
+            const [ba, bb, bc] = [xor('a'), xor('b'), xor('c')];
+            assert.deepEqual(
+              bc,
+              ba.map((v, w) => v & bb[w]),
+              'bit triples: c = a ∧ b on the XOR of the shares',
+            );
+            assert.ok(ba.some((v) => v !== 0n) && bb.some((v) => v !== 0n), 'bit triples are random');
+          }
+
           const im = await all((s) => s.inputMask(1, 4));
           assert.deepEqual(T.toBigInts(value(im.map((m) => m.mask))), T.toBigInts(im[1].clear as T.RingTensor));
           assert.ok(
             im.every((m, i) => (i === 1) === (m.clear !== undefined)),
             'only the owner sees the clear mask',
           );
+          // Last: a refused request may end the session (the triple service discards it).
+          if (mode === 'malicious')
+            await assert.rejects(
+              all((s) => s.bitTriples(1)),
+              /semi-honest/,
+            );
         } finally {
           await dispose();
         }

@@ -112,10 +112,12 @@ export async function fixedMatmulBatch(ctx: PartyContext, items: readonly FixedP
       const rho = opened[per * i + 1];
       ctx.checks.zeros.push(L.subSS(L.subSS(L.mulScalarS(triple.c, t), check.c), L.matmulPS(rho, b)));
     }
-    // X·W = E·D + E·B + A·D + C
+    // X·W = E·D + E·B + A·D + C. The public term E·D enters party 0's share and (malicious mode)
+    // every party's MAC share; in semi-honest mode the other parties need not compute it.
     const z = L.addSS(triple.c, L.addSS(L.matmulPS(e, b), L.matmulSP(triple.a, d)));
     const outCols = d.shape[1];
-    return L.reshapeS(L.addSP(ctx, z, T.matmul(e, d)), [...x.shape.slice(0, -1), outCols]);
+    const withPublic = ctx.id === 0 || ctx.macKeyShare !== undefined ? L.addSP(ctx, z, T.matmul(e, d)) : z;
+    return L.reshapeS(withPublic, [...x.shape.slice(0, -1), outCols]);
   });
 }
 

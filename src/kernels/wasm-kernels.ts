@@ -250,9 +250,14 @@ export function pinMatrix(limbs: Limbs, b: BigUint64Array, k: number, n: number)
   const block: Block = Object.freeze({ limbs, k, n, offset, bytes });
   ensureMemory(offset + bytes);
   pinned.splice(index, 0, block);
-  const [pb] = scratch(b.byteLength);
-  copyIn(pb, b);
-  load()[`pack${bitsOf(limbs)}`](pb, offset, k, n);
+  try {
+    const [pb] = scratch(b.byteLength);
+    copyIn(pb, b);
+    load()[`pack${bitsOf(limbs)}`](pb, offset, k, n);
+  } catch (err) {
+    pinned.splice(pinned.indexOf(block), 1); // no half-pinned block on failure
+    throw err;
+  }
   return block;
 }
 

@@ -10,7 +10,7 @@
 import type { ModelConfig } from '../formats/model-spec.ts';
 import type { SecureLinear } from '../nn/linear.ts';
 import type { PartyContext } from '../protocols/context.ts';
-import { prepareFixed, type FixedOperand } from '../protocols/fixed-operand.ts';
+import { pinFixed, prepareFixed, releaseFixed, type FixedOperand } from '../protocols/fixed-operand.ts';
 import { input, inputShared } from '../protocols/input.ts';
 import { encode } from '../ring/fixed-point.ts';
 import { Z64 } from '../ring/ring.ts';
@@ -173,4 +173,24 @@ async function assembleSecureModel(
     layers,
     lmHead: lin('lmHead', gpt2 ? 'lmHeadBias' : undefined),
   };
+}
+
+/**
+ * The model with every weight matrix used in decode products (layers and LM head) pinned in the
+ * kernels' memory (protocols/fixed-operand.ts `pinFixed`; semi-honest mode). The caller must
+ * {@link releaseSecureModel} when the session ends.
+ */
+export function pinSecureModel(ctx: PartyContext, m: SecureModel): SecureModel {
+  const lin = (l: SecureLinear): SecureLinear => ({ w: pinFixed(ctx, l.w), bias: l.bias });
+  return {
+    ...m,
+    layers: m.layers.map((l) => ({ wqkv: lin(l.wqkv), wo: lin(l.wo), up: lin(l.up), down: lin(l.down) })),
+    lmHead: lin(m.lmHead),
+  };
+}
+
+/** Frees what {@link pinSecureModel} pinned. */
+export function releaseSecureModel(m: SecureModel): void {
+  for (const l of m.layers) for (const x of [l.wqkv, l.wo, l.up, l.down]) releaseFixed(x.w);
+  releaseFixed(m.lmHead.w);
 }

@@ -7,7 +7,7 @@ import { encode, decode } from '../ring/fixed-point.ts';
 import { randomRingTensor } from '../crypto/prg.ts';
 import { makeDealer, measure, MODES, PARTY_COUNTS, runParties } from '../../test/helpers/parties.ts';
 import { matmul, matmulBytes, mul, mulBytes, square, squareBytes } from './beaver.ts';
-import { fixedMatmul, fixedMatmulBytes, fixedSetupBytes, prepareFixed } from './fixed-operand.ts';
+import { fixedMatmul, fixedMatmulBytes, fixedSetupBytes, pinFixed, prepareFixed, releaseFixed } from './fixed-operand.ts';
 import { reveal } from './reveal.ts';
 import { truncate } from './truncate.ts';
 
@@ -69,7 +69,7 @@ for (const mode of MODES) {
         }
       });
 
-      test('fixed-operand matmul: W opened once, reused over 12 products, all exact', async () => {
+      test('fixed-operand matmul: W opened once, reused over 12 products (pinned and not), all exact', async () => {
         const dealer = makeDealer(n, mode);
         const w = randomRingTensor(ring, [6, 4]);
         const xsPlain = Array.from({ length: 12 }, (_, i) => randomRingTensor(ring, [1 + (i % 3), 6]));
@@ -77,11 +77,16 @@ for (const mode of MODES) {
         const xs = xsPlain.map((x) => dealer.shareForTest(x));
         const { results } = await runParties(dealer, async (ctx) => {
           const setup = await measure(ctx, () => prepareFixed(ctx, [{ id: 'w', w: ws[ctx.id] }]));
+          // Every other product with D and B resident in the kernels' memory (semi-honest only).
+          const pinned = pinFixed(ctx, setup.value[0]);
+          assert.equal(pinned.pins !== undefined, mode === 'semi-honest');
           const outs = [];
-          for (const x of xs) {
-            const m = await measure(ctx, () => fixedMatmul(ctx, x[ctx.id], setup.value[0]));
+          for (const [i, x] of xs.entries()) {
+            const m = await measure(ctx, () => fixedMatmul(ctx, x[ctx.id], i % 2 ? pinned : setup.value[0]));
             outs.push({ z: m.value, cost: m.cost });
           }
+          releaseFixed(pinned);
+          releaseFixed(pinned);
           const revealed = await reveal(
             ctx,
             outs.map((o) => o.z),

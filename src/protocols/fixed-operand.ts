@@ -18,6 +18,7 @@
  * 1 round, (n−1)·Σ m·k·B_r bytes, doubled in malicious mode (B_r = 8 or 16).
  */
 import type { FixedTriple } from '../preprocessing/material.ts';
+import { matmulPinnedTensor, pin, release, type PinnedTensor } from '../ring/pinned.ts';
 import type { RingTensor } from '../ring/tensor.ts';
 import * as T from '../ring/tensor.ts';
 import * as L from '../sharing/linear.ts';
@@ -33,6 +34,25 @@ export interface FixedOperand {
   readonly opened: RingTensor;
   /** This party's share of the mask B. */
   readonly mask: SecretTensor;
+  /** D and this party's B resident in the kernels' memory ({@link pinFixed}); used by untransposed products. */
+  readonly pins?: { readonly d: PinnedTensor; readonly b: PinnedTensor };
+}
+
+/**
+ * The operand with D and this party's share of B pinned in the kernels' memory (semi-honest
+ * mode: MAC shares are not pinned), for operands used in many untransposed products such as
+ * weight matrices. Release with {@link releaseFixed}.
+ */
+export function pinFixed(ctx: PartyContext, w: FixedOperand): FixedOperand {
+  if (ctx.macKeyShare !== undefined || w.pins) return w;
+  return { ...w, pins: { d: pin(w.opened), b: pin(w.mask.share) } };
+}
+
+/** Frees the kernel memory held by {@link pinFixed} (the operand stays usable). */
+export function releaseFixed(w: FixedOperand): void {
+  if (!w.pins) return;
+  release(w.pins.d);
+  release(w.pins.b);
 }
 
 export const fixedSetupBytes = (ctx: Pick<PartyContext, 'n' | 'ring'>, k: number, n: number): number =>
@@ -114,9 +134,18 @@ export async function fixedMatmulBatch(ctx: PartyContext, items: readonly FixedP
     }
     // X·W = E·D + E·B + A·D + C. The public term E·D enters party 0's share and (malicious mode)
     // every party's MAC share; in semi-honest mode the other parties need not compute it.
-    const z = L.addSS(triple.c, L.addSS(L.matmulPS(e, b), L.matmulSP(triple.a, d)));
+    const pins = transposed ? undefined : w.pins;
+    let z: SecretTensor;
+    if (pins) {
+      // Semi-honest only (no MAC shares): E·B_i + A_i·D with both right operands resident.
+      const share = T.add(T.add(matmulPinnedTensor(e, pins.b), matmulPinnedTensor(triple.a.share, pins.d)), triple.c.share);
+      z = { shape: share.shape, share, mac: undefined };
+    } else {
+      z = L.addSS(triple.c, L.addSS(L.matmulPS(e, b), L.matmulSP(triple.a, d)));
+    }
     const outCols = d.shape[1];
-    const withPublic = ctx.id === 0 || ctx.macKeyShare !== undefined ? L.addSP(ctx, z, T.matmul(e, d)) : z;
+    const ed = (): RingTensor => (pins ? matmulPinnedTensor(e, pins.d) : T.matmul(e, d));
+    const withPublic = ctx.id === 0 || ctx.macKeyShare !== undefined ? L.addSP(ctx, z, ed()) : z;
     return L.reshapeS(withPublic, [...x.shape.slice(0, -1), outCols]);
   });
 }

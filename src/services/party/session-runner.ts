@@ -12,7 +12,13 @@ import type { ModelConfig, ModelWeights } from '../../formats/model-spec.ts';
 import { foldedShapes, foldWeights } from '../../model/fold-weights.ts';
 import { secureGenerate } from '../../model/generate.ts';
 import type { Sampler } from '../../model/sampling.ts';
-import { loadSecureModel, loadSecureModelFromShares } from '../../model/secure-weights.ts';
+import {
+  loadSecureModel,
+  loadSecureModelFromShares,
+  pinSecureModel,
+  releaseSecureModel,
+  type SecureModel,
+} from '../../model/secure-weights.ts';
 import { connectTlsNetwork, DEFAULT_MAX_FRAME_BYTES, type TlsListener } from '../../net/tls-channel.ts';
 import { PooledTripleSource } from '../../preprocessing/pooled-source.ts';
 import { createPartyContext } from '../../protocols/context.ts';
@@ -126,6 +132,7 @@ export function runSession(
       service.close();
     };
     if (aborted) abortWith(aborted);
+    let pinned: SecureModel | undefined;
     try {
       const ctx = await createPartyContext({
         id: me,
@@ -152,6 +159,9 @@ export function runSession(
         if (me === owner && !ownWeights) throw new ProtocolAbort('this node is the model owner but holds no weights');
         secure = await loadSecureModel(ctx, config, owner, ownWeights && foldWeights(config, ownWeights));
       }
+      // Weight matrices resident in the kernels' memory for the decode products (freed below).
+      secure = pinSecureModel(ctx, secure);
+      pinned = secure;
       const setupMs = performance.now() - t0;
       // Prompt: every part's share (in order), turned into MACed inputs in one round.
       const vocab = config.vocabSize;
@@ -209,6 +219,7 @@ export function runSession(
       rc.metrics.inc('mpc_preprocessing_bytes_total', 'Bytes received from the triple service', material.stats.bytesReceived);
       channel.close();
     } finally {
+      if (pinned) releaseSecureModel(pinned);
       service.close();
     }
   })().catch(async (e: unknown) => {

@@ -267,13 +267,7 @@ export async function startTripleService(o: TripleServiceOptions): Promise<Tripl
         );
       entry = {
         id: sessionId,
-        dealer: new DealerSession(parties, mode, {
-          limits: limitsFor(mode),
-          poolMinSize,
-          maxOutstanding,
-          maxFixedOperands,
-          pinOperands: true,
-        }),
+        dealer: new DealerSession(parties, mode, { limits: limitsFor(mode), poolMinSize, maxOutstanding, maxFixedOperands }),
         streams: new Set(),
         holders: new Map(),
         lastActive: Date.now(),

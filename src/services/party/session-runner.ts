@@ -109,9 +109,10 @@ export function runSession(
       tls: rc.identity,
       listener: rc.listener,
       connectTimeoutMs: 15_000,
-      // Bringing the weights in opens every weight element in one round: allow frames that large.
+      // One round may open a whole group of weights or, in malicious mode, all products of a
+      // comparator level over a prefill's activations: allow frames of 1 GiB (or the weights).
       maxFrameBytes: Math.max(
-        DEFAULT_MAX_FRAME_BYTES,
+        4 * DEFAULT_MAX_FRAME_BYTES,
         weightElements(rc.config) * (item.securityMode === 'malicious' ? 16 : 8) + (1 << 20),
       ),
     });

@@ -4,17 +4,15 @@
  * fresh dev PKI — with party A's client submitting the whole prompt and the other parties' clients
  * empty parts. Same ids as `--transport memory`, at real-network cost.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { stringify } from 'yaml';
-import { loadConfigFile } from '../config/config.ts';
 import type { LoadedModel } from '../formats/model-spec.ts';
 import { submitPrompt } from '../services/client/submit.ts';
 import { loadIdentity } from '../services/pki.ts';
 import type { SessionStats } from '../services/memory-session.ts';
 import { startLocalDeployment } from './local-deployment.ts';
-import { freePort } from '../net/free-port.ts';
+import { scratchOwnerDeployment } from './scratch-deployment.ts';
 
 export interface GrpcGenerateOptions {
   readonly modelPath: string;
@@ -31,31 +29,21 @@ export interface GrpcGenerateOptions {
 
 export async function generateOverGrpc(o: GrpcGenerateOptions): Promise<{ ids: number[]; stats: SessionStats }> {
   const dir = mkdtempSync(join(tmpdir(), 'mpc-prompt-generate-'));
-  const ids = Array.from({ length: o.parties }, (_, i) => String.fromCharCode(65 + i));
-  const ports = await Promise.all(Array.from({ length: o.parties + 2 }, freePort));
-  const raw = {
-    security: { mode: o.mode },
-    fixed_point: { scale_bits: o.scaleBits },
-    ...(o.chebyDeg === undefined ? {} : { cheby: { deg: o.chebyDeg } }),
-    scheduler: { max_context: o.maxContext },
-    deployment: {
-      pki_dir: join(dir, 'pki'),
-      coordinator: `localhost:${ports[0]}`,
-      triples: `localhost:${ports[1]}`,
-      coordinator_metrics: '',
-      triples_metrics: '',
-      parties: ids.map((id, i) => ({ id, data: `localhost:${ports[i + 2]}`, metrics: '' })),
-      model: resolve(o.modelPath),
-      model_owner: 'A',
-      // This command is the model owner's tool (it holds the plaintext checkpoint, which may be a
-      // llama2.c file): party A's node inputs the weights. `up`/`demo` use the enclave path.
-      model_source: 'owner',
-      session_timeout_s: 3600,
+  const {
+    config,
+    configPath,
+    partyIds: ids,
+  } = await scratchOwnerDeployment(dir, {
+    parties: o.parties,
+    model: resolve(o.modelPath),
+    top: {
+      security: { mode: o.mode },
+      fixed_point: { scale_bits: o.scaleBits },
+      ...(o.chebyDeg === undefined ? {} : { cheby: { deg: o.chebyDeg } }),
+      scheduler: { max_context: o.maxContext },
     },
-  };
-  const configPath = join(dir, 'config.yaml');
-  writeFileSync(configPath, stringify(raw));
-  const config = loadConfigFile(configPath);
+    deployment: { session_timeout_s: 3600 },
+  });
   const deployment = await startLocalDeployment(config, configPath, join(dir, 'logs'));
   try {
     const start = performance.now();

@@ -7,16 +7,14 @@
  * The model is a path or a random-model spec (gpt2-small-random): party A's node inputs the
  * weights (model_source "owner"), so no encrypted copy of a benchmark model is needed.
  */
-import { readFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { stringify } from 'yaml';
-import { loadConfigFile } from '../../config/config.ts';
-import { freePort } from '../../net/free-port.ts';
 import { submitPrompt } from '../../services/client/submit.ts';
 import type { SessionStats } from '../../services/gen/mpc_prompt/v1/coordinator.ts';
 import { loadIdentity } from '../../services/pki.ts';
 import { startLocalDeployment } from '../local-deployment.ts';
+import { scratchOwnerDeployment } from '../scratch-deployment.ts';
 
 export interface RunSpec {
   readonly model: string;
@@ -60,28 +58,16 @@ export function benchPrompt(length: number, vocab: number, salt = 0): number[] {
 
 export async function runDeployment(spec: RunSpec): Promise<RunResult> {
   const dir = mkdtempSync(join(tmpdir(), 'mpc-prompt-bench-'));
-  const ids = Array.from({ length: spec.parties }, (_, i) => String.fromCharCode(65 + i));
-  const ports = await Promise.all(Array.from({ length: spec.parties + 2 }, freePort));
-  const raw = {
-    security: { mode: spec.security },
-    scheduler: { max_context: spec.promptTokens + spec.decodeTokens },
-    deployment: {
-      pki_dir: join(dir, 'pki'),
-      coordinator: `localhost:${ports[0]}`,
-      triples: `localhost:${ports[1]}`,
-      coordinator_metrics: '',
-      triples_metrics: '',
-      parties: ids.map((id, i) => ({ id, data: `localhost:${ports[i + 2]}`, metrics: '' })),
-      model: spec.model,
-      model_owner: 'A',
-      model_source: 'owner',
-      max_concurrent_sessions: spec.sessions,
-      session_timeout_s: 86_400,
-    },
-  };
-  const configPath = join(dir, 'config.yaml');
-  writeFileSync(configPath, stringify(raw));
-  const config = loadConfigFile(configPath);
+  const {
+    config,
+    configPath,
+    partyIds: ids,
+  } = await scratchOwnerDeployment(dir, {
+    parties: spec.parties,
+    model: spec.model,
+    top: { security: { mode: spec.security }, scheduler: { max_context: spec.promptTokens + spec.decodeTokens } },
+    deployment: { max_concurrent_sessions: spec.sessions, session_timeout_s: 86_400 },
+  });
   const t0 = performance.now();
   const deployment = await startLocalDeployment(config, configPath, join(dir, 'logs'), spec.readyTimeoutMs ?? 600_000);
   spec.log?.(`deployment up in ${((performance.now() - t0) / 1000).toFixed(1)} s`);

@@ -28,7 +28,7 @@ import type { RingTensor } from '../ring/tensor.ts';
 import { getElement, matmul, setElement, sizeOf, transpose, zeros } from '../ring/tensor.ts';
 import { macKey, randomMacKeyShares, shareTensor } from '../sharing/additive.ts';
 import type { SecretTensor } from '../sharing/secret-tensor.ts';
-import { freshPrg, plainMaskedBits, plainMatrixTriple, plainSquare, plainTriple } from './dealer-math.ts';
+import { freshPrg, plainMaskedBits, plainMatrixTriple, plainSquare, plainTriple, plainXorMaskedBits } from './dealer-math.ts';
 import {
   dealtElements,
   formatMaterialKey,
@@ -37,7 +37,7 @@ import {
   type MaterialDescriptor,
   type RequestLimits,
 } from './material-request.ts';
-import { dealShares, dealXorShares, type PartyMessage } from './seeded-deal.ts';
+import { dealMixedShares, dealShares, dealXorShares, type PartyMessage } from './seeded-deal.ts';
 
 export type SecurityMode = 'semi-honest' | 'malicious';
 
@@ -214,7 +214,12 @@ export class DealerSession {
     if (this.options.corrupt?.({ kind: d.kind, index })) this.#corrupt(plain[plain.length - 1]);
     return {
       key,
-      messages: d.kind === 'bitTriple' ? dealXorShares(plain, this.n) : dealShares(plain, this.n, this.#alpha),
+      messages:
+        d.kind === 'bitTriple'
+          ? dealXorShares(plain, this.n)
+          : d.kind === 'compareXor'
+            ? dealMixedShares(plain, [false, false, false, false, true], this.n)
+            : dealShares(plain, this.n, this.#alpha),
       shapes: plain.map((p) => p.shape),
       clear,
       owner: d.kind === 'input' ? d.owner : -1,
@@ -264,6 +269,15 @@ export class DealerSession {
         const pooled = this.#pools?.mask.take(d.size);
         return pooled ? maskedBitsOf(pooled[0], shift, withBits) : plainMaskedBits(ring, d.size, shift, withBits);
       }
+      case 'compareXor':
+        if (this.mode === 'malicious')
+          throw new ValidationError(
+            'bad material request: XOR-shared comparison bits carry no MACs and are dealt in semi-honest sessions only',
+            'key',
+          );
+        if (d.bits < 1 || d.bits > 62)
+          throw new ValidationError(`bad material request ${formatMaterialKey(d)}: bits must be in [1, 62]`, 'key');
+        return plainXorMaskedBits(d.size, d.bits);
       case 'random':
         return [freshPrg().ringTensor(ring, [d.size])];
       case 'input':

@@ -11,6 +11,8 @@
  *   square:<size>                    a, a ⊙ a                            [size] ×2
  *   trunc:<size>:<shift>             r, rMsb, rHigh                      [size] ×3
  *   compare:<size>:<bits>            r, rMsb, rHigh, bits [bits,size]
+ *   compareXor:<size>:<bits>         r, rMsb, rHigh, s [size] ×4, bits of r XOR-shared and packed
+ *                                    [bits, ⌈size/64⌉] (semi-honest only)
  *   random:<size>                    r                                   [size]
  *   bitTriple:<words>                a, b, c = a ∧ b, XOR-shared, 64 triples per word  [words] ×3 (semi-honest only)
  *   input:<owner>:<size>             r (and r in the clear to the owner) [size]
@@ -25,7 +27,7 @@ import type { RingTensor } from '../ring/tensor.ts';
 import * as L from '../sharing/linear.ts';
 import type { SecretTensor } from '../sharing/secret-tensor.ts';
 import { joinElements } from './element-axis.ts';
-import type { FixedTriple, InputMask, MaskedBits, MaterialStats, SquarePair, Triple, TripleSource } from './material.ts';
+import type { FixedTriple, InputMask, MaskedBits, MaterialStats, SquarePair, Triple, TripleSource, XorMaskedBits } from './material.ts';
 
 export type MaterialDescriptor =
   | { readonly kind: 'triple'; readonly size: number }
@@ -36,6 +38,12 @@ export type MaterialDescriptor =
   | { readonly kind: 'square'; readonly size: number }
   | { readonly kind: 'trunc'; readonly size: number; readonly shift: number }
   | { readonly kind: 'compare'; readonly size: number; readonly bits: number }
+  /**
+   * Comparison masks for the binary comparator: r, rMsb, rHigh and a random bit s as arithmetic
+   * shares, and bit j of r (j < bits) of element i as bit i mod 64 of word ⌊i/64⌋ of row j, XOR-shared
+   * (no MACs: semi-honest sessions only).
+   */
+  | { readonly kind: 'compareXor'; readonly size: number; readonly bits: number }
   | { readonly kind: 'random'; readonly size: number }
   /** GF(2) AND triples packed 64 per word, XOR-shared (no MACs: semi-honest sessions only). `size` counts words. */
   | { readonly kind: 'bitTriple'; readonly size: number }
@@ -52,6 +60,7 @@ export const MATERIAL_KINDS: readonly MaterialKind[] = [
   'square',
   'trunc',
   'compare',
+  'compareXor',
   'random',
   'input',
   'bitTriple',
@@ -113,7 +122,8 @@ export function formatMaterialKey(d: MaterialDescriptor): string {
     case 'trunc':
       return `trunc:${d.size}:${d.shift}`;
     case 'compare':
-      return `compare:${d.size}:${d.bits}`;
+    case 'compareXor':
+      return `${d.kind}:${d.size}:${d.bits}`;
     case 'input':
       return `input:${d.owner}:${d.size}`;
   }
@@ -184,7 +194,8 @@ export function parseMaterialKey(key: string, limits: RequestLimits = DEFAULT_RE
       d = { kind, size: uint(parts[1], 'size'), shift: uint(parts[2], 'shift') };
       break;
     case 'compare':
-      arity(3, 'compare:<size>:<bits>');
+    case 'compareXor':
+      arity(3, `${kind}:<size>:<bits>`);
       d = { kind, size: uint(parts[1], 'size'), bits: uint(parts[2], 'bits') };
       break;
     case 'input':
@@ -246,7 +257,8 @@ export function validateDescriptor(d: MaterialDescriptor, limits: RequestLimits 
       }
       break;
     case 'trunc':
-    case 'compare': {
+    case 'compare':
+    case 'compareXor': {
       count(d.size, 'size');
       const [v, name] = d.kind === 'trunc' ? [d.shift, 'shift'] : [d.bits, 'bits'];
       if (!Number.isInteger(v) || v < 0 || v > MAX_MASK_BITS) fail(`${name} must be an integer in [0, ${MAX_MASK_BITS}], got ${v}`);
@@ -295,6 +307,8 @@ export function dealtElements(d: MaterialDescriptor, operand?: readonly number[]
       return 3 * d.size;
     case 'compare':
       return (3 + d.bits) * d.size;
+    case 'compareXor':
+      return 4 * d.size + d.bits * xorWords(d.size);
   }
 }
 
@@ -336,8 +350,13 @@ export function dealtShapes(d: MaterialDescriptor, operand?: readonly number[]):
       return [[d.size], [d.size], [d.size]];
     case 'compare':
       return [[d.size], [d.size], [d.size], [d.bits, d.size]];
+    case 'compareXor':
+      return [[d.size], [d.size], [d.size], [d.size], [d.bits, xorWords(d.size)]];
   }
 }
+
+/** 64-bit words holding `size` packed bits. */
+export const xorWords = (size: number): number => Math.ceil(size / 64);
 
 /** What a source fetched for one request: the party's tensors in order, and an input mask's clear copy. */
 export interface FetchedMaterial {
@@ -371,7 +390,9 @@ export abstract class DescriptorTripleSource implements TripleSource {
    */
   async #fetchSplit(d: Extract<MaterialDescriptor, { size: number }>): Promise<FetchedMaterial> {
     const perElement = dealtElements({ ...d, size: 1 });
-    const step = Math.max(1, Math.floor(this.chunkElements / perElement));
+    // Packed bits split at word boundaries (64 elements), so the pieces' words join.
+    const unit = d.kind === 'compareXor' ? 64 : 1;
+    const step = unit * Math.max(1, Math.floor(this.chunkElements / perElement / unit));
     if (d.size <= step) return this.fetch(d);
     const pending: Promise<FetchedMaterial>[] = [];
     for (let off = 0; off < d.size; off += step) pending.push(this.fetch({ ...d, size: Math.min(step, d.size - off) }));
@@ -434,6 +455,11 @@ export abstract class DescriptorTripleSource implements TripleSource {
   async compareMasks(size: number, bits: number): Promise<MaskedBits> {
     const [r, rMsb, rHigh, b] = (await this.#fetchSplit({ kind: 'compare', size, bits })).parts;
     return { shift: bits, r, rMsb, rHigh, bits: b };
+  }
+
+  async compareXorMasks(size: number, bits: number): Promise<XorMaskedBits> {
+    const [r, rMsb, rHigh, s, xorBits] = (await this.#fetchSplit({ kind: 'compareXor', size, bits })).parts;
+    return { bits, r, rMsb, rHigh, s, xorBits };
   }
 
   async randoms(size: number): Promise<SecretTensor> {

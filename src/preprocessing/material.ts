@@ -52,6 +52,21 @@ export interface MaskedBits {
   readonly bits: SecretTensor | undefined;
 }
 
+/**
+ * Masks for the binary comparator (semi-honest mode; protocols/binary-borrow.ts): r, rMsb, rHigh
+ * as in {@link MaskedBits} (shift = bits) and a random bit s, all [size] arithmetic shares; and the
+ * low `bits` bits of r64 XOR-shared and packed: `xorBits` [bits, ⌈size/64⌉] Z_2^64 words, bit j of
+ * element i at bit i mod 64 of word ⌊i/64⌋ of row j (bits past `size` are padding).
+ */
+export interface XorMaskedBits {
+  readonly bits: number;
+  readonly r: SecretTensor;
+  readonly rMsb: SecretTensor;
+  readonly rHigh: SecretTensor;
+  readonly s: SecretTensor;
+  readonly xorBits: SecretTensor;
+}
+
 export interface MaterialStats {
   /** Bytes this party received from the source (seeds count 16 bytes). */
   bytesReceived: number;
@@ -91,6 +106,8 @@ export interface TripleSource {
   truncMasks(size: number, shift: number): Promise<MaskedBits>;
   /** Masks for comparison of values below 2^bits (with the low `bits` bits). */
   compareMasks(size: number, bits: number): Promise<MaskedBits>;
+  /** Masks for the binary comparator, bits of r XOR-shared and packed; semi-honest only (malicious sources refuse). */
+  compareXorMasks(size: number, bits: number): Promise<XorMaskedBits>;
   /** Uniformly random shared values (e.g. to mask upper bits on output in malicious mode). */
   randoms(size: number): Promise<SecretTensor>;
 }

@@ -19,6 +19,37 @@ runTripleSourceConformance({
   desyncUndetectable: 'pooled material is sliced locally; the dealer sees only batch requests (see pooled-source.ts)',
 });
 
+runTripleSourceConformance({
+  name: 'PooledTripleSource over InsecureLocalDealer (batches of 128: packed masks pooled in words)',
+  create: async (n, mode) => {
+    const dealer = new InsecureLocalDealer(n, mode);
+    return {
+      sources: Array.from({ length: n }, (_, i) => new PooledTripleSource(dealer.forParty(i), { batchSize: 128 })),
+      dispose: async () => {},
+    };
+  },
+  desyncUndetectable: 'pooled material is sliced locally; the dealer sees only batch requests (see pooled-source.ts)',
+});
+
+test('packed comparison masks are pooled in whole words across batch boundaries', async () => {
+  const dealer = new InsecureLocalDealer(2, 'semi-honest');
+  const views = [0, 1].map((i) => dealer.forParty(i));
+  const pooled = views.map((v) => new PooledTripleSource(v, { batchSize: 128 }));
+  // 64 + 64 + 128 + 64 elements of a 128-element pool: the third take spans two batches.
+  for (const size of [10, 64, 100, 33]) {
+    const m = await Promise.all(pooled.map((p) => p.compareXorMasks(size, 12)));
+    const words = Math.ceil(size / 64);
+    const r = T.toBigInts(value(m.map((x) => x.r))).map((v) => BigInt.asUintN(64, v));
+    assert.equal(r.length, size);
+    assert.deepEqual(m[0].xorBits.shape, [12, words]);
+    const packed = Array.from({ length: 12 * words }, (_, w) => m[0].xorBits.share.data[w] ^ m[1].xorBits.share.data[w]);
+    r.forEach((rv, i) => {
+      for (let j = 0; j < 12; j++) assert.equal((packed[j * words + (i >> 6)] >> BigInt(i & 63)) & 1n, (rv >> BigInt(j)) & 1n);
+    });
+  }
+  assert.equal(views[0].stats.requests, 3, 'three batches of 128 for 320 elements (the last one fetched ahead)');
+});
+
 const value = (parts: SecretTensor[]): T.RingTensor => reconstruct(parts.map((p) => p.share));
 
 for (const mode of ['semi-honest', 'malicious'] as const)

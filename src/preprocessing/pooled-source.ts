@@ -1,6 +1,6 @@
 /**
  * Material fetched ahead: a TripleSource wrapper that serves elementwise material (triples,
- * bit triples, square pairs, truncation and comparison masks, randoms) from local pools filled by large batch
+ * bit triples, square pairs, truncation and comparison masks incl. packed ones, randoms) from local pools filled by large batch
  * requests to the underlying source, and requests the next batch as soon as a pool falls below
  * half — while the protocol computes — so most protocol steps never wait for a round trip to the
  * dealer. Matrix, fixed-operand and input material pass straight through.
@@ -18,12 +18,17 @@
  */
 import { joinElements, sliceElements } from './element-axis.ts';
 import type { SecretTensor } from '../sharing/secret-tensor.ts';
-import type { FixedTriple, InputMask, MaskedBits, MaterialStats, SquarePair, Triple, TripleSource } from './material.ts';
+import type { FixedTriple, InputMask, MaskedBits, MaterialStats, SquarePair, Triple, TripleSource, XorMaskedBits } from './material.ts';
 
 /** A batch: tensors whose last axis is the element index (shape [n] or [rows, n]). */
 interface Batch {
   readonly size: number;
   readonly tensors: readonly (SecretTensor | undefined)[];
+  /**
+   * Elements per index of each tensor's last axis (default 1; 64 for packed bits). Takes and
+   * batch sizes of such pools are multiples of the unit, so slices stay word-aligned.
+   */
+  readonly units?: readonly number[];
 }
 
 class Pool {
@@ -55,7 +60,8 @@ class Pool {
     while (need > 0) {
       const b = this.#ready[0];
       const n = Math.min(need, b.size - this.#offset);
-      pieces.push(b.tensors.map((t) => t && sliceElements(t, this.#offset, n)));
+      const u = b.units;
+      pieces.push(b.tensors.map((t, i) => t && sliceElements(t, this.#offset / (u?.[i] ?? 1), n / (u?.[i] ?? 1))));
       this.#offset += n;
       need -= n;
       if (this.#offset === b.size) {
@@ -150,6 +156,19 @@ export class PooledTripleSource implements TripleSource {
     });
     const [r, rMsb, rHigh, bits] = await pool.take(size);
     return { shift, r: r as SecretTensor, rMsb: rMsb as SecretTensor, rHigh: rHigh as SecretTensor, bits };
+  }
+
+  async compareXorMasks(size: number, bits: number): Promise<XorMaskedBits> {
+    // Served in whole words (64 elements): the unused tail of the last word's masks is discarded.
+    const words = Math.ceil(size / 64);
+    if (64 * words > this.#batch || this.#batch % 64 !== 0) return this.#inner.compareXorMasks(size, bits);
+    const pool = this.#pool(`compareXor:${bits}`, async (n) => {
+      const m = await this.#inner.compareXorMasks(n, bits);
+      return { size: n, tensors: [m.r, m.rMsb, m.rHigh, m.s, m.xorBits], units: [1, 1, 1, 1, 64] };
+    });
+    const [r, rMsb, rHigh, s, xorBits] = (await pool.take(64 * words)) as SecretTensor[];
+    const head = (t: SecretTensor): SecretTensor => (t.shape[0] === size ? t : sliceElements(t, 0, size));
+    return { bits, r: head(r), rMsb: head(rMsb), rHigh: head(rHigh), s: head(s), xorBits };
   }
 
   async randoms(size: number): Promise<SecretTensor> {

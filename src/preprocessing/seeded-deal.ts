@@ -67,6 +67,38 @@ export function dealXorShares(plain: readonly RingTensor[], n: number): PartyMes
   return [...seeds.map((seed) => ({ kind: 'seed' as const, seed })), { kind: 'explicit' as const, words }];
 }
 
+/**
+ * Semi-honest mix of {@link dealShares} and {@link dealXorShares} in one message: tensor j is
+ * additively shared, or XOR-shared where `xor[j]`; parties 0..n−2 expand one seed (tensor after
+ * tensor, as {@link expandMessage} does), party n−1 gets the corrections. No MACs.
+ */
+export function dealMixedShares(plain: readonly RingTensor[], xor: readonly boolean[], n: number): PartyMessage[] {
+  const seeds = Array.from({ length: n - 1 }, () => randomSeed());
+  const prgs = seeds.map((s) => new Prg(s));
+  const corrections = plain.map((x, j) => {
+    if (!xor[j]) {
+      let rest = x;
+      for (const prg of prgs) rest = sub(rest, prg.ringTensor(x.ring, x.shape));
+      return rest;
+    }
+    const words = x.data.slice();
+    const u32 = new Uint32Array(words.buffer);
+    for (const prg of prgs) {
+      const r = prg.ringTensor(x.ring, x.shape).data;
+      const r32 = new Uint32Array(r.buffer, r.byteOffset, r.length * 2);
+      for (let i = 0; i < u32.length; i++) u32[i] ^= r32[i];
+    }
+    return { ...x, data: words };
+  });
+  const words = new BigUint64Array(corrections.reduce((s, c) => s + c.data.length, 0));
+  let off = 0;
+  for (const c of corrections) {
+    words.set(c.data, off);
+    off += c.data.length;
+  }
+  return [...seeds.map((seed) => ({ kind: 'seed' as const, seed })), { kind: 'explicit' as const, words }];
+}
+
 /** A party's side of {@link dealShares}: its SecretTensors for the given shapes. */
 export function expandMessage(msg: PartyMessage, ring: Ring, shapes: readonly (readonly number[])[], malicious: boolean): SecretTensor[] {
   const prg = msg.kind === 'seed' ? new Prg(msg.seed) : undefined;

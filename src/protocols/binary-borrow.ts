@@ -3,11 +3,12 @@
  * [c mod 2^ℓ < r mod 2^ℓ] from public c and the dealer's shared bits of r, with XOR-shared bits
  * and AND gates instead of ring products.
  *
- * Observation: the low bit of an additive Z_2^64 sharing is an XOR sharing of the value's low bit
- * (carries only move upwards). So the dealer's arithmetic shares of r's bits (the comparison
- * masks) are XOR shares of those bits. AND gates use packed GF(2) triples (`bitTriples`, 64 per
- * word, 24 bytes of preprocessing per 64 gates instead of 24 per gate), and every AND costs 2
- * bits per party online instead of 2 ring elements.
+ * Bit-sliced: every bit vector is packed 64 elements per word (element i at bit i mod 64 of word
+ * ⌊i/64⌋), so one 32-bit operation evaluates 32 gates. The dealer deals r's bits XOR-shared and
+ * packed (`compareXorMasks`: 1 bit per bit instead of a ring element), AND gates use packed GF(2)
+ * triples (`bitTriples`), and every AND costs 2 bits per party online instead of 2 ring elements.
+ * The random bit s of the last step comes with the masks as an arithmetic share; the low bit of an
+ * additive Z_2^64 sharing is an XOR sharing of the value's low bit (carries only move upwards).
  *
  * Steps (leaves least significant first; same tree as compare.ts):
  *   g_i = r_i ∧ ¬c_i, e_i = ¬(r_i ⊕ c_i)          (local: c is public)
@@ -19,10 +20,13 @@
  *   are XOR shares): open o = borrow ⊕ s, then [borrow] = [s] + o·(1 − 2[s]).
  * Reveals: Beaver-masked bits (uniform) and o (uniform). No MACs exist on the binary values, so
  * this is for semi-honest mode only; malicious mode keeps the MACed arithmetic comparator.
- * Cost: ⌈log2 ℓ⌉ + 1 rounds; bytes per party to each peer: Σ_levels ⌈2·products·size/8⌉ + ⌈size/8⌉.
+ * Cost: ⌈log2 ℓ⌉ + 1 rounds; bytes per party to each peer, with W = ⌈size/64⌉ words per vector:
+ * Σ_levels 2·products·8W + 8W (bits past `size` in the last word travel as padding).
  * Citation: the comparator tree of Catrina & de Hoogh (SCN 2010) on GF(2) as in ABY
  * (Demmler, Schneider, Zohner, NDSS 2015); Beaver, CRYPTO 1991.
  */
+import { ProtocolAbort } from '../base/errors.ts';
+import type { XorMaskedBits } from '../preprocessing/material.ts';
 import type { RingTensor } from '../ring/tensor.ts';
 import * as T from '../ring/tensor.ts';
 import * as L from '../sharing/linear.ts';
@@ -30,54 +34,41 @@ import type { SecretTensor } from '../sharing/secret-tensor.ts';
 import { comparatorLevels } from './compare-levels.ts';
 import type { PartyContext } from './context.ts';
 
-/** Low bit of each element (Z_2^64 words, little-endian host). */
-export function lowBits(t: RingTensor): Uint8Array {
-  const step = 2 * t.ring.limbs;
-  const u32 = new Uint32Array(t.data.buffer, t.data.byteOffset, t.data.length * 2);
-  const out = new Uint8Array(t.data.length / t.ring.limbs);
-  for (let i = 0; i < out.length; i++) out[i] = u32[i * step] & 1;
-  return out;
+/** 32-bit words of a packed vector of `size` bits (a whole number of 64-bit words). */
+const vectorWords = (size: number): number => 2 * Math.ceil(size / 64);
+
+/** The 32-bit words of a tensor's data (Z_2^64 words on a little-endian host). */
+function words32(t: RingTensor): Uint32Array {
+  return new Uint32Array(t.data.buffer, t.data.byteOffset, t.data.length * 2);
 }
 
-function pack(bits: Uint8Array): Uint8Array {
-  const out = new Uint8Array((bits.length + 7) >> 3);
-  for (let i = 0; i < bits.length; i++) out[i >> 3] |= bits[i] << (i & 7);
-  return out;
-}
-
-function unpackXor(into: Uint8Array, bytes: Uint8Array): void {
-  for (let i = 0; i < into.length; i++) into[i] ^= (bytes[i >> 3] >> (i & 7)) & 1;
-}
-
-/** Opens XOR-shared bits in one round. */
-async function openBits(ctx: PartyContext, mine: Uint8Array): Promise<Uint8Array> {
-  const incoming = await ctx.channel.exchange(pack(mine));
+/** Opens XOR-shared packed words in one round. */
+async function openWords(ctx: PartyContext, mine: Uint32Array): Promise<Uint32Array> {
+  const incoming = await ctx.channel.exchange(new Uint8Array(mine.buffer, mine.byteOffset, mine.byteLength));
   const out = mine.slice();
-  for (let j = 0; j < ctx.n; j++) if (j !== ctx.id) unpackXor(out, incoming[j]);
+  for (let j = 0; j < ctx.n; j++) {
+    if (j === ctx.id) continue;
+    const b = incoming[j];
+    if (b.length !== mine.byteLength) throw new ProtocolAbort(`open bits: party ${j} sent ${b.length} bytes, expected ${mine.byteLength}`);
+    const w = (b.byteOffset & 3) === 0 ? new Uint32Array(b.buffer, b.byteOffset, b.length >> 2) : new Uint32Array(b.slice().buffer);
+    for (let i = 0; i < out.length; i++) out[i] ^= w[i];
+  }
   return out;
 }
 
-/** The first m bits of packed words (Z_2^64 shares of bit triples). */
-function unpackWords(t: RingTensor, m: number): Uint8Array {
-  const u32 = new Uint32Array(t.data.buffer, t.data.byteOffset, t.data.length * 2);
-  const out = new Uint8Array(m);
-  for (let i = 0; i < m; i++) out[i] = (u32[i >>> 5] >>> (i & 31)) & 1;
-  return out;
-}
-
-/** x ∧ y elementwise for XOR-shared bit vectors, one round, with packed GF(2) triples from the dealer. */
-async function and(ctx: PartyContext, x: Uint8Array, y: Uint8Array): Promise<Uint8Array> {
+/** x ∧ y for XOR-shared packed vectors (equal even lengths in 32-bit words), one round, with packed GF(2) triples. */
+async function and(ctx: PartyContext, x: Uint32Array, y: Uint32Array): Promise<Uint32Array> {
   const m = x.length;
-  const t = await ctx.material.bitTriples(Math.ceil(m / 64));
-  const [a, b, c] = [unpackWords(t.a.share, m), unpackWords(t.b.share, m), unpackWords(t.c.share, m)];
-  const masked = new Uint8Array(2 * m);
+  const t = await ctx.material.bitTriples(m / 2);
+  const [a, b, c] = [words32(t.a.share), words32(t.b.share), words32(t.c.share)];
+  const masked = new Uint32Array(2 * m);
   for (let i = 0; i < m; i++) {
     masked[i] = x[i] ^ a[i];
     masked[m + i] = y[i] ^ b[i];
   }
-  const de = await openBits(ctx, masked);
-  const z = new Uint8Array(m);
-  const first = ctx.id === 0 ? 1 : 0;
+  const de = await openWords(ctx, masked);
+  const z = new Uint32Array(m);
+  const first = ctx.id === 0 ? 0xffffffff : 0;
   for (let i = 0; i < m; i++) {
     const d = de[i];
     const e = de[m + i];
@@ -86,42 +77,65 @@ async function and(ctx: PartyContext, x: Uint8Array, y: Uint8Array): Promise<Uin
   return z;
 }
 
-/** Bit i of every element of public c (Z_2^64, i < 64). */
-function publicBits(c: RingTensor, i: number, size: number): Uint8Array {
-  const u32 = new Uint32Array(c.data.buffer, c.data.byteOffset, c.data.length * 2);
-  const word = i >= 32 ? 1 : 0;
-  const shift = i & 31;
-  const out = new Uint8Array(size);
-  for (let j = 0; j < size; j++) out[j] = (u32[2 * j + word] >>> shift) & 1;
-  return out;
+/**
+ * Transposes a 32×32 bit matrix in place (row k = a[k], column i = bit i): afterwards bit k of
+ * a[i] is the old bit i of a[k]. Swaps the off-diagonal blocks at every scale (Warren, Hacker's
+ * Delight, 2nd ed., §7-3).
+ */
+function transpose32(a: Uint32Array): void {
+  let m = 0x0000ffff;
+  for (let j = 16; j !== 0; j >>>= 1, m ^= m << j) {
+    for (let k = 0; k < 32; k = (k + j + 1) & ~j) {
+      const t = ((a[k] >>> j) ^ a[k + j]) & m;
+      a[k] ^= t << j;
+      a[k + j] ^= t;
+    }
+  }
+}
+
+/** Bits 0..bits−1 of every element of public c (Z_2^64), packed: row i holds bit i. */
+function publicBitRows(c: RingTensor, bits: number, size: number): Uint32Array[] {
+  const v = vectorWords(size);
+  const rows = Array.from({ length: bits }, () => new Uint32Array(v));
+  const c32 = words32(c);
+  const block = new Uint32Array(32);
+  for (let half = 0; half < 2 && 32 * half < bits; half++) {
+    for (let col = 0; 32 * col < size; col++) {
+      const n = Math.min(32, size - 32 * col);
+      for (let k = 0; k < n; k++) block[k] = c32[2 * (32 * col + k) + half];
+      block.fill(0, n);
+      transpose32(block);
+      for (let i = 32 * half; i < Math.min(bits, 32 * half + 32); i++) rows[i][col] = block[i - 32 * half];
+    }
+  }
+  return rows;
 }
 
 /** Bytes this party sends to each peer for a borrow over `size` elements with `bits` bits. */
 export function binaryBorrowBytesPerPeer(size: number, bits: number): number {
-  return comparatorLevels(bits).reduce((s, products) => s + Math.ceil((2 * products * size) / 8), 0) + Math.ceil(size / 8);
+  const vectorBytes = 4 * vectorWords(size);
+  return comparatorLevels(bits).reduce((s, products) => s + 2 * products * vectorBytes, 0) + vectorBytes;
 }
 
-/** [c mod 2^bits < r mod 2^bits] as an arithmetic share, from public c and shared bits of r ([bits, size]). */
-export async function binaryBorrow(
-  ctx: PartyContext,
-  c: RingTensor,
-  rBits: SecretTensor,
-  bits: number,
-  size: number,
-): Promise<SecretTensor> {
+/** [c mod 2^bits < r mod 2^bits] as an arithmetic share, from public c ([size]) and the packed masks of r. */
+export async function binaryBorrow(ctx: PartyContext, c: RingTensor, m: XorMaskedBits, bits: number, size: number): Promise<SecretTensor> {
   if (ctx.mode !== 'semi-honest' || ctx.ring.limbs !== 1) throw new RangeError('binaryBorrow: semi-honest Z_2^64 only');
-  const own = lowBits(rBits.share);
-  const first = ctx.id === 0 ? 1 : 0;
-  let g: Uint8Array[] = [];
-  let e: Uint8Array[] = [];
+  const v = vectorWords(size);
+  const own = words32(m.xorBits.share);
+  if (own.length !== bits * v) throw new RangeError(`binaryBorrow: ${own.length / v} rows of mask bits, expected ${bits}`);
+  const first = ctx.id === 0 ? 0xffffffff : 0;
+  const cRows = publicBitRows(c, bits, size);
+  // Leaves: g_i = r_i ∧ ¬c_i, e_i = ¬(r_i ⊕ c_i) (party 0 folds in the public ¬c_i).
+  let g: Uint32Array[] = [];
+  let e: Uint32Array[] = [];
   for (let i = 0; i < bits; i++) {
-    const ci = publicBits(c, i, size);
-    const gi = new Uint8Array(size);
-    const ei = new Uint8Array(size);
-    for (let j = 0; j < size; j++) {
-      const r = own[i * size + j];
-      gi[j] = r & (ci[j] ^ 1);
-      ei[j] = r ^ (first & (ci[j] ^ 1));
+    const r = own.subarray(i * v, (i + 1) * v);
+    const ci = cRows[i];
+    const gi = new Uint32Array(v);
+    const ei = new Uint32Array(v);
+    for (let w = 0; w < v; w++) {
+      gi[w] = r[w] & ~ci[w];
+      ei[w] = r[w] ^ (first & ~ci[w]);
     }
     g.push(gi);
     e.push(ei);
@@ -130,26 +144,26 @@ export async function binaryBorrow(
     const pairs = Math.floor(g.length / 2);
     const top = Math.ceil(g.length / 2) === 1;
     const per = top ? 1 : 2;
-    const left = new Uint8Array(pairs * per * size);
-    const right = new Uint8Array(pairs * per * size);
+    const left = new Uint32Array(pairs * per * v);
+    const right = new Uint32Array(pairs * per * v);
     for (let p = 0; p < pairs; p++) {
-      left.set(e[2 * p + 1], per * p * size);
-      right.set(g[2 * p], per * p * size);
+      left.set(e[2 * p + 1], per * p * v);
+      right.set(g[2 * p], per * p * v);
       if (!top) {
-        left.set(e[2 * p + 1], (per * p + 1) * size);
-        right.set(e[2 * p], (per * p + 1) * size);
+        left.set(e[2 * p + 1], (per * p + 1) * v);
+        right.set(e[2 * p], (per * p + 1) * v);
       }
     }
     const prods = await and(ctx, left, right);
-    const nextG: Uint8Array[] = [];
-    const nextE: Uint8Array[] = [];
+    const nextG: Uint32Array[] = [];
+    const nextE: Uint32Array[] = [];
     for (let p = 0; p < pairs; p++) {
       const gHi = g[2 * p + 1];
-      const gp = new Uint8Array(size);
-      const off = per * p * size;
-      for (let j = 0; j < size; j++) gp[j] = gHi[j] ^ prods[off + j];
+      const off = per * p * v;
+      const gp = new Uint32Array(v);
+      for (let w = 0; w < v; w++) gp[w] = gHi[w] ^ prods[off + w];
       nextG.push(gp);
-      if (!top) nextE.push(prods.subarray(off + size, off + 2 * size));
+      if (!top) nextE.push(prods.subarray(off + v, off + 2 * v));
     }
     if (g.length % 2 === 1) {
       nextG.push(g[g.length - 1]);
@@ -158,18 +172,21 @@ export async function binaryBorrow(
     g = nextG;
     e = nextE;
   }
-  // B2A with a fresh random bit s (bit 0 of a dealer mask: arithmetic shares, low bits XOR shares).
-  const sMask = await ctx.material.compareMasks(size, 1);
-  const s = L.reshapeS(sMask.bits as SecretTensor, [size]);
-  const sLow = lowBits(s.share);
-  const mine = new Uint8Array(size);
-  for (let j = 0; j < size; j++) mine[j] = g[0][j] ^ sLow[j];
-  const o = await openBits(ctx, mine);
+  // B2A with the dealer's random bit s (arithmetic shares; their low bits are XOR shares).
+  const s32 = words32(m.s.share);
+  const mine = g[0].slice();
+  for (let j = 0; j < size; j++) mine[j >>> 5] ^= (s32[2 * j] & 1) << (j & 31);
+  const o = await openWords(ctx, mine);
   const oRing = T.zeros(ctx.ring, [size]);
   const oneMinus2o = T.zeros(ctx.ring, [size]);
+  const o32 = words32(oRing);
+  const f32 = words32(oneMinus2o);
   for (let j = 0; j < size; j++) {
-    oRing.data[j] = BigInt(o[j]);
-    oneMinus2o.data[j] = o[j] ? (1n << 64n) - 1n : 1n;
+    const bit = (o[j >>> 5] >>> (j & 31)) & 1;
+    o32[2 * j] = bit;
+    // 1 − 2·o: 1, or 2^64 − 1.
+    f32[2 * j] = bit ? 0xffffffff : 1;
+    f32[2 * j + 1] = bit ? 0xffffffff : 0;
   }
-  return L.addSP(ctx, L.mulSP(s, oneMinus2o), oRing);
+  return L.addSP(ctx, L.mulSP(m.s, oneMinus2o), oRing);
 }

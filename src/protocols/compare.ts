@@ -52,15 +52,14 @@ export async function ltz(ctx: PartyContext, x: SecretTensor, bits = ctx.compare
 /** [x ≥ 0] for |x| < 2^bits. */
 export async function nonNegative(ctx: PartyContext, x: SecretTensor, bits = ctx.compareBits): Promise<SecretTensor> {
   const size = T.sizeOf(x.shape);
-  const m = await ctx.material.compareMasks(size, bits);
+  const semiHonest = ctx.mode === 'semi-honest';
+  // Semi-honest: r's bits come XOR-shared and packed for the binary comparator.
+  const m = semiHonest ? await ctx.material.compareXorMasks(size, bits) : await ctx.material.compareMasks(size, bits);
   const shifted = L.addScalarS(ctx, L.reshapeS(x, [size]), 1n << BigInt(bits));
   const [c] = await open(ctx, [L.addSS(shifted, m.r)]);
   const { cMsb, oneMinus2cMsb, cLow } = splitOpened(c, bits);
   const b = L.addSP(ctx, L.mulSP(m.rMsb, oneMinus2cMsb), cMsb);
-  const borrow =
-    ctx.mode === 'semi-honest'
-      ? await binaryBorrow(ctx, c, m.bits as SecretTensor, bits, size)
-      : await borrowBit(ctx, c, m.bits as SecretTensor, bits, size);
+  const borrow = 'xorBits' in m ? await binaryBorrow(ctx, c, m, bits, size) : await borrowBit(ctx, c, m.bits as SecretTensor, bits, size);
   let y = L.subSS(L.subPS(ctx, cLow, m.rHigh), borrow);
   y = L.addSS(y, L.mulScalarS(b, 1n << BigInt(63 - bits)));
   return L.reshapeS(y, x.shape);

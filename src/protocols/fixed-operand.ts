@@ -17,7 +17,6 @@
  * Reveals: D and E, uniform. Cost: setup 1 round, (n−1)·k·n·B_r bytes; a batch of products
  * 1 round, (n−1)·Σ m·k·B_r bytes, doubled in malicious mode (B_r = 8 or 16).
  */
-import type { FixedTriple } from '../preprocessing/material.ts';
 import { matmulPinnedTensor, pin, release, type PinnedTensor } from '../ring/pinned.ts';
 import type { RingTensor } from '../ring/tensor.ts';
 import * as T from '../ring/tensor.ts';
@@ -63,8 +62,8 @@ export const fixedMatmulBytes = (ctx: Pick<PartyContext, 'n' | 'ring' | 'mode'>,
 
 /** Prepares several fixed operands in one round. `ids` must be unique within the session. */
 export async function prepareFixed(ctx: PartyContext, items: readonly { id: string; w: SecretTensor }[]): Promise<FixedOperand[]> {
-  const masks: SecretTensor[] = [];
-  for (const { id, w } of items) masks.push(await ctx.material.fixedMask(id, w.shape[0], w.shape[1]));
+  // Requests issued together (in order), so the dealer's round trips overlap.
+  const masks = await Promise.all(items.map(({ id, w }) => ctx.material.fixedMask(id, w.shape[0], w.shape[1])));
   const opened = await open(
     ctx,
     items.map(({ w }, i) => L.subSS(w, masks[i])),
@@ -80,8 +79,7 @@ export async function appendFixed(
   ctx: PartyContext,
   items: readonly { id: string; operand: FixedOperand | undefined; rows: SecretTensor }[],
 ): Promise<FixedOperand[]> {
-  const masks: SecretTensor[] = [];
-  for (const { id, rows } of items) masks.push(await ctx.material.fixedAppend(id, rows.shape[0], rows.shape[1]));
+  const masks = await Promise.all(items.map(({ id, rows }) => ctx.material.fixedAppend(id, rows.shape[0], rows.shape[1])));
   const opened = await open(
     ctx,
     items.map(({ rows }, i) => L.subSS(rows, masks[i])),
@@ -107,14 +105,19 @@ export interface FixedProduct {
 /** X·W (or X·Wᵀ) for every item, with all openings in one round. */
 export async function fixedMatmulBatch(ctx: PartyContext, items: readonly FixedProduct[]): Promise<SecretTensor[]> {
   const malicious = ctx.mode === 'malicious';
-  const prepared: { m: number; inner: number; triple: FixedTriple; check: FixedTriple | undefined; t: bigint }[] = [];
-  for (const { x, w, transposed = false } of items) {
+  // Every request is issued before any is awaited (same order on every party), so one batch
+  // waits for the dealer once, not once per item.
+  const requested = items.map(({ x, w, transposed = false }) => {
     const inner = transposed ? w.shape[1] : w.shape[0];
     const m = T.sizeOf(x.shape) / inner;
-    const triple = await ctx.material.fixedTriple(w.id, m, transposed);
-    const check = malicious ? await ctx.material.fixedTriple(w.id, m, transposed) : undefined;
-    prepared.push({ m, inner, triple, check, t: malicious ? nextChallenge(ctx) : 0n });
-  }
+    const triple = ctx.material.fixedTriple(w.id, m, transposed);
+    const check = malicious ? ctx.material.fixedTriple(w.id, m, transposed) : undefined;
+    return { m, inner, triple, check, t: malicious ? nextChallenge(ctx) : 0n };
+  });
+  // One Promise.all over every request, so a failure of one cannot leave another unhandled.
+  const fetched = await Promise.all(requested.flatMap((r) => (r.check ? [r.triple, r.check] : [r.triple])));
+  const per = malicious ? 2 : 1;
+  const prepared = requested.map((r, i) => ({ ...r, triple: fetched[per * i], check: malicious ? fetched[per * i + 1] : undefined }));
   const toOpen: SecretTensor[] = [];
   items.forEach(({ x }, i) => {
     const { m, inner, triple, check, t } = prepared[i];
@@ -122,7 +125,6 @@ export async function fixedMatmulBatch(ctx: PartyContext, items: readonly FixedP
     if (check) toOpen.push(L.subSS(L.mulScalarS(triple.a, t), check.a));
   });
   const opened = await open(ctx, toOpen);
-  const per = malicious ? 2 : 1;
   return items.map(({ x, w, transposed = false }, i) => {
     const { triple, check, t } = prepared[i];
     const e = opened[per * i];

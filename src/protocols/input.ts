@@ -30,8 +30,7 @@ export const inputBytes = (ctx: Pick<PartyContext, 'n' | 'ring'>, ownElements: n
 
 /** Shares every item among all parties, in one round. */
 export async function input(ctx: PartyContext, items: readonly InputItem[]): Promise<SecretTensor[]> {
-  const masks: InputMask[] = [];
-  for (const item of items) masks.push(await ctx.material.inputMask(item.owner, T.sizeOf(item.shape)));
+  const masks: InputMask[] = await Promise.all(items.map((item) => ctx.material.inputMask(item.owner, T.sizeOf(item.shape))));
   const mine: RingTensor[] = [];
   items.forEach((item, i) => {
     if (item.owner !== ctx.id) return;

@@ -96,6 +96,31 @@ export function runTripleSourceConformance(f: TripleSourceFactory): void {
               'bit triples: c = a ∧ b on the XOR of the shares',
             );
             assert.ok(ba.some((v) => v !== 0n) && bb.some((v) => v !== 0n), 'bit triples are random');
+
+            // Packed comparison masks: across a word boundary (70), then a size that starts mid-batch.
+            for (const [size, nb] of [
+              [70, 40],
+              [5, 40],
+              [3, 7],
+            ]) {
+              const xm = await all((s) => s.compareXorMasks(size, nb));
+              const words = Math.ceil(size / 64);
+              const xr = low(value(xm.map((m) => m.r)));
+              const xmsb = low(value(xm.map((m) => m.rMsb)));
+              const xhigh = low(value(xm.map((m) => m.rHigh)));
+              const xs = low(value(xm.map((m) => m.s)));
+              assert.deepEqual(xm[0].xorBits.shape, [nb, words]);
+              const packed = Array.from({ length: nb * words }, (_, w) => xm.reduce((acc, m) => acc ^ m.xorBits.share.data[w], 0n));
+              assert.equal(xr.length, size);
+              xr.forEach((rv, i) => {
+                assert.equal(xmsb[i], rv >> 63n);
+                assert.equal(xhigh[i], (rv & ((1n << 63n) - 1n)) >> BigInt(nb));
+                assert.ok(xs[i] === 0n || xs[i] === 1n, 's is a bit');
+                for (let j = 0; j < nb; j++)
+                  assert.equal((packed[j * words + (i >> 6)] >> BigInt(i & 63)) & 1n, (rv >> BigInt(j)) & 1n, `bit ${j} of r[${i}]`);
+              });
+              assert.ok(new Set(xs).size === 2 || size < 8, 's takes both values');
+            }
           }
 
           const im = await all((s) => s.inputMask(1, 4));
@@ -116,6 +141,15 @@ export function runTripleSourceConformance(f: TripleSourceFactory): void {
       });
     }
   }
+
+  test(`${f.name}: packed comparison masks are refused in malicious mode`, async () => {
+    const { sources, dispose } = await f.create(2, 'malicious');
+    try {
+      await assert.rejects(Promise.all(sources.map((s) => s.compareXorMasks(8, 10))), /semi-honest/);
+    } finally {
+      await dispose();
+    }
+  });
 
   test(`${f.name}: requests that disagree between parties raise DesyncError`, { skip: f.desyncUndetectable }, async () => {
     const { sources, dispose } = await f.create(2, 'semi-honest');

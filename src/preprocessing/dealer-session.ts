@@ -22,6 +22,7 @@
  */
 import { DesyncError, ValidationError } from '../base/errors.ts';
 import { Prg, randomSeed } from '../crypto/prg.ts';
+import { matmulPinnedTensor, pin, release, type PinnedTensor } from '../ring/pinned.ts';
 import type { Ring } from '../ring/ring.ts';
 import { Z128, Z64 } from '../ring/ring.ts';
 import type { RingTensor } from '../ring/tensor.ts';
@@ -62,6 +63,12 @@ export interface DealerSessionOptions {
   readonly maxOutstanding?: number;
   /** Most fixed operands (default unbounded). */
   readonly maxFixedOperands?: number;
+  /**
+   * Keep weight operands (ids "w.*") that are multiplied untransposed resident in the kernels' memory
+   * (ring/pinned.ts), so each A·B copies only A in. Freed when the operand grows or the session
+   * closes. Default false (in-process dealers in tests are never closed).
+   */
+  readonly pinOperands?: boolean;
 }
 
 /** One party's part of a dealt request. */
@@ -103,6 +110,7 @@ export class DealerSession {
   readonly #alpha: bigint | undefined;
   readonly #slots = new Map<number, Slot>();
   readonly #fixed = new Map<string, RingTensor>();
+  readonly #pinned = new Map<string, PinnedTensor>();
   readonly #prg = new Prg(randomSeed());
   readonly #pools: Record<PoolKind, PlainPool> | undefined;
   readonly #maxOutstanding: number;
@@ -199,6 +207,8 @@ export class DealerSession {
     this.#closed = true;
     this.#slots.clear();
     this.#fixed.clear();
+    for (const p of this.#pinned.values()) release(p);
+    this.#pinned.clear();
     if (this.#pools) for (const p of Object.values(this.#pools)) p.close();
   }
 
@@ -259,7 +269,11 @@ export class DealerSession {
           );
         const bb = d.transposed ? transpose(b) : b;
         const a = freshPrg().ringTensor(ring, [d.m, bb.shape[0]]);
-        return [a, matmul(a, bb)];
+        // Only weight operands (ids "w.*") stay fixed; KV-cache operands grow every token.
+        if (d.transposed || !this.options.pinOperands || !d.id.startsWith('w.')) return [a, matmul(a, bb)];
+        let p = this.#pinned.get(d.id);
+        if (!p) this.#pinned.set(d.id, (p = pin(b)));
+        return [a, matmulPinnedTensor(a, p)];
       }
       case 'square':
         return plainSquare(ring, d.size);
@@ -309,6 +323,11 @@ export class DealerSession {
         `fixed operand ${id} would grow to [${k},${n}], above the limit of ${this.limits.maxOperandElements} elements`,
         'key',
       );
+    const stale = this.#pinned.get(id);
+    if (stale) {
+      release(stale);
+      this.#pinned.delete(id);
+    }
     const fresh = this.#prg.ringTensor(this.ring, [rows, n]);
     const data = new BigUint64Array(k * n * this.ring.limbs);
     if (old) data.set(old.data, 0);

@@ -267,7 +267,13 @@ export async function startTripleService(o: TripleServiceOptions): Promise<Tripl
         );
       entry = {
         id: sessionId,
-        dealer: new DealerSession(parties, mode, { limits: limitsFor(mode), poolMinSize, maxOutstanding, maxFixedOperands }),
+        dealer: new DealerSession(parties, mode, {
+          limits: limitsFor(mode),
+          poolMinSize,
+          maxOutstanding,
+          maxFixedOperands,
+          pinOperands: true,
+        }),
         streams: new Set(),
         holders: new Map(),
         lastActive: Date.now(),

@@ -334,6 +334,16 @@ describe('triple service', () => {
       const bits = value(cm.map((m) => m.bits as SecretTensor));
       for (let i = 0; i < 10; i++) for (let j = 0; j < 4; j++) assert.equal(bits.data[j * 10 + i], (rv.data[i] >> BigInt(j)) & 1n);
       assert.equal(sources[0].stats.requests, 14 + 8 + 5, 'triples: 5 per request (3 tensors); compare masks: 2 per request (3 + 4 rows)');
+      // Weight operands ("w.*") are pinned in the service's kernel memory; growth unpins them.
+      const wb = value(await Promise.all(sources.map((s) => s.fixedMask('w.pinned', 2, 3))));
+      for (let i = 0; i < 2; i++) {
+        const t = await Promise.all(sources.map((s) => s.fixedTriple('w.pinned', 2)));
+        assert.deepEqual(value(t.map((x) => x.c)).data, T.matmul(value(t.map((x) => x.a)), wb).data, 'pinned A·B');
+      }
+      const extra = value(await Promise.all(sources.map((s) => s.fixedAppend('w.pinned', 1, 3))));
+      const grown = T.reshape(T.concatFlat(wb.ring, [wb, extra]), [3, 3]);
+      const t2 = await Promise.all(sources.map((s) => s.fixedTriple('w.pinned', 2)));
+      assert.deepEqual(value(t2.map((x) => x.c)).data, T.matmul(value(t2.map((x) => x.a)), grown).data, 'after growth');
       for (const s of sources) s.close();
     } finally {
       await service.close();

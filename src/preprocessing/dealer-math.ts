@@ -6,6 +6,7 @@
 import { Prg, randomSeed } from '../crypto/prg.ts';
 import { Z64, type Ring } from '../ring/ring.ts';
 import type { RingTensor } from '../ring/tensor.ts';
+import { msbAndHigh } from '../ring/bit-fields.ts';
 import { matmul, mul, zeros } from '../ring/tensor.ts';
 
 export function freshPrg(): Prg {
@@ -35,19 +36,21 @@ export function plainSquare(ring: Ring, size: number, prg = freshPrg()): RingTen
  * in the order [r, rMsb, rHigh, bits?] (see material.ts MaskedBits).
  */
 export function plainMaskedBits(ring: Ring, size: number, shift: number, withBits: boolean, prg = freshPrg()): RingTensor[] {
-  const r = prg.ringTensor(ring, [size]);
-  const rMsb = zeros(ring, [size]);
-  const rHigh = zeros(ring, [size]);
-  const bits = withBits ? zeros(ring, [shift, size]) : undefined;
-  const l = ring.limbs;
-  const low63 = (1n << 63n) - 1n;
-  for (let i = 0; i < size; i++) {
-    const w = r.data[i * l];
-    rMsb.data[i * l] = w >> 63n;
-    rHigh.data[i * l] = (w & low63) >> BigInt(shift);
-    if (bits) for (let j = 0; j < shift; j++) bits.data[(j * size + i) * l] = (w >> BigInt(j)) & 1n;
-  }
-  return bits ? [r, rMsb, rHigh, bits] : [r, rMsb, rHigh];
+  return maskedBitsOf(prg.ringTensor(ring, [size]), shift, withBits);
+}
+
+/** [r, rMsb, rHigh, bits?] derived from a given uniform r [size]. */
+export function maskedBitsOf(r: RingTensor, shift: number, withBits: boolean): RingTensor[] {
+  const { msb: rMsb, high: rHigh } = msbAndHigh(r, shift);
+  if (!withBits) return [r, rMsb, rHigh];
+  const size = r.shape[0];
+  const l = r.ring.limbs;
+  const bits = zeros(r.ring, [shift, size]);
+  const src = new Uint32Array(r.data.buffer, r.data.byteOffset, r.data.length * 2);
+  const dst = new Uint32Array(bits.data.buffer);
+  for (let i = 0; i < size; i++)
+    for (let j = 0; j < shift; j++) dst[2 * l * (j * size + i)] = (src[2 * l * i + (j >>> 5)] >>> (j & 31)) & 1;
+  return [r, rMsb, rHigh, bits];
 }
 
 /**
@@ -59,43 +62,25 @@ export function plainXorMaskedBits(size: number, bits: number, prg = freshPrg())
   if (!(Number.isInteger(bits) && bits >= 1 && bits <= 63))
     throw new RangeError(`plainXorMaskedBits: bits must be in [1, 63], got ${bits}`);
   const r = prg.ringTensor(Z64, [size]);
+  const { msb: rMsb, high: rHigh } = msbAndHigh(r, bits);
   const coins = prg.bytes(Math.ceil(size / 8));
   const words = Math.ceil(size / 64);
-  const rMsb = new BigUint64Array(size);
-  const rHigh = new BigUint64Array(size);
   const s = new BigUint64Array(size);
   const packed = new BigUint64Array(bits * words);
   const r32 = new Uint32Array(r.data.buffer, r.data.byteOffset, 2 * size);
-  const h32 = new Uint32Array(rHigh.buffer);
-  const m32 = new Uint32Array(rMsb.buffer);
   const s32 = new Uint32Array(s.buffer);
   const p32 = new Uint32Array(packed.buffer);
   const lowMask = 2 ** Math.min(bits, 32) - 1;
+  const highMask = bits > 32 ? 2 ** (bits - 32) - 1 : 0;
   for (let i = 0; i < size; i++) {
-    const lo = r32[2 * i];
-    const hi = r32[2 * i + 1];
-    m32[2 * i] = hi >>> 31;
     s32[2 * i] = (coins[i >> 3] >>> (i & 7)) & 1;
-    // rHigh = (r mod 2^63) >> bits, from the 32-bit halves.
-    const hi63 = hi & 0x7fffffff;
-    if (bits < 32) {
-      h32[2 * i] = ((lo >>> bits) | (hi63 << (32 - bits))) >>> 0;
-      h32[2 * i + 1] = hi63 >>> bits;
-    } else {
-      h32[2 * i] = hi63 >>> (bits - 32);
-    }
+    // Element i is bit i mod 32 of 32-bit word ⌊i/32⌋ of each row (little-endian 64-bit words).
     const wordBit = 1 << (i & 31);
-    const col = 2 * (i >> 6) + ((i >> 5) & 1);
-    let low = lo & lowMask;
+    const col = i >>> 5;
+    let low = r32[2 * i] & lowMask;
     for (let j = 0; low !== 0; j++, low >>>= 1) if (low & 1) p32[j * 2 * words + col] |= wordBit;
-    let high = bits > 32 ? hi & (2 ** (bits - 32) - 1) : 0;
+    let high = r32[2 * i + 1] & highMask;
     for (let j = 32; high !== 0; j++, high >>>= 1) if (high & 1) p32[j * 2 * words + col] |= wordBit;
   }
-  return [
-    r,
-    { ring: Z64, shape: [size], data: rMsb },
-    { ring: Z64, shape: [size], data: rHigh },
-    { ring: Z64, shape: [size], data: s },
-    { ring: Z64, shape: [bits, words], data: packed },
-  ];
+  return [r, rMsb, rHigh, { ring: Z64, shape: [size], data: s }, { ring: Z64, shape: [bits, words], data: packed }];
 }

@@ -29,7 +29,7 @@ import type { RingTensor } from '../ring/tensor.ts';
 import { getElement, matmul, setElement, sizeOf, transpose, zeros } from '../ring/tensor.ts';
 import { macKey, randomMacKeyShares, shareTensor } from '../sharing/additive.ts';
 import type { SecretTensor } from '../sharing/secret-tensor.ts';
-import { freshPrg, plainMaskedBits, plainMatrixTriple, plainSquare, plainTriple, plainXorMaskedBits } from './dealer-math.ts';
+import { freshPrg, maskedBitsOf, plainMaskedBits, plainMatrixTriple, plainSquare, plainTriple, plainXorMaskedBits } from './dealer-math.ts';
 import {
   dealtElements,
   formatMaterialKey,
@@ -346,25 +346,6 @@ export class DealerSession {
     const i = Number(this.#prg.words(1)[0] % BigInt(size));
     setElement(t, i, getElement(t, i) + 1n + (this.#prg.words(1)[0] >> 1n));
   }
-}
-
-/** [r, rMsb, rHigh, bits?] from a given uniform r (the same derivation as plainMaskedBits). */
-function maskedBitsOf(r: RingTensor, shift: number, withBits: boolean): RingTensor[] {
-  const size = sizeOf(r.shape);
-  const ring = r.ring;
-  const rMsb = zeros(ring, [size]);
-  const rHigh = zeros(ring, [size]);
-  const bits = withBits ? zeros(ring, [shift, size]) : undefined;
-  const l = ring.limbs;
-  const low63 = (1n << 63n) - 1n;
-  const s = BigInt(shift);
-  for (let i = 0; i < size; i++) {
-    const w = r.data[i * l];
-    rMsb.data[i * l] = w >> 63n;
-    rHigh.data[i * l] = (w & low63) >> s;
-    if (bits) for (let j = 0; j < shift; j++) bits.data[(j * size + i) * l] = (w >> BigInt(j)) & 1n;
-  }
-  return bits ? [r, rMsb, rHigh, bits] : [r, rMsb, rHigh];
 }
 
 /**

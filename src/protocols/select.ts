@@ -53,68 +53,65 @@ export function argmaxCost(
 export async function argmax(ctx: PartyContext, x: SecretTensor, bits = ctx.compareBits): Promise<MaxResult> {
   const len = x.shape[x.shape.length - 1];
   const rows = T.sizeOf(x.shape) / len;
-  // columns[j]: the j-th candidate of every row, shape [rows].
-  const flat = L.reshapeS(x, [rows, len]);
-  let values = Array.from({ length: len }, (_, j) => column(flat, rows, len, j));
-  let indices: (SecretTensor | bigint)[] = Array.from({ length: len }, (_, j) => BigInt(j));
-  while (values.length > 1) {
-    const pairs = Math.floor(values.length / 2);
-    const lo = L.concatS(values.filter((_, i) => i % 2 === 0).slice(0, pairs));
-    const hi = L.concatS(values.filter((_, i) => i % 2 === 1).slice(0, pairs));
+  // Candidate-major: element j·rows + r is candidate j of row r. Adjacent candidates are paired,
+  // so the lower index is always on the `lo` side and ties keep it.
+  let values = rows === 1 ? L.reshapeS(x, [len]) : L.gatherS(x, candidateMajor(rows, len), [len * rows]);
+  let width = len;
+  let indices: SecretTensor | undefined; // undefined: still the public 0..width−1
+  while (width > 1) {
+    const pairs = Math.floor(width / 2);
+    const lo = L.gatherS(values, pairIndex(pairs, rows, 0), [pairs * rows]);
+    const hi = L.gatherS(values, pairIndex(pairs, rows, 1), [pairs * rows]);
     const diff = L.subSS(hi, lo);
     const d = await ltz(ctx, L.subSS(lo, hi), bits); // d = [lo < hi]
-    const publicIdx = typeof indices[0] === 'bigint';
     let newVals: SecretTensor;
     let newIdx: SecretTensor;
-    if (publicIdx) {
+    if (!indices) {
+      // Public indices 2p and 2p + 1: index = 2p + d.
       newVals = L.addSS(lo, await mul(ctx, d, diff));
-      const step = T.zeros(ctx.ring, [pairs * rows]);
-      for (let p = 0; p < pairs; p++) {
-        const delta = (indices[2 * p + 1] as bigint) - (indices[2 * p] as bigint);
-        for (let r = 0; r < rows; r++) T.setElement(step, p * rows + r, delta);
-      }
       const base = T.zeros(ctx.ring, [pairs * rows]);
-      for (let p = 0; p < pairs; p++) for (let r = 0; r < rows; r++) T.setElement(base, p * rows + r, indices[2 * p] as bigint);
-      newIdx = L.addSP(ctx, L.mulSP(d, step), base);
+      for (let p = 0; p < pairs; p++) base.data.fill(BigInt(2 * p), p * rows * ctx.ring.limbs, (p + 1) * rows * ctx.ring.limbs);
+      if (ctx.ring.limbs === 2) for (let i = 1; i < base.data.length; i += 2) base.data[i] = 0n;
+      newIdx = L.addSP(ctx, d, base);
     } else {
-      const idxLo = L.concatS(indices.filter((_, i) => i % 2 === 0).slice(0, pairs) as SecretTensor[]);
-      const idxHi = L.concatS(indices.filter((_, i) => i % 2 === 1).slice(0, pairs) as SecretTensor[]);
+      const idxLo = L.gatherS(indices, pairIndex(pairs, rows, 0), [pairs * rows]);
+      const idxHi = L.gatherS(indices, pairIndex(pairs, rows, 1), [pairs * rows]);
       const prod = await mul(ctx, L.concatS([d, d]), L.concatS([diff, L.subSS(idxHi, idxLo)]));
       const [dv, di] = L.splitS(prod, [[pairs * rows], [pairs * rows]]);
       newVals = L.addSS(lo, dv);
       newIdx = L.addSS(idxLo, di);
     }
-    const nextVals = L.splitS(
-      newVals,
-      Array.from({ length: pairs }, () => [rows]),
-    );
-    const nextIdx = L.splitS(
-      newIdx,
-      Array.from({ length: pairs }, () => [rows]),
-    );
-    if (values.length % 2 === 1) {
-      nextVals.push(values[values.length - 1]);
-      const lastIdx = indices[indices.length - 1];
-      nextIdx.push(typeof lastIdx === 'bigint' ? L.publicAsShared(ctx, T.fill(ctx.ring, [rows], lastIdx)) : lastIdx);
+    if (width % 2 === 1) {
+      const last = L.sliceS(values, (width - 1) * rows, width * rows);
+      newVals = L.concatS([newVals, last]);
+      newIdx = L.concatS([newIdx, indices ? L.sliceS(indices, (width - 1) * rows, width * rows) : publicIndex(ctx, rows, width - 1)]);
     }
-    values = nextVals;
-    indices = nextIdx;
+    values = newVals;
+    indices = newIdx;
+    width = Math.ceil(width / 2);
   }
-  const index = indices[0];
-  return { max: values[0], index: typeof index === 'bigint' ? L.publicAsShared(ctx, T.fill(ctx.ring, [rows], index)) : index };
+  return { max: values, index: indices ?? publicIndex(ctx, rows, 0) };
+}
+
+/** index[j·rows + r] = r·len + j: row-major [rows, len] to candidate-major. */
+function candidateMajor(rows: number, len: number): Int32Array {
+  const idx = new Int32Array(rows * len);
+  for (let j = 0; j < len; j++) for (let r = 0; r < rows; r++) idx[j * rows + r] = r * len + j;
+  return idx;
+}
+
+/** Positions of candidates 2p + side (p < pairs) in a candidate-major tensor. */
+function pairIndex(pairs: number, rows: number, side: 0 | 1): Int32Array {
+  const idx = new Int32Array(pairs * rows);
+  for (let p = 0; p < pairs; p++) for (let r = 0; r < rows; r++) idx[p * rows + r] = (2 * p + side) * rows + r;
+  return idx;
+}
+
+function publicIndex(ctx: PartyContext, rows: number, j: number): SecretTensor {
+  return L.publicAsShared(ctx, T.fill(ctx.ring, [rows], BigInt(j)));
 }
 
 /** Max along the last axis (computed by {@link argmax}; same cost). */
 export async function max(ctx: PartyContext, x: SecretTensor, bits = ctx.compareBits): Promise<SecretTensor> {
   return (await argmax(ctx, x, bits)).max;
-}
-
-function column(x: SecretTensor, rows: number, len: number, j: number): SecretTensor {
-  const l = x.share.ring.limbs;
-  const pick = (t: T.RingTensor): T.RingTensor => {
-    const out = T.zeros(t.ring, [rows]);
-    for (let r = 0; r < rows; r++) for (let w = 0; w < l; w++) out.data[r * l + w] = t.data[(r * len + j) * l + w];
-    return out;
-  };
-  return { shape: [rows], share: pick(x.share), mac: x.mac && pick(x.mac) };
 }

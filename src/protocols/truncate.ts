@@ -17,13 +17,13 @@
  *    Reveals: c, uniform over the ring. Cost: 1 round, (n−1)·size·(8 or 16) bytes.
  */
 import type { RingTensor } from '../ring/tensor.ts';
+import { msbAndHigh } from '../ring/bit-fields.ts';
 import * as T from '../ring/tensor.ts';
 import * as L from '../sharing/linear.ts';
 import type { SecretTensor } from '../sharing/secret-tensor.ts';
 import type { PartyContext } from './context.ts';
 import { open } from './open.ts';
 
-const LOW63 = (1n << 63n) - 1n;
 
 export function truncateRounds(ctx: Pick<PartyContext, 'truncation'>): number {
   return ctx.truncation === 'local' ? 0 : 1;
@@ -62,16 +62,7 @@ export async function truncateDealer(ctx: PartyContext, x: SecretTensor, shift: 
 
 /** Public pieces of an opened mask c: bit 63, 1 − 2·bit 63, and ⌊(c mod 2^63)/2^shift⌋. */
 export function splitOpened(c: RingTensor, shift: number): { cMsb: RingTensor; oneMinus2cMsb: RingTensor; cLow: RingTensor } {
-  const size = T.sizeOf(c.shape);
-  const l = c.ring.limbs;
-  const cMsb = T.zeros(c.ring, [size]);
-  const cLow = T.zeros(c.ring, [size]);
-  const s = BigInt(shift);
-  for (let i = 0; i < size; i++) {
-    const w = c.data[i * l];
-    cMsb.data[i * l] = w >> 63n;
-    cLow.data[i * l] = (w & LOW63) >> s;
-  }
+  const { msb: cMsb, high: cLow } = msbAndHigh(c, shift);
   const oneMinus2cMsb = T.addScalar(T.mulScalar(cMsb, -2n), 1n);
   return { cMsb, oneMinus2cMsb, cLow };
 }

@@ -87,3 +87,28 @@ for (const mode of ['semi-honest', 'malicious'] as const)
     assert.deepEqual(big[0].shape, [100]);
     assert.equal(views[0].stats.requests, before + 1);
   });
+
+test('fixed-operand triples of weights are pooled by rows; an append switches the operand to on-demand triples', async () => {
+  const dealer = new InsecureLocalDealer(2, 'semi-honest');
+  const views = [0, 1].map((i) => dealer.forParty(i));
+  const pooled = views.map((v) => new PooledTripleSource(v, { fixedBatchUses: 3 }));
+  const b = value(await Promise.all(pooled.map((p) => p.fixedMask('w.x', 4, 5))));
+  const before = views[0].stats.requests;
+  for (let use = 0; use < 5; use++) {
+    for (const transposed of [false, true]) {
+      const t = await Promise.all(pooled.map((p) => p.fixedTriple('w.x', 2, transposed)));
+      assert.deepEqual(t[0].a.shape, transposed ? [2, 5] : [2, 4]);
+      const want = T.matmul(value(t.map((x) => x.a)), transposed ? T.transpose(b) : b);
+      assert.deepEqual(value(t.map((x) => x.c)).data, want.data, `use ${use}, transposed ${transposed}`);
+    }
+  }
+  // Per orientation: 5 uses of 2 rows from batches of 6 rows: 3 requests (the third fetched ahead).
+  assert.equal(views[0].stats.requests - before, 6);
+  const extra = value(await Promise.all(pooled.map((p) => p.fixedAppend('w.x', 1, 5))));
+  const grown = T.reshape(T.concatFlat(b.ring, [b, extra]), [5, 5]);
+  const t = await Promise.all(pooled.map((p) => p.fixedTriple('w.x', 2)));
+  assert.deepEqual(value(t.map((x) => x.c)).data, T.matmul(value(t.map((x) => x.a)), grown).data, 'after the append: A·B of the grown B');
+  // Five rows exceed the pooled size: straight through.
+  const big = await Promise.all(pooled.map((p) => p.fixedTriple('w.x', 5)));
+  assert.deepEqual(big[0].a.shape, [5, 5]);
+});

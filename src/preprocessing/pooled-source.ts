@@ -3,7 +3,10 @@
  * bit triples, square pairs, truncation and comparison masks incl. packed ones, randoms) from local pools filled by large batch
  * requests to the underlying source, and requests the next batch as soon as a pool falls below
  * half — while the protocol computes — so most protocol steps never wait for a round trip to the
- * dealer. Matrix, fixed-operand and input material pass straight through.
+ * dealer. Fixed-operand triples of few rows (decode steps) for operands that never grow (weight
+ * matrices) are pooled the same way, by rows: A's rows are independent, so one request for m·8
+ * rows of (A, A·B) serves 8 products. Matrix triples, fixed masks, triples of growing operands
+ * (KV cache) and input masks pass straight through.
  *
  * Consistency: every party makes the same calls in the same order (the computation's control
  * flow is public), so every party's pools hold the same batches at the same points and slice
@@ -16,6 +19,7 @@
  * differs, or as a failed MAC check in malicious mode — never as a wrong token there. In
  * semi-honest mode parties follow the protocol by assumption, so a desync is a bug, not an attack.
  */
+import * as L from '../sharing/linear.ts';
 import { joinElements, sliceElements } from './element-axis.ts';
 import type { SecretTensor } from '../sharing/secret-tensor.ts';
 import type { FixedTriple, InputMask, MaskedBits, MaterialStats, SquarePair, Triple, TripleSource, XorMaskedBits } from './material.ts';
@@ -29,6 +33,18 @@ interface Batch {
    * batch sizes of such pools are multiples of the unit, so slices stay word-aligned.
    */
   readonly units?: readonly number[];
+  /** Slice along the first axis (rows of fixed-operand triples) instead of the last. */
+  readonly byRow?: boolean;
+}
+
+/** Rows [off, off + n) of a tensor [rows, cols]. */
+function sliceRows(t: SecretTensor, off: number, n: number): SecretTensor {
+  const cols = t.shape[1];
+  return L.reshapeS(L.sliceS(t, off * cols, (off + n) * cols), [n, cols]);
+}
+
+function joinRows(parts: readonly SecretTensor[]): SecretTensor {
+  return L.reshapeS(L.concatS(parts), [parts.reduce((s, p) => s + p.shape[0], 0), parts[0].shape[1]]);
 }
 
 class Pool {
@@ -36,6 +52,7 @@ class Pool {
   #offset = 0;
   #available = 0;
   #inflight: Promise<void> | undefined;
+  #byRow = false;
 
   constructor(
     private readonly batchSize: number,
@@ -61,7 +78,11 @@ class Pool {
       const b = this.#ready[0];
       const n = Math.min(need, b.size - this.#offset);
       const u = b.units;
-      pieces.push(b.tensors.map((t, i) => t && sliceElements(t, this.#offset / (u?.[i] ?? 1), n / (u?.[i] ?? 1))));
+      const off = this.#offset;
+      pieces.push(
+        b.tensors.map((t, i) => t && (b.byRow ? sliceRows(t, off, n) : sliceElements(t, off / (u?.[i] ?? 1), n / (u?.[i] ?? 1)))),
+      );
+      this.#byRow = b.byRow === true;
       this.#offset += n;
       need -= n;
       if (this.#offset === b.size) {
@@ -72,26 +93,42 @@ class Pool {
     this.#available -= size;
     // Fetch ahead: keep a batch in flight once less than half a batch is left.
     if (this.#available < this.batchSize / 2) void this.#refill().catch(() => undefined); // a failure surfaces at the next take
-    return pieces[0].map((t, i) => (t && pieces.length > 1 ? joinElements(pieces.map((p) => p[i] as SecretTensor)) : t));
+    const join = this.#byRow ? joinRows : joinElements;
+    return pieces[0].map((t, i) => (t && pieces.length > 1 ? join(pieces.map((p) => p[i] as SecretTensor)) : t));
   }
 }
 
 export interface PooledSourceOptions {
   /** Elements per batch request (default 2^16). */
   readonly batchSize?: number;
+  /**
+   * Products per batch of fixed-operand triples with few rows (default 8): for operands that
+   * never grow (weights), `fixedTriple(id, m)` with m ≤ 4 is served from batches of
+   * m·fixedBatchUses rows fetched ahead. 0 disables.
+   */
+  readonly fixedBatchUses?: number;
 }
+
+/** Fixed-operand triples of at most this many rows are pooled (decode steps). */
+const POOLED_FIXED_ROWS = 4;
 
 export class PooledTripleSource implements TripleSource {
   readonly name: string;
   readonly #inner: TripleSource;
   readonly #batch: number;
   readonly #pools = new Map<string, Pool>();
+  readonly #fixedUses: number;
+  /** Fixed operands created by fixedMask and never appended to: their triples can be dealt ahead. */
+  readonly #static = new Set<string>();
 
   constructor(inner: TripleSource, o: PooledSourceOptions = {}) {
     this.#inner = inner;
     this.#batch = o.batchSize ?? 1 << 16;
     if (!(Number.isInteger(this.#batch) && this.#batch >= 1))
       throw new RangeError(`batchSize must be a positive integer, got ${this.#batch}`);
+    this.#fixedUses = o.fixedBatchUses ?? 8;
+    if (!(Number.isInteger(this.#fixedUses) && this.#fixedUses >= 0))
+      throw new RangeError(`fixedBatchUses must be a non-negative integer, got ${this.#fixedUses}`);
     this.name = `pooled(${inner.name})`;
   }
 
@@ -99,9 +136,9 @@ export class PooledTripleSource implements TripleSource {
     return this.#inner.stats;
   }
 
-  #pool(key: string, fetch: (size: number) => Promise<Batch>): Pool {
+  #pool(key: string, fetch: (size: number) => Promise<Batch>, batchSize = this.#batch): Pool {
     let p = this.#pools.get(key);
-    if (!p) this.#pools.set(key, (p = new Pool(this.#batch, fetch)));
+    if (!p) this.#pools.set(key, (p = new Pool(batchSize, fetch)));
     return p;
   }
 
@@ -182,15 +219,30 @@ export class PooledTripleSource implements TripleSource {
   }
 
   fixedMask(id: string, k: number, n: number): Promise<SecretTensor> {
+    this.#static.add(id);
     return this.#inner.fixedMask(id, k, n);
   }
 
   fixedAppend(id: string, rows: number, n: number): Promise<SecretTensor> {
+    // A growing operand (KV cache): its triples are dealt on demand. (Triples pooled before an
+    // append would hold A·B of the old rows; operands stop being pooled at their first append.)
+    if (this.#static.delete(id)) for (const key of [...this.#pools.keys()]) if (key.startsWith(`fixed:${id}:`)) this.#pools.delete(key);
     return this.#inner.fixedAppend(id, rows, n);
   }
 
-  fixedTriple(id: string, m: number, transposed?: boolean): Promise<FixedTriple> {
-    return this.#inner.fixedTriple(id, m, transposed);
+  async fixedTriple(id: string, m: number, transposed = false): Promise<FixedTriple> {
+    if (this.#fixedUses === 0 || m > POOLED_FIXED_ROWS || !this.#static.has(id)) return this.#inner.fixedTriple(id, m, transposed);
+    // Rows of A are independent: a batch of m·uses rows serves `uses` products of m rows.
+    const pool = this.#pool(
+      `fixed:${id}:${m}:${transposed ? 'T' : 'N'}`,
+      async (rows) => {
+        const t = await this.#inner.fixedTriple(id, rows, transposed);
+        return { size: rows, tensors: [t.a, t.c], byRow: true };
+      },
+      m * this.#fixedUses,
+    );
+    const [a, c] = (await pool.take(m)) as SecretTensor[];
+    return { a, c };
   }
 
   inputMask(owner: number, size: number): Promise<InputMask> {

@@ -3,7 +3,8 @@
  * bidirectional `Material` stream over mutually authenticated TLS.
  *
  * The service answers requests in order, so the client keeps a FIFO of pending requests and
- * resolves the head with each response. Responses carry a seed or explicit words plus the shapes
+ * resolves the head with each response (or with each item of a batched reply). Keys requested
+ * together go out as one KeyBatch message. Responses carry a seed or explicit words plus the shapes
  * (JSON), expanded locally with seeded-deal.ts `expandMessage`; shapes are checked against what
  * the request asked for, so a malformed response cannot make the party allocate arbitrary
  * amounts. An `error` response fails the request with a DesyncError (error_kind "desync") or a
@@ -40,7 +41,7 @@ import { Z128, Z64, type Ring } from '../../ring/ring.ts';
 import { tensor, zeros, type RingTensor } from '../../ring/tensor.ts';
 import { TripleServiceClient, type MaterialRequest, type MaterialResponse } from '../gen/mpc_prompt/v1/triples.ts';
 import type { TlsIdentity } from '../pki.ts';
-import { DEFAULT_MAX_MESSAGE_BYTES } from './triple-server.ts';
+import { DEFAULT_MAX_MESSAGE_BYTES, MAX_BATCH_KEYS } from './triple-server.ts';
 
 export const DEFAULT_SERVICE_NAME = 'triples';
 
@@ -111,6 +112,8 @@ class TripleClient extends DescriptorTripleSource implements TripleServiceSource
   readonly #client: TripleServiceClient;
   readonly #call: grpc.ClientDuplexStream<MaterialRequest, MaterialResponse>;
   readonly #pending: Pending[] = [];
+  /** Keys waiting for the next flush (see #requestKey). */
+  readonly #outbox: string[] = [];
   /** Per-request bound on dealt elements (what fits in one message). */
   readonly #maxElements: number;
   #failure: Error | undefined;
@@ -190,7 +193,7 @@ class TripleClient extends DescriptorTripleSource implements TripleServiceSource
   }
 
   protected async fetch(d: MaterialDescriptor): Promise<FetchedMaterial> {
-    const res = await this.#request({ key: formatMaterialKey(d) });
+    const res = await this.#requestKey(formatMaterialKey(d));
     try {
       return this.#decode(d, res);
     } catch (e) {
@@ -266,8 +269,38 @@ class TripleClient extends DescriptorTripleSource implements TripleServiceSource
     });
   }
 
+  /**
+   * Queues a key; keys queued in the same synchronous stretch (e.g. every request of a protocol
+   * step, issued before any is awaited) leave as one KeyBatch message when the microtask queue
+   * runs. The service serves a batch exactly as the keys one by one, so order and indices are kept.
+   */
+  #requestKey(key: string): Promise<MaterialResponse> {
+    if (this.#failure) return Promise.reject(this.#failure);
+    return new Promise<MaterialResponse>((resolve, reject) => {
+      this.#pending.push({ resolve, reject });
+      this.#outbox.push(key);
+      if (this.#outbox.length === 1) queueMicrotask(() => this.#flush());
+    });
+  }
+
+  #flush(): void {
+    const keys = this.#outbox.splice(0);
+    if (this.#failure) return;
+    for (let i = 0; i < keys.length; i += MAX_BATCH_KEYS) {
+      const part = keys.slice(i, i + MAX_BATCH_KEYS);
+      this.#call.write(part.length === 1 ? { key: part[0] } : { batch: { keys: part } });
+    }
+  }
+
   #onResponse(res: MaterialResponse): void {
     if (this.#failure) return;
+    if (res.items.length > 0) {
+      for (const item of res.items) {
+        if (item.items.length > 0) return this.#fail(this.#malformed('a batched reply inside a batched reply'));
+        this.#onResponse(item);
+      }
+      return;
+    }
     const head = this.#pending.shift();
     if (res.error !== '') {
       const err =

@@ -49,6 +49,10 @@ import type { TlsIdentity } from '../pki.ts';
 
 /** Default grpc max send/receive message length of the service and its clients. */
 export const DEFAULT_MAX_MESSAGE_BYTES = 256 << 20;
+/** Most keys in one KeyBatch. */
+export const MAX_BATCH_KEYS = 4096;
+/** Replies to a batch are grouped into messages of about this many payload bytes. */
+const BATCH_REPLY_BYTES = 8 << 20;
 /** Default: certificates named `party-<name>` are party nodes. */
 export const PARTY_CN_RE = /^party-[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?$/;
 /** Session ids: 1..128 characters of [A-Za-z0-9._:-]. */
@@ -95,8 +99,10 @@ export interface TripleServiceStats {
   readonly sessions: number;
   /** Open party streams. */
   readonly streams: number;
-  /** Material requests served since start. */
+  /** Material requests served since start (each key of a batch counts). */
   readonly requests: number;
+  /** KeyBatch messages received since start. */
+  readonly batches: number;
   /** Sessions discarded after an error or idling out. */
   readonly discarded: number;
   /** Pool levels by session id. */
@@ -166,12 +172,13 @@ export async function startTripleService(o: TripleServiceOptions): Promise<Tripl
   const sessions = new Map<string, SessionEntry>();
   const streams = new Set<PartyStream>();
   let requests = 0;
+  let batches = 0;
   let discarded = 0;
   let closing = false;
 
   const send = (s: PartyStream, res: Partial<MaterialResponse>): void => {
     if (s.ended) return;
-    s.call.write({ clear: Buffer.alloc(0), shapesJson: '', error: '', errorKind: '', ...res });
+    s.call.write({ clear: Buffer.alloc(0), shapesJson: '', error: '', errorKind: '', items: [], ...res });
   };
 
   const refuse = (s: PartyStream, st: Partial<grpc.StatusObject>): void => {
@@ -293,7 +300,8 @@ export async function startTripleService(o: TripleServiceOptions): Promise<Tripl
     send(s, { macKeyShare: alpha === undefined ? Buffer.alloc(0) : bigintToLe16(alpha) });
   };
 
-  const serve = (s: PartyStream, entry: SessionEntry, key: string): void => {
+  /** The reply to one key, or undefined when it failed (the stream and session are then gone). */
+  const answer = (s: PartyStream, entry: SessionEntry, key: string): Partial<MaterialResponse> | undefined => {
     entry.lastActive = Date.now();
     const index = s.next++;
     try {
@@ -302,11 +310,11 @@ export async function startTripleService(o: TripleServiceOptions): Promise<Tripl
       const m = dealt.message;
       requests++;
       o.metrics?.inc('mpc_triple_requests_total', 'Material requests served by the triple service');
-      send(s, {
+      return {
         ...(m.kind === 'seed' ? { seed: Buffer.from(m.seed) } : { words: wordsToBuffer(m.words) }),
         clear: dealt.clear ? wordsToBuffer(dealt.clear.data) : Buffer.alloc(0),
         shapesJson: JSON.stringify(dealt.shapes),
-      });
+      };
     } catch (e) {
       const [kind, message]: [ErrorKind, string] =
         e instanceof DesyncError
@@ -316,7 +324,38 @@ export async function startTripleService(o: TripleServiceOptions): Promise<Tripl
             : ['internal', `internal error serving request #${index}`];
       failStream(s, message, kind);
       discardSession(entry, `party ${s.party}, request #${index}: ${message}`);
+      return undefined;
     }
+  };
+
+  const serve = (s: PartyStream, entry: SessionEntry, key: string): void => {
+    const res = answer(s, entry, key);
+    if (res) send(s, res);
+  };
+
+  /** A batch of keys: replies grouped into messages of at most BATCH_REPLY_BYTES (or one reply). */
+  const serveBatch = (s: PartyStream, entry: SessionEntry, keys: readonly string[]): void => {
+    if (keys.length === 0 || keys.length > MAX_BATCH_KEYS) {
+      failStream(s, `a batch must hold 1..${MAX_BATCH_KEYS} keys, got ${keys.length}`, 'invalid-request');
+      return discardSession(entry, `party ${s.party} sent a batch of ${keys.length} keys`);
+    }
+    batches++;
+    let items: MaterialResponse[] = [];
+    let bytes = 0;
+    const flush = (): void => {
+      if (items.length > 0) send(s, { items });
+      items = [];
+      bytes = 0;
+    };
+    for (const key of keys) {
+      const res = answer(s, entry, key);
+      if (!res) return;
+      const size = (res.words?.length ?? 0) + (res.clear?.length ?? 0);
+      if (bytes + size > BATCH_REPLY_BYTES) flush();
+      items.push({ clear: Buffer.alloc(0), shapesJson: '', error: '', errorKind: '', items: [], ...res });
+      bytes += size;
+    }
+    flush();
   };
 
   const handler: TripleServiceServer = {
@@ -346,6 +385,7 @@ export async function startTripleService(o: TripleServiceOptions): Promise<Tripl
           return open(s, req.open);
         }
         if (sessions.get(entry.id) !== entry) return failStream(s, `session ${entry.id} is gone`, 'session-discarded');
+        if (req.batch) return serveBatch(s, entry, req.batch.keys);
         if (req.key === undefined) {
           failStream(s, 'expected a material key: OpenSession may be sent only once', 'invalid-request');
           return discardSession(entry, `party ${s.party} broke the stream protocol`);
@@ -378,7 +418,7 @@ export async function startTripleService(o: TripleServiceOptions): Promise<Tripl
   const stats = (): TripleServiceStats => {
     const pools: Record<string, Partial<Record<PoolKind, PoolStats>>> = {};
     for (const [id, e] of sessions) pools[id] = e.dealer.poolStats();
-    return { sessions: sessions.size, streams: streams.size, requests, discarded, pools };
+    return { sessions: sessions.size, streams: streams.size, requests, batches, discarded, pools };
   };
   const metrics = o.metrics;
   const metricsTimer = metrics

@@ -230,6 +230,32 @@ describe('triple service', () => {
     }
   });
 
+  test('keys requested together travel as batches, are served in order and stay correct', async () => {
+    const service = await startService();
+    try {
+      const sources = await connectParties(service.port, 2, 'semi-honest');
+      const before = service.stats();
+      // 40 requests issued before any is awaited, of mixed kinds and sizes.
+      const got = await Promise.all(
+        sources.map((s) => Promise.all(Array.from({ length: 20 }, (_, i) => Promise.all([s.triples(i + 1), s.squares(2 * i + 1)])))),
+      );
+      for (let i = 0; i < 20; i++) {
+        const tr = got.map((g) => g[i][0]);
+        assert.deepEqual(value(tr.map((t) => t.c)).data, T.mul(value(tr.map((t) => t.a)), value(tr.map((t) => t.b))).data);
+        const sq = got.map((g) => g[i][1]);
+        const a = value(sq.map((q) => q.a));
+        assert.deepEqual(a.shape, [2 * i + 1]);
+        assert.deepEqual(value(sq.map((q) => q.aa)).data, T.mul(a, a).data);
+      }
+      const after = service.stats();
+      assert.equal(after.requests - before.requests, 80);
+      assert.ok(after.batches - before.batches <= 4, `40 keys per party in at most 2 batches each, got ${after.batches - before.batches}`);
+      for (const s of sources) s.close();
+    } finally {
+      await service.close();
+    }
+  });
+
   test('requests above the message limit are refused before anything is generated', async () => {
     const service = await startService({ maxMessageBytes: 1 << 20 });
     try {

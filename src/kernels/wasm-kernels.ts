@@ -268,6 +268,35 @@ export function matmulPinned(limbs: Limbs, a: BigUint64Array, b: PinnedMatrix, m
   return staged.result();
 }
 
+/**
+ * Copies a pinned Z_2^64 matrix back out of its panels (the inverse of pack64): the raw B[k,n]
+ * row-major words. For the rare use of a matrix kept only in wasm memory.
+ */
+export function readPinned(b: PinnedMatrix): BigUint64Array {
+  const block = b as Block;
+  if (!pinned.includes(block)) throw new Error('readPinned: matrix is not pinned (unpinned already?)');
+  if (block.limbs !== 1) throw new RangeError('readPinned: Z_2^64 matrices only');
+  const { k, n } = block;
+  const out = new BigUint64Array(k * n);
+  const o32 = new Uint32Array(out.buffer);
+  const p32 = new Uint32Array(load().memory.buffer, block.offset, block.bytes / 4);
+  // Panel j/8, row t: 16 words [lo c0..3][hi c0..3][lo c4..7][hi c4..7].
+  for (let j = 0; j < n; j += 8) {
+    const cols = Math.min(8, n - j);
+    const panel = (j / 8) * k * 16;
+    for (let t = 0; t < k; t++) {
+      const base = panel + 16 * t;
+      const row = 2 * (t * n + j);
+      for (let c = 0; c < cols; c++) {
+        const at = base + (c < 4 ? c : 4 + c);
+        o32[row + 2 * c] = p32[at];
+        o32[row + 2 * c + 1] = p32[at + 4];
+      }
+    }
+  }
+  return out;
+}
+
 /** Releases a pinned matrix's wasm memory for reuse. Using it afterwards throws. */
 export function unpin(b: PinnedMatrix): void {
   const index = pinned.indexOf(b as Block);

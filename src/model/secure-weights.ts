@@ -78,12 +78,13 @@ export async function loadSecureModel(
   config: ModelConfig,
   owner: number,
   folded: readonly Float64Array[] | undefined,
+  o: LoadOptions = {},
 ): Promise<SecureModel> {
   const specs = foldedShapes(config);
   if (ctx.id === owner && (!folded || folded.length !== specs.length)) {
     throw new RangeError(`loadSecureModel: the owner must pass ${specs.length} folded tensors`);
   }
-  return assembleSecureModel(ctx, config, (group) =>
+  return assembleSecureModel(ctx, config, o, (group) =>
     input(
       ctx,
       group.map((i) => ({
@@ -104,6 +105,7 @@ export async function loadSecureModelFromShares(
   ctx: PartyContext,
   config: ModelConfig,
   shares: readonly RingTensor[],
+  o: LoadOptions = {},
 ): Promise<SecureModel> {
   const specs = foldedShapes(config);
   if (shares.length !== specs.length)
@@ -112,7 +114,7 @@ export async function loadSecureModelFromShares(
     if (shares[i].shape.join('x') !== s.shape.join('x'))
       throw new RangeError(`loadSecureModelFromShares: ${s.name} has shape [${shares[i].shape}], expected [${s.shape}]`);
   });
-  return assembleSecureModel(ctx, config, async (group) => {
+  return assembleSecureModel(ctx, config, o, async (group) => {
     const total = group.reduce((n, i) => n + T.sizeOf(specs[i].shape), 0);
     const joined = await inputShared(
       ctx,
@@ -131,24 +133,46 @@ export async function loadSecureModelFromShares(
   });
 }
 
+export interface LoadOptions {
+  /**
+   * Pin the decode weight matrices (layers and LM head) resident-only in the kernels' memory as
+   * each group is prepared (protocols/fixed-operand.ts `pinFixed`; semi-honest mode), so their
+   * plain copies are dropped at once and a party holds D and its share of B once. The caller
+   * must {@link releaseSecureModel} when the session ends.
+   */
+  readonly pin?: boolean;
+}
+
+/** Names of the matrices {@link LoadOptions.pin} pins: all but the token and position tables. */
+const pinned = (name: string): boolean => name !== 'embedding' && name !== 'positions';
+
 /** Brings the weights in group by group (`share` makes one group's secret tensors) and builds the model. */
 async function assembleSecureModel(
   ctx: PartyContext,
   config: ModelConfig,
+  o: LoadOptions,
   share: (group: number[]) => Promise<SecretTensor[]>,
 ): Promise<SecureModel> {
   const specs = foldedShapes(config);
   const byName = new Map<string, SecretTensor>();
   const op = new Map<string, FixedOperand>();
-  for (const group of weightGroups(specs)) {
-    const shared = await share(group);
-    const matrices = group.map((i, j) => ({ spec: specs[i], w: shared[j] })).filter((x) => x.spec.kind === 'matrix');
-    for (const [j, i] of group.entries()) if (specs[i].kind !== 'matrix') byName.set(specs[i].name, shared[j]);
-    const operands = await prepareFixed(
-      ctx,
-      matrices.map((m) => ({ id: `w.${m.spec.name}`, w: m.w })),
-    );
-    matrices.forEach((m, k) => op.set(m.spec.name, operands[k]));
+  try {
+    for (const group of weightGroups(specs)) {
+      const shared = await share(group);
+      const matrices = group.map((i, j) => ({ spec: specs[i], w: shared[j] })).filter((x) => x.spec.kind === 'matrix');
+      for (const [j, i] of group.entries()) if (specs[i].kind !== 'matrix') byName.set(specs[i].name, shared[j]);
+      const operands = await prepareFixed(
+        ctx,
+        matrices.map((m) => ({ id: `w.${m.spec.name}`, w: m.w })),
+      );
+      matrices.forEach((m, k) =>
+        op.set(m.spec.name, o.pin && pinned(m.spec.name) ? pinFixed(ctx, operands[k], { resident: true }) : operands[k]),
+      );
+    }
+  } catch (e) {
+    // Pins of groups prepared before the failure would otherwise stay in the kernels' memory.
+    for (const w of op.values()) releaseFixed(w);
+    throw e;
   }
 
   const lin = (w: string, b?: string): SecureLinear => ({ w: op.get(w) as FixedOperand, bias: b ? byName.get(b) : undefined });
@@ -175,21 +199,7 @@ async function assembleSecureModel(
   };
 }
 
-/**
- * The model with every weight matrix used in decode products (layers and LM head) pinned in the
- * kernels' memory (protocols/fixed-operand.ts `pinFixed`; semi-honest mode). The caller must
- * {@link releaseSecureModel} when the session ends.
- */
-export function pinSecureModel(ctx: PartyContext, m: SecureModel): SecureModel {
-  const lin = (l: SecureLinear): SecureLinear => ({ w: pinFixed(ctx, l.w), bias: l.bias });
-  return {
-    ...m,
-    layers: m.layers.map((l) => ({ wqkv: lin(l.wqkv), wo: lin(l.wo), up: lin(l.up), down: lin(l.down) })),
-    lmHead: lin(m.lmHead),
-  };
-}
-
-/** Frees what {@link pinSecureModel} pinned. */
+/** Frees what {@link LoadOptions.pin} pinned (the model is unusable afterwards). */
 export function releaseSecureModel(m: SecureModel): void {
   for (const l of m.layers) for (const x of [l.wqkv, l.wo, l.up, l.down]) releaseFixed(x.w);
   releaseFixed(m.lmHead.w);

@@ -16,7 +16,7 @@
  */
 import { softmax } from '../approx/softmax.ts';
 import { phase, type PartyContext } from '../protocols/context.ts';
-import { appendFixed, fixedMatmulBatch, type FixedOperand } from '../protocols/fixed-operand.ts';
+import { appendFixed, fixedMatmulBatch, requestFixedMaterial, type FixedOperand } from '../protocols/fixed-operand.ts';
 import { truncateBatch } from '../protocols/truncate.ts';
 import * as L from '../sharing/linear.ts';
 import type { SecretTensor } from '../sharing/secret-tensor.ts';
@@ -76,10 +76,22 @@ export async function causalAttention(
   const total = startPos + rows;
 
   const heads = Array.from({ length: nKvHeads }, (_, h) => h);
-  const appended = await appendFixed(ctx, [
+  const appending = appendFixed(ctx, [
     ...heads.map((h) => ({ id: `${cache.id}.k${h}`, operand: cache.keys[h], rows: headColumns(k, h, hd) })),
     ...heads.map((h) => ({ id: `${cache.id}.v${h}`, operand: cache.values[h], rows: headColumns(v, h, hd) })),
   ]);
+  // The triples of both products, requested right behind the appends (which issued their requests
+  // synchronously): one dealer round trip per layer instead of three.
+  const m = group * rows;
+  const scoreMaterial = requestFixedMaterial(
+    ctx,
+    heads.map((h) => ({ id: `${cache.id}.k${h}`, m, transposed: true })),
+  );
+  const valueMaterial = requestFixedMaterial(
+    ctx,
+    heads.map((h) => ({ id: `${cache.id}.v${h}`, m })),
+  );
+  const appended = await appending;
   cache.keys = appended.slice(0, nKvHeads);
   cache.values = appended.slice(nKvHeads);
   cache.length = total;
@@ -89,6 +101,7 @@ export async function causalAttention(
     await fixedMatmulBatch(
       ctx,
       heads.map((h) => ({ x: groupQueries(q, h, group, hd), w: cache.keys[h] as FixedOperand, transposed: true })),
+      scoreMaterial,
     ),
   );
   // Causal mask: the row of query token t (any head) sees positions ≤ startPos + t.
@@ -109,6 +122,7 @@ export async function causalAttention(
     await fixedMatmulBatch(
       ctx,
       heads.map((h) => ({ x: perHead[h], w: cache.values[h] as FixedOperand })),
+      valueMaterial,
     ),
   );
   // Back to [T, nHeads·hd]: head (h·G + g), token t ← outs[h][(g·T + t), :].

@@ -150,12 +150,21 @@ for (const mode of MODES) {
       const rows = rowsPlain.map((r) => dealer.shareForTest(r));
       const qs = qsPlain.map((q) => dealer.shareForTest(q));
       const { input } = await import('./input.ts');
-      const { appendFixed, fixedMatmulBatch } = await import('./fixed-operand.ts');
+      const { appendFixed, fixedMatmulBatch, requestFixedMaterial } = await import('./fixed-operand.ts');
       const { results } = await runParties(dealer, async (ctx) => {
         let op: Awaited<ReturnType<typeof appendFixed>>[number] | undefined;
         const outs = [];
         for (let s = 0; s < 5; s++) {
-          [op] = await appendFixed(ctx, [{ id: 'k', operand: op, rows: rows[s][ctx.id] }]);
+          // Even steps: the products' triples requested right behind the append, as attention does.
+          const appending = appendFixed(ctx, [{ id: 'k', operand: op, rows: rows[s][ctx.id] }]);
+          const pre =
+            s % 2 === 0
+              ? requestFixedMaterial(ctx, [
+                  { id: 'k', m: 2, transposed: true },
+                  { id: 'k', m: 2 },
+                ])
+              : undefined;
+          [op] = await appending;
           const pv = T.fromBigInts(
             ring,
             [2, s + 1],
@@ -163,11 +172,20 @@ for (const mode of MODES) {
           );
           const [p] = await input(ctx, [{ owner: 1, shape: [2, s + 1], value: ctx.id === 1 ? pv : undefined }]);
           const m = await measure(ctx, () =>
-            fixedMatmulBatch(ctx, [
-              { x: qs[s][ctx.id], w: op!, transposed: true },
-              { x: p, w: op! },
-            ]),
+            fixedMatmulBatch(
+              ctx,
+              [
+                { x: qs[s][ctx.id], w: op!, transposed: true },
+                { x: p, w: op! },
+              ],
+              pre,
+            ),
           );
+          if (s === 4)
+            await assert.rejects(
+              fixedMatmulBatch(ctx, [{ x: p, w: op! }], requestFixedMaterial(ctx, [{ id: 'k', m: 1 }])),
+              /requested ahead is for other products/,
+            );
           assert.equal(m.cost.rounds, 1);
           outs.push({ scores: m.value[0], mixed: m.value[1], pv });
         }

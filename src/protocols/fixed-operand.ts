@@ -17,7 +17,8 @@
  * Reveals: D and E, uniform. Cost: setup 1 round, (n−1)·k·n·B_r bytes; a batch of products
  * 1 round, (n−1)·Σ m·k·B_r bytes, doubled in malicious mode (B_r = 8 or 16).
  */
-import { matmulPinnedTensor, pin, release, type PinnedTensor } from '../ring/pinned.ts';
+import type { FixedTriple } from '../preprocessing/material.ts';
+import { matmulPinnedTensor, pin, pinnedValue, release, type PinnedTensor } from '../ring/pinned.ts';
 import type { RingTensor } from '../ring/tensor.ts';
 import * as T from '../ring/tensor.ts';
 import * as L from '../sharing/linear.ts';
@@ -40,11 +41,28 @@ export interface FixedOperand {
 /**
  * The operand with D and this party's share of B pinned in the kernels' memory (semi-honest
  * mode: MAC shares are not pinned), for operands used in many untransposed products such as
- * weight matrices. Release with {@link releaseFixed}.
+ * weight matrices. With `resident`, the plain copies are dropped once pinned (the operand's
+ * `opened` and `mask` are then read back from the kernels' memory on access, which products
+ * with the pins never do). Release with {@link releaseFixed}.
  */
-export function pinFixed(ctx: PartyContext, w: FixedOperand): FixedOperand {
+export function pinFixed(ctx: PartyContext, w: FixedOperand, o: { resident?: boolean } = {}): FixedOperand {
   if (ctx.macKeyShare !== undefined || w.pins) return w;
-  return { ...w, pins: { d: pin(w.opened), b: pin(w.mask.share) } };
+  const d = pin(w.opened, o);
+  const b = pin(w.mask.share, o);
+  if (d.tensor && b.tensor) return { ...w, pins: { d, b } };
+  const ring = ctx.ring;
+  const { id, shape } = w;
+  return {
+    id,
+    shape,
+    pins: { d, b },
+    get opened(): RingTensor {
+      return pinnedValue(d, ring);
+    },
+    get mask(): SecretTensor {
+      return { shape: [...shape], share: pinnedValue(b, ring), mac: undefined };
+    },
+  };
 }
 
 /** Frees the kernel memory held by {@link pinFixed} (the operand stays usable). */
@@ -73,7 +91,8 @@ export async function prepareFixed(ctx: PartyContext, items: readonly { id: stri
 
 /**
  * Appends rows [r, n] to growing fixed operands (creating those given as `undefined`), all in one
- * round. Returns the extended operands.
+ * round. Returns the extended operands. Its material requests are issued synchronously (before
+ * the returned promise first waits), so requests made right after the call come after them.
  */
 export async function appendFixed(
   ctx: PartyContext,
@@ -102,22 +121,61 @@ export interface FixedProduct {
   readonly transposed?: boolean;
 }
 
-/** X·W (or X·Wᵀ) for every item, with all openings in one round. */
-export async function fixedMatmulBatch(ctx: PartyContext, items: readonly FixedProduct[]): Promise<SecretTensor[]> {
+/** The dealer material of a later {@link fixedMatmulBatch}, requested ahead ({@link requestFixedMaterial}). */
+export interface FixedMaterial {
+  readonly items: readonly { readonly id: string; readonly m: number; readonly transposed: boolean }[];
+  /** Per item its triple, then (malicious mode) its check triple. */
+  readonly fetched: Promise<FixedTriple[]>;
+  /** Sacrifice challenges (malicious mode). */
+  readonly challenges: readonly bigint[];
+}
+
+/**
+ * Requests the triples of a later {@link fixedMatmulBatch} now, so the dealer's round trip
+ * overlaps the work in between (e.g. right after the KV-cache append whose rows the triples
+ * must include: the dealer serves requests in order). Requests are issued synchronously.
+ */
+export function requestFixedMaterial(ctx: PartyContext, items: readonly { id: string; m: number; transposed?: boolean }[]): FixedMaterial {
   const malicious = ctx.mode === 'malicious';
+  const normalized = items.map(({ id, m, transposed = false }) => ({ id, m, transposed }));
+  const pending: Promise<FixedTriple>[] = [];
+  const challenges: bigint[] = [];
+  for (const { id, m, transposed } of normalized) {
+    pending.push(ctx.material.fixedTriple(id, m, transposed));
+    if (malicious) pending.push(ctx.material.fixedTriple(id, m, transposed));
+    challenges.push(malicious ? nextChallenge(ctx) : 0n);
+  }
+  // One Promise.all over every request, so a failure of one cannot leave another unhandled; the
+  // caller may fail before awaiting it (the session then aborts), so mark it handled here too.
+  const fetched = Promise.all(pending);
+  fetched.catch(() => undefined);
+  return { items: normalized, fetched, challenges };
+}
+
+/** X·W (or X·Wᵀ) for every item, with all openings in one round (material from `pre` when requested ahead). */
+export async function fixedMatmulBatch(ctx: PartyContext, items: readonly FixedProduct[], pre?: FixedMaterial): Promise<SecretTensor[]> {
+  const malicious = ctx.mode === 'malicious';
+  const shapes = items.map(({ x, w, transposed = false }) => {
+    const inner = transposed ? w.shape[1] : w.shape[0];
+    return { id: w.id, m: T.sizeOf(x.shape) / inner, inner, transposed };
+  });
+  if (pre) {
+    const same =
+      pre.items.length === shapes.length &&
+      pre.items.every((p, i) => p.id === shapes[i].id && p.m === shapes[i].m && p.transposed === shapes[i].transposed);
+    if (!same) throw new Error('fixedMatmulBatch: the material requested ahead is for other products');
+  }
   // Every request is issued before any is awaited (same order on every party), so one batch
   // waits for the dealer once, not once per item.
-  const requested = items.map(({ x, w, transposed = false }) => {
-    const inner = transposed ? w.shape[1] : w.shape[0];
-    const m = T.sizeOf(x.shape) / inner;
-    const triple = ctx.material.fixedTriple(w.id, m, transposed);
-    const check = malicious ? ctx.material.fixedTriple(w.id, m, transposed) : undefined;
-    return { m, inner, triple, check, t: malicious ? nextChallenge(ctx) : 0n };
-  });
-  // One Promise.all over every request, so a failure of one cannot leave another unhandled.
-  const fetched = await Promise.all(requested.flatMap((r) => (r.check ? [r.triple, r.check] : [r.triple])));
+  const material = pre ?? requestFixedMaterial(ctx, shapes);
+  const fetched = await material.fetched;
   const per = malicious ? 2 : 1;
-  const prepared = requested.map((r, i) => ({ ...r, triple: fetched[per * i], check: malicious ? fetched[per * i + 1] : undefined }));
+  const prepared = shapes.map((sh, i) => ({
+    ...sh,
+    triple: fetched[per * i],
+    check: malicious ? fetched[per * i + 1] : undefined,
+    t: material.challenges[i],
+  }));
   const toOpen: SecretTensor[] = [];
   items.forEach(({ x }, i) => {
     const { m, inner, triple, check, t } = prepared[i];
@@ -128,25 +186,27 @@ export async function fixedMatmulBatch(ctx: PartyContext, items: readonly FixedP
   return items.map(({ x, w, transposed = false }, i) => {
     const { triple, check, t } = prepared[i];
     const e = opened[per * i];
-    const d = transposed ? T.transpose(w.opened) : w.opened;
-    const b = transposed ? L.transposeS(w.mask) : w.mask;
-    if (check) {
-      const rho = opened[per * i + 1];
-      ctx.checks.zeros.push(L.subSS(L.subSS(L.mulScalarS(triple.c, t), check.c), L.matmulPS(rho, b)));
-    }
     // X·W = E·D + E·B + A·D + C. The public term E·D enters party 0's share and (malicious mode)
     // every party's MAC share; in semi-honest mode the other parties need not compute it.
     const pins = transposed ? undefined : w.pins;
+    const outCols = transposed ? w.shape[0] : w.shape[1];
     let z: SecretTensor;
+    let ed: () => RingTensor;
     if (pins) {
       // Semi-honest only (no MAC shares): E·B_i + A_i·D with both right operands resident.
       const share = T.add(T.add(matmulPinnedTensor(e, pins.b), matmulPinnedTensor(triple.a.share, pins.d)), triple.c.share);
       z = { shape: share.shape, share, mac: undefined };
+      ed = () => matmulPinnedTensor(e, pins.d);
     } else {
+      const d = transposed ? T.transpose(w.opened) : w.opened;
+      const b = transposed ? L.transposeS(w.mask) : w.mask;
+      if (check) {
+        const rho = opened[per * i + 1];
+        ctx.checks.zeros.push(L.subSS(L.subSS(L.mulScalarS(triple.c, t), check.c), L.matmulPS(rho, b)));
+      }
       z = L.addSS(triple.c, L.addSS(L.matmulPS(e, b), L.matmulSP(triple.a, d)));
+      ed = () => T.matmul(e, d);
     }
-    const outCols = d.shape[1];
-    const ed = (): RingTensor => (pins ? matmulPinnedTensor(e, pins.d) : T.matmul(e, d));
     const withPublic = ctx.id === 0 || ctx.macKeyShare !== undefined ? L.addSP(ctx, z, ed()) : z;
     return L.reshapeS(withPublic, [...x.shape.slice(0, -1), outCols]);
   });

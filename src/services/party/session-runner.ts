@@ -12,13 +12,7 @@ import type { ModelConfig, ModelWeights } from '../../formats/model-spec.ts';
 import { foldedShapes, foldWeights } from '../../model/fold-weights.ts';
 import { secureGenerate } from '../../model/generate.ts';
 import type { Sampler } from '../../model/sampling.ts';
-import {
-  loadSecureModel,
-  loadSecureModelFromShares,
-  pinSecureModel,
-  releaseSecureModel,
-  type SecureModel,
-} from '../../model/secure-weights.ts';
+import { loadSecureModel, loadSecureModelFromShares, releaseSecureModel, type SecureModel } from '../../model/secure-weights.ts';
 import { connectTlsNetwork, DEFAULT_MAX_FRAME_BYTES, type TlsListener } from '../../net/tls-channel.ts';
 import { PooledTripleSource } from '../../preprocessing/pooled-source.ts';
 import { createPartyContext } from '../../protocols/context.ts';
@@ -154,14 +148,13 @@ export function runSession(
           model_sha256: f.modelSha256,
           insecure_dev: f.evidence.details?.insecureDev === true,
         });
-        secure = await loadSecureModelFromShares(ctx, config, f.shares);
+        secure = await loadSecureModelFromShares(ctx, config, f.shares, { pin: true });
       } else {
         const ownWeights = w.kind === 'owner' && me === owner ? w.weights : undefined;
         if (me === owner && !ownWeights) throw new ProtocolAbort('this node is the model owner but holds no weights');
-        secure = await loadSecureModel(ctx, config, owner, ownWeights && foldWeights(config, ownWeights));
+        secure = await loadSecureModel(ctx, config, owner, ownWeights && foldWeights(config, ownWeights), { pin: true });
       }
-      // Weight matrices resident in the kernels' memory for the decode products (freed below).
-      secure = pinSecureModel(ctx, secure);
+      // Weight matrices are resident in the kernels' memory (pinned while loading; freed below).
       pinned = secure;
       const setupMs = performance.now() - t0;
       // Prompt: every part's share (in order), turned into MACed inputs in one round.

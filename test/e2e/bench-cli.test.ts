@@ -62,6 +62,9 @@ test('mpc-prompt bench --json on a tiny model: every figure present, chart writt
     assert.equal(typeof run.tokens_equal_reference, 'boolean');
     const rss = run.peak_rss_mb as Record<string, number>;
     assert.ok(rss['party-A'] > 0 && rss['party-B'] > 0 && rss.triples > 0);
+    // CPU per decode step of every process (from /proc; 10 ms ticks, so ≥ 0).
+    const cpu = run.cpu_ms_per_token as Record<string, number>;
+    for (const name of ['party-A', 'party-B', 'triples', 'coordinator']) assert.ok(cpu[name] >= 0, `cpu_ms_per_token.${name}`);
     const phases = run.phases as { name: string; ms: number; rounds: number }[];
     for (const name of ['norm', 'attention.softmax', 'mlp.activation', 'lm-head', 'sampling'])
       assert.ok(

@@ -38,7 +38,24 @@ export interface RunResult {
   readonly wallMs: number;
   /** Peak resident set size per process (MB), by service name. */
   readonly peakRssMb: Record<string, number>;
+  /** CPU time (user + system) of each process per decode step, from the first to the last token. */
+  readonly cpuMsPerToken: Record<string, number>;
 }
+
+/** CPU time (user + system) a process has used, in ms, or undefined if unavailable (/proc). */
+function cpuMs(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    // Fields after the command name (which may hold spaces): state is field 3, utime 14, stime 15.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
+  } catch {
+    return undefined;
+  }
+}
+/** USER_HZ: 100 on Linux for every architecture Node supports. */
+const CLOCK_TICKS = 100;
 
 /** Peak RSS (VmHWM) of a process in MB, or -1 if unavailable. */
 function peakRssMb(pid: number | undefined): number {
@@ -75,6 +92,8 @@ export async function runDeployment(spec: RunSpec): Promise<RunResult> {
   try {
     const identities = await Promise.all(ids.map((id) => loadIdentity(config.deployment.pki_dir, `client-${id}`)));
     const firstDecode: number[] = [];
+    let cpuAtFirst: Map<string, number | undefined> | undefined;
+    const cpuNow = (): Map<string, number | undefined> => new Map([...deployment.children].map(([n, c]) => [n, cpuMs(c.pid)]));
     const lastDecode: number[] = [];
     const start = performance.now();
     const sessions = await Promise.all(
@@ -93,6 +112,7 @@ export async function runDeployment(spec: RunSpec): Promise<RunResult> {
                 i === 0
                   ? (_tok, index) => {
                       if (index === 0) firstDecode.push(performance.now());
+                      if (index === 0 && s === 0) cpuAtFirst = cpuNow();
                       lastDecode.push(performance.now());
                       spec.log?.(`session ${s}: token ${index + 1}/${spec.decodeTokens}`);
                     }
@@ -103,6 +123,7 @@ export async function runDeployment(spec: RunSpec): Promise<RunResult> {
       ),
     );
     const wallMs = performance.now() - start;
+    const cpuAtEnd = cpuNow();
     const peak: Record<string, number> = {};
     for (const [name, child] of deployment.children) peak[name] = peakRssMb(child.pid);
     const steps = spec.sessions * (spec.decodeTokens - 1);
@@ -113,10 +134,22 @@ export async function runDeployment(spec: RunSpec): Promise<RunResult> {
       tokensPerSecond: steps > 0 && span > 0 ? (steps * 1000) / span : 0,
       wallMs,
       peakRssMb: peak,
+      cpuMsPerToken: Object.fromEntries(
+        [...cpuAtEnd].flatMap(([n, end]) => {
+          const begin = cpuAtFirst?.get(n);
+          return end === undefined || begin === undefined || steps === 0 ? [] : [[n, Math.round((end - begin) / steps)]];
+        }),
+      ),
     };
   } catch (e) {
     failed = true;
-    const tails = [...deployment.children.keys()].map((n) => `--- ${n}.log ---\n${tail(join(dir, 'logs', `${n}.log`))}`).join('\n');
+    // A process that died says how (e.g. SIGKILL from the kernel's OOM killer leaves no log line).
+    const tails = [...deployment.children]
+      .map(([n, c]) => {
+        const how = c.signalCode ? `killed by ${c.signalCode}` : c.exitCode !== null ? `exited with code ${c.exitCode}` : 'running';
+        return `--- ${n} (${how}) ${n}.log ---\n${tail(join(dir, 'logs', `${n}.log`))}`;
+      })
+      .join('\n');
     throw new Error(`${(e as Error).message}\n(logs kept in ${join(dir, 'logs')})\n${tails}`, { cause: e });
   } finally {
     await deployment.stop();

@@ -113,6 +113,7 @@ export async function benchCommand(argv: string[], out: (line: string) => void):
             preprocessing_bytes_per_party: Math.round(st.preprocessingBytes),
             tokens_per_second: round(r.tokensPerSecond, 3),
             peak_rss_mb: r.peakRssMb,
+            decode_rss_mb: r.decodeRssMb,
             cpu_ms_per_token: r.cpuMsPerToken,
             plaintext_ms_per_token: round(plainMs),
             ratio_to_plaintext: round(decodeMs / plainMs, 1),

@@ -51,7 +51,10 @@ export async function startLocalDeployment(
   const children = new Map<string, ChildProcess>();
   const start = (name: string): ChildProcess => {
     const log = openSync(join(logDir, `${name}.log`), 'a');
-    const child = spawn(process.execPath, [BIN, ...(commands.get(name) as string[])], { env, stdio: ['ignore', log, log] });
+    const child = spawn(process.execPath, [...childExecArgv(), BIN, ...(commands.get(name) as string[])], {
+      env,
+      stdio: ['ignore', log, log],
+    });
     children.set(name, child);
     return child;
   };
@@ -83,6 +86,15 @@ export async function startLocalDeployment(
     throw new Error(`${(e as Error).message}\n${tails}`);
   }
   return { children, start, stop };
+}
+
+/**
+ * Extra Node.js flags for the service processes, from MPC_PROMPT_NODE_FLAGS (space-separated),
+ * e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile every service (flags that NODE_OPTIONS
+ * does not allow). Empty by default.
+ */
+function childExecArgv(): string[] {
+  return (process.env.MPC_PROMPT_NODE_FLAGS ?? '').split(' ').filter((f) => f.length > 0);
 }
 
 function tail(path: string): string {

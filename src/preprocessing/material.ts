@@ -22,6 +22,11 @@ export interface Triple {
 export interface FixedTriple {
   readonly a: SecretTensor;
   readonly c: SecretTensor;
+  /**
+   * Set when `a` is rows [row, row + m) of a larger batch `a` dealt at once (pooled sources):
+   * products with a public matrix can then be computed for the whole batch in one pass.
+   */
+  readonly batch?: { readonly a: SecretTensor; readonly row: number };
 }
 
 /** Input mask: [r] for every party, and r in the clear for the input's owner only. */

@@ -71,9 +71,15 @@ class Pool {
 
   /** `size` elements of every tensor, in order; refills ahead. Concurrent takes are served in call order. */
   async take(size: number): Promise<(SecretTensor | undefined)[]> {
+    return (await this.takeFrom(size)).parts;
+  }
+
+  /** {@link take}, with the batch and offset the elements came from when they came from one batch. */
+  async takeFrom(size: number): Promise<{ parts: (SecretTensor | undefined)[]; source: { batch: Batch; offset: number } | undefined }> {
     while (this.#available < size) await this.#refill();
     const pieces: (SecretTensor | undefined)[][] = [];
     let need = size;
+    const source = this.#ready.length > 0 && this.#ready[0].size - this.#offset >= size ? { batch: this.#ready[0], offset: this.#offset } : undefined;
     while (need > 0) {
       const b = this.#ready[0];
       const n = Math.min(need, b.size - this.#offset);
@@ -94,7 +100,7 @@ class Pool {
     // Fetch ahead: keep a batch in flight once less than half a batch is left.
     if (this.#available < this.batchSize / 2) void this.#refill().catch(() => undefined); // a failure surfaces at the next take
     const join = this.#byRow ? joinRows : joinElements;
-    return pieces[0].map((t, i) => (t && pieces.length > 1 ? join(pieces.map((p) => p[i] as SecretTensor)) : t));
+    return { parts: pieces[0].map((t, i) => (t && pieces.length > 1 ? join(pieces.map((p) => p[i] as SecretTensor)) : t)), source };
   }
 }
 
@@ -241,8 +247,9 @@ export class PooledTripleSource implements TripleSource {
       },
       m * this.#fixedUses,
     );
-    const [a, c] = (await pool.take(m)) as SecretTensor[];
-    return { a, c };
+    const { parts, source } = await pool.takeFrom(m);
+    const [a, c] = parts as SecretTensor[];
+    return { a, c, batch: source && { a: source.batch.tensors[0] as SecretTensor, row: source.offset } };
   }
 
   inputMask(owner: number, size: number): Promise<InputMask> {

@@ -8,6 +8,7 @@ import { randomRingTensor } from '../crypto/prg.ts';
 import { makeDealer, measure, MODES, PARTY_COUNTS, runParties } from '../../test/helpers/parties.ts';
 import { matmul, matmulBytes, mul, mulBytes, square, squareBytes } from './beaver.ts';
 import { fixedMatmul, fixedMatmulBytes, fixedSetupBytes, pinFixed, prepareFixed, releaseFixed } from './fixed-operand.ts';
+import { PooledTripleSource } from '../preprocessing/pooled-source.ts';
 import { reveal } from './reveal.ts';
 import { truncate } from './truncate.ts';
 
@@ -102,6 +103,30 @@ for (const mode of MODES) {
             assert.equal(o.cost.bytesSent, fixedMatmulBytes({ n, ring, mode }, xsPlain[i].shape[0], 6));
           });
         }
+      });
+
+      test('fixed-operand matmul with resident pins and pooled triples (A·D per batch): exact; D and B read back', async () => {
+        const dealer = makeDealer(n, mode);
+        const w = randomRingTensor(ring, [6, 10]);
+        const xsPlain = Array.from({ length: 9 }, (_, i) => randomRingTensor(ring, [1 + (i % 2), 6]));
+        const ws = dealer.shareForTest(w);
+        const xs = xsPlain.map((x) => dealer.shareForTest(x));
+        const { results } = await runParties(
+          dealer,
+          async (ctx) => {
+            const [plain] = await prepareFixed(ctx, [{ id: 'w.x', w: ws[ctx.id] }]);
+            const resident = pinFixed(ctx, plain, { resident: true });
+            // The plain tensors come back out of the kernels' memory unchanged.
+            assert.deepEqual(resident.opened.data, plain.opened.data);
+            assert.deepEqual(resident.mask.share.data, plain.mask.share.data);
+            const outs = [];
+            for (const x of xs) outs.push(await fixedMatmul(ctx, x[ctx.id], resident));
+            releaseFixed(resident);
+            return reveal(ctx, outs);
+          },
+          { wrapMaterial: (_id, source) => new PooledTripleSource(source, { fixedBatchUses: 4 }) },
+        );
+        results[0].forEach((z, i) => assert.deepEqual(low64(z), low64(T.matmul(xsPlain[i], w)), `product ${i}`));
       });
 
       test('fixed-point multiply (mul + truncate) is within 1 LSB = 2^-16 of the exact product (property)', async () => {

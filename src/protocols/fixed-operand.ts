@@ -35,11 +35,23 @@ export interface FixedOperand {
   /** This party's share of the mask B. */
   readonly mask: SecretTensor;
   /** D and this party's B resident in the kernels' memory ({@link pinFixed}); used by untransposed products. */
-  readonly pins?: { readonly d: PinnedTensor; readonly b: PinnedTensor };
+  readonly pins?: FixedPins;
 }
 
 /**
- * The operand with D and this party's share of B pinned in the kernels' memory (semi-honest
+ * D and this party's share of W resident in the kernels' memory (semi-honest mode), so a product
+ * X·W needs one pass over each: [X·W]_i = E·W_i + A_i·D + C_i, where W_0 = D + B_0 and
+ * W_i = B_i for i > 0 (the public E·D is folded into party 0's term).
+ */
+export interface FixedPins {
+  readonly d: PinnedTensor;
+  readonly w: PinnedTensor;
+  /** A·D of pooled triple batches (see FixedTriple.batch), computed once per batch in one pass over D. */
+  readonly batchAD: WeakMap<SecretTensor, RingTensor>;
+}
+
+/**
+ * The operand with D and this party's share of W pinned in the kernels' memory (semi-honest
  * mode: MAC shares are not pinned), for operands used in many untransposed products such as
  * weight matrices. With `resident`, the plain copies are dropped once pinned (the operand's
  * `opened` and `mask` are then read back from the kernels' memory on access, which products
@@ -47,20 +59,23 @@ export interface FixedOperand {
  */
 export function pinFixed(ctx: PartyContext, w: FixedOperand, o: { resident?: boolean } = {}): FixedOperand {
   if (ctx.macKeyShare !== undefined || w.pins) return w;
+  const first = ctx.id === 0;
   const d = pin(w.opened, o);
-  const b = pin(w.mask.share, o);
-  if (d.tensor && b.tensor) return { ...w, pins: { d, b } };
+  const mine = pin(first ? T.add(w.opened, w.mask.share) : w.mask.share, o);
+  const pins: FixedPins = { d, w: mine, batchAD: new WeakMap() };
+  if (d.tensor && mine.tensor) return { ...w, pins };
   const ring = ctx.ring;
   const { id, shape } = w;
   return {
     id,
     shape,
-    pins: { d, b },
+    pins,
     get opened(): RingTensor {
       return pinnedValue(d, ring);
     },
     get mask(): SecretTensor {
-      return { shape: [...shape], share: pinnedValue(b, ring), mac: undefined };
+      const share = pinnedValue(mine, ring);
+      return { shape: [...shape], share: first ? T.sub(share, pinnedValue(d, ring)) : share, mac: undefined };
     },
   };
 }
@@ -69,7 +84,7 @@ export function pinFixed(ctx: PartyContext, w: FixedOperand, o: { resident?: boo
 export function releaseFixed(w: FixedOperand): void {
   if (!w.pins) return;
   release(w.pins.d);
-  release(w.pins.b);
+  release(w.pins.w);
 }
 
 export const fixedSetupBytes = (ctx: Pick<PartyContext, 'n' | 'ring'>, k: number, n: number): number =>
@@ -184,32 +199,40 @@ export async function fixedMatmulBatch(ctx: PartyContext, items: readonly FixedP
   });
   const opened = await open(ctx, toOpen);
   return items.map(({ x, w, transposed = false }, i) => {
-    const { triple, check, t } = prepared[i];
+    const { m, triple, check, t } = prepared[i];
     const e = opened[per * i];
+    const outShape = [...x.shape.slice(0, -1), transposed ? w.shape[0] : w.shape[1]];
+    const pins = transposed ? undefined : w.pins;
+    if (pins) {
+      // Semi-honest only (no MAC shares): E·W_i + A_i·D + C_i (party 0's W_0 includes D, so E·D too).
+      const share = T.add(T.add(matmulPinnedTensor(e, pins.w), maskTimesD(pins, triple, m)), triple.c.share);
+      return L.reshapeS({ shape: share.shape, share, mac: undefined }, outShape);
+    }
     // X·W = E·D + E·B + A·D + C. The public term E·D enters party 0's share and (malicious mode)
     // every party's MAC share; in semi-honest mode the other parties need not compute it.
-    const pins = transposed ? undefined : w.pins;
-    const outCols = transposed ? w.shape[0] : w.shape[1];
-    let z: SecretTensor;
-    let ed: () => RingTensor;
-    if (pins) {
-      // Semi-honest only (no MAC shares): E·B_i + A_i·D with both right operands resident.
-      const share = T.add(T.add(matmulPinnedTensor(e, pins.b), matmulPinnedTensor(triple.a.share, pins.d)), triple.c.share);
-      z = { shape: share.shape, share, mac: undefined };
-      ed = () => matmulPinnedTensor(e, pins.d);
-    } else {
-      const d = transposed ? T.transpose(w.opened) : w.opened;
-      const b = transposed ? L.transposeS(w.mask) : w.mask;
-      if (check) {
-        const rho = opened[per * i + 1];
-        ctx.checks.zeros.push(L.subSS(L.subSS(L.mulScalarS(triple.c, t), check.c), L.matmulPS(rho, b)));
-      }
-      z = L.addSS(triple.c, L.addSS(L.matmulPS(e, b), L.matmulSP(triple.a, d)));
-      ed = () => T.matmul(e, d);
+    const d = transposed ? T.transpose(w.opened) : w.opened;
+    const b = transposed ? L.transposeS(w.mask) : w.mask;
+    if (check) {
+      const rho = opened[per * i + 1];
+      ctx.checks.zeros.push(L.subSS(L.subSS(L.mulScalarS(triple.c, t), check.c), L.matmulPS(rho, b)));
     }
-    const withPublic = ctx.id === 0 || ctx.macKeyShare !== undefined ? L.addSP(ctx, z, ed()) : z;
-    return L.reshapeS(withPublic, [...x.shape.slice(0, -1), outCols]);
+    const z = L.addSS(triple.c, L.addSS(L.matmulPS(e, b), L.matmulSP(triple.a, d)));
+    const withPublic = ctx.id === 0 || ctx.macKeyShare !== undefined ? L.addSP(ctx, z, T.matmul(e, d)) : z;
+    return L.reshapeS(withPublic, outShape);
   });
+}
+
+/**
+ * A_i·D for a pinned operand: from the product of the whole pooled batch of A (one pass over D
+ * for all its rows, computed at its first use and kept while the batch is alive), else directly.
+ */
+function maskTimesD(pins: FixedPins, triple: FixedTriple, m: number): RingTensor {
+  const batch = triple.batch;
+  if (!batch) return matmulPinnedTensor(triple.a.share, pins.d);
+  let all = pins.batchAD.get(batch.a);
+  if (!all) pins.batchAD.set(batch.a, (all = matmulPinnedTensor(batch.a.share, pins.d)));
+  const n = pins.d.shape[1];
+  return { ring: all.ring, shape: [m, n], data: all.data.subarray(batch.row * n * all.ring.limbs, (batch.row + m) * n * all.ring.limbs) };
 }
 
 /** X·W for X [.., m, k] and a prepared fixed operand W [k, n] (Wᵀ when `transposed`). */

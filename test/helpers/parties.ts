@@ -2,6 +2,7 @@
  * Runs n parties of a protocol in one process over in-memory channels with the
  * InsecureLocalDealer (protocol unit tests only).
  */
+import type { TripleSource } from '../../src/preprocessing/material.ts';
 import type { Channel, ChannelStats } from '../../src/net/channel.ts';
 import { createMemoryNetwork } from '../../src/net/memory-channel.ts';
 import { InsecureLocalDealer, type DealerOptions, type SecurityMode } from '../../src/preprocessing/insecure-local-dealer.ts';
@@ -14,6 +15,8 @@ export interface RunOptions {
   readonly dealer?: DealerOptions;
   /** Replace party i's channel (e.g. with a tampering wrapper). */
   readonly wrapChannel?: (id: number, ch: Channel) => Channel;
+  /** Replace party i's material source (e.g. with a PooledTripleSource over it). */
+  readonly wrapMaterial?: (id: number, source: TripleSource) => TripleSource;
 }
 
 export interface RunResult<T> {
@@ -40,7 +43,7 @@ export async function runParties<T>(
         n,
         mode: dealer.mode,
         channel,
-        material: dealer.forParty(id),
+        material: opts.wrapMaterial ? opts.wrapMaterial(id, dealer.forParty(id)) : dealer.forParty(id),
         scaleBits: opts.scaleBits ?? 16,
         truncation: opts.truncation,
         compareBits: opts.compareBits,

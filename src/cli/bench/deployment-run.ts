@@ -38,6 +38,8 @@ export interface RunResult {
   readonly wallMs: number;
   /** Peak resident set size per process (MB), by service name. */
   readonly peakRssMb: Record<string, number>;
+  /** Largest RSS of each process sampled (every 250 ms) during the decode steps, in MB. */
+  readonly decodeRssMb: Record<string, number>;
   /** CPU time (user + system) of each process per decode step, from the first to the last token. */
   readonly cpuMsPerToken: Record<string, number>;
 }
@@ -56,6 +58,17 @@ function cpuMs(pid: number | undefined): number | undefined {
 }
 /** USER_HZ: 100 on Linux for every architecture Node supports. */
 const CLOCK_TICKS = 100;
+
+/** Current RSS (VmRSS) of a process in MB, or -1 if unavailable. */
+function rssMb(pid: number | undefined): number {
+  if (pid === undefined) return -1;
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Math.round(Number(m[1]) / 1024) : -1;
+  } catch {
+    return -1;
+  }
+}
 
 /** Peak RSS (VmHWM) of a process in MB, or -1 if unavailable. */
 function peakRssMb(pid: number | undefined): number {
@@ -89,10 +102,17 @@ export async function runDeployment(spec: RunSpec): Promise<RunResult> {
   const deployment = await startLocalDeployment(config, configPath, join(dir, 'logs'), spec.readyTimeoutMs ?? 600_000);
   spec.log?.(`deployment up in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
   let failed = false;
+  let sampler: ReturnType<typeof setInterval> | undefined;
   try {
     const identities = await Promise.all(ids.map((id) => loadIdentity(config.deployment.pki_dir, `client-${id}`)));
     const firstDecode: number[] = [];
     let cpuAtFirst: Map<string, number | undefined> | undefined;
+    // RSS while decoding (the whole-run peak VmHWM includes weight setup and prefill).
+    const decodeRss: Record<string, number> = {};
+    sampler = setInterval(() => {
+      if (!cpuAtFirst) return;
+      for (const [n, c] of deployment.children) decodeRss[n] = Math.max(decodeRss[n] ?? -1, rssMb(c.pid));
+    }, 250);
     const cpuNow = (): Map<string, number | undefined> => new Map([...deployment.children].map(([n, c]) => [n, cpuMs(c.pid)]));
     const lastDecode: number[] = [];
     const start = performance.now();
@@ -134,6 +154,7 @@ export async function runDeployment(spec: RunSpec): Promise<RunResult> {
       tokensPerSecond: steps > 0 && span > 0 ? (steps * 1000) / span : 0,
       wallMs,
       peakRssMb: peak,
+      decodeRssMb: decodeRss,
       cpuMsPerToken: Object.fromEntries(
         [...cpuAtEnd].flatMap(([n, end]) => {
           const begin = cpuAtFirst?.get(n);
@@ -152,6 +173,7 @@ export async function runDeployment(spec: RunSpec): Promise<RunResult> {
       .join('\n');
     throw new Error(`${(e as Error).message}\n(logs kept in ${join(dir, 'logs')})\n${tails}`, { cause: e });
   } finally {
+    clearInterval(sampler);
     await deployment.stop();
     if (!failed) rmSync(dir, { recursive: true, force: true });
   }

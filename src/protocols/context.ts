@@ -31,6 +31,10 @@ export interface CheckLog {
    * peers (an inconsistent broadcast) is caught.
    */
   transcript: Hash;
+  /** Elements opened since the last MAC check (the log is checked once this passes MAC_CHECK_BATCH_ELEMENTS). */
+  pendingElements: number;
+  /** A MAC check is running (its own openings must not start another). */
+  checking: boolean;
 }
 
 export interface PartyContext extends ShareHolder {
@@ -102,7 +106,7 @@ export async function createPartyContext(o: ContextOptions): Promise<PartyContex
     truncation,
     compareBits,
     chebyDeg: o.chebyDeg,
-    checks: { opened: [], zeros: [], transcript: createHash('sha256') },
+    checks: { opened: [], zeros: [], transcript: createHash('sha256'), pendingElements: 0, checking: false },
     sacrificeCoin: undefined,
     profiler: o.profile ? new PhaseProfiler(() => ({ bytes: o.channel.stats.bytesSent, rounds: o.channel.stats.rounds })) : undefined,
   } satisfies PartyContext;

@@ -7,7 +7,7 @@ import { makeDealer, runParties } from '../../test/helpers/parties.ts';
 import { TamperingChannel } from '../../test/helpers/tampering-channel.ts';
 import { mul, matmul } from './beaver.ts';
 import { fixedMatmul, prepareFixed } from './fixed-operand.ts';
-import { macCheck, macCheckBytes, macCheckRounds } from './mac-check.ts';
+import { MAC_CHECK_BATCH_ELEMENTS, macCheck, macCheckBytes, macCheckRounds } from './mac-check.ts';
 import { reveal } from './reveal.ts';
 import type { PartyContext } from './context.ts';
 import { measure } from '../../test/helpers/parties.ts';
@@ -51,6 +51,34 @@ describe('malicious mode: MAC check', () => {
       }
     }
     assert.equal(caught, TRIALS);
+  });
+
+  test('the log stays bounded: 2^20 opened elements start a check inside open, which catches tampering there', async () => {
+    const { open } = await import('./open.ts');
+    const size = MAC_CHECK_BATCH_ELEMENTS + 3;
+    for (const cheat of [false, true]) {
+      const dealer = makeDealer(2, 'malicious');
+      const small = dealer.shareForTest(randomRingTensor(Z128, [size - MAC_CHECK_BATCH_ELEMENTS]));
+      const big = dealer.shareForTest(randomRingTensor(Z128, [MAC_CHECK_BATCH_ELEMENTS]));
+      const tamper: TamperingChannel[] = [];
+      const run = runParties(
+        dealer,
+        async (ctx) => {
+          await open(ctx, [small[ctx.id]]);
+          assert.equal(ctx.checks.pendingElements, 3);
+          if (cheat && ctx.id === 1) tamper[1].arm(1n);
+          const rounds = ctx.channel.stats.rounds;
+          await open(ctx, [big[ctx.id]]);
+          // One round for the opening, then the check: 2 coin rounds + 2 commit/open rounds.
+          assert.equal(ctx.channel.stats.rounds - rounds, 1 + macCheckRounds(false));
+          assert.equal(ctx.checks.opened.length, 0);
+          assert.equal(ctx.checks.pendingElements, 0);
+        },
+        { wrapChannel: (id, ch) => (tamper[id] = new TamperingChannel(ch)) },
+      );
+      if (cheat) await assert.rejects(run, MacCheckError);
+      else await run;
+    }
   });
 
   test('an honest run passes, and the check costs the documented rounds and bytes', async () => {

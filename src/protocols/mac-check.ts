@@ -15,7 +15,8 @@
  * ≈ 2^−64 (SPDZ2k Thm. 1: 2^(−s+log s) with s = 64). Errors ≥ 2^64 do not change the low 64 bits
  * and are harmless by design.
  * Reveals: z_i (uniform given α), the residues (0 when honest). Cost: 4 rounds (5 with
- * residues); bytes in {@link macCheckBytes}.
+ * residues); bytes in {@link macCheckBytes}. Runs before every output (reveal.ts) and whenever
+ * 2^20 elements have been opened since the last check ({@link MAC_CHECK_BATCH_ELEMENTS}).
  */
 import { timingSafeEqual } from 'node:crypto';
 import { MacCheckError, SacrificeError } from '../base/errors.ts';
@@ -36,9 +37,26 @@ export function macCheckBytes(ctx: Pick<PartyContext, 'n'>, zeroElements: number
   return (ctx.n - 1) * (zeroElements * 16 + 64 + 32 + 16) + coinBytes(ctx.n);
 }
 
+/**
+ * Opened elements after which {@link open} runs the check by itself (every party at the same
+ * point: the count is public), so the log of opened values, MAC shares and residues stays near
+ * 2^20 elements (≈ 64 MiB in Z_2^128) instead of growing with a whole prefill. A check costs
+ * {@link macCheckRounds} rounds; checking earlier than required is always sound.
+ */
+export const MAC_CHECK_BATCH_ELEMENTS = 1 << 20;
+
 /** Runs the batched check over everything opened since the last check; clears the log. */
 export async function macCheck(ctx: PartyContext): Promise<void> {
-  if (ctx.mode !== 'malicious') return;
+  if (ctx.mode !== 'malicious' || ctx.checks.checking) return;
+  ctx.checks.checking = true;
+  try {
+    await runMacCheck(ctx);
+  } finally {
+    ctx.checks.checking = false;
+  }
+}
+
+async function runMacCheck(ctx: PartyContext): Promise<void> {
   const zeros = ctx.checks.zeros.splice(0);
   let residuesOk = true;
   if (zeros.length > 0) {
@@ -46,7 +64,11 @@ export async function macCheck(ctx: PartyContext): Promise<void> {
     residuesOk = opened.every((t) => t.data.every((w) => w === 0n));
   }
   const entries = ctx.checks.opened.splice(0);
-  if (entries.length === 0) return;
+  ctx.checks.pendingElements = 0;
+  if (entries.length === 0) {
+    if (!residuesOk) throw new SacrificeError('triple sacrifice failed: the preprocessing material is incorrect; session aborted');
+    return;
+  }
   const values = concatFlat(
     ctx.ring,
     entries.map((e) => e.values),

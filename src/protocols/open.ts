@@ -5,16 +5,20 @@
  * Reveals: the opened values (and, in malicious mode, the full Z_2^128 values: callers only open
  * values masked by uniformly random ring elements, or use reveal.ts for outputs).
  * Malicious mode: the opened values and this party's MAC shares are appended to ctx.checks for
- * the next batched MAC check; nothing derived from them may be output before it passes.
- * Cost: 1 round; (n−1)·Σ|x|·(8 or 16) bytes sent per party.
+ * the next batched MAC check; nothing derived from them may be output before it passes. Once
+ * 2^20 elements are pending, the opening runs that check itself (mac-check.ts), so the log stays
+ * bounded.
+ * Cost: 1 round; (n−1)·Σ|x|·(8 or 16) bytes sent per party (plus a MAC check's rounds and bytes
+ * each time 2^20 elements have been opened in malicious mode).
  */
 import { ProtocolAbort } from '../base/errors.ts';
 import { bytesToWords, wordsToBytes } from '../net/codec.ts';
 import type { RingTensor } from '../ring/tensor.ts';
-import { concatFlat, splitFlat } from '../ring/tensor.ts';
+import { concatFlat, sizeOf, splitFlat } from '../ring/tensor.ts';
 import { kernels } from '../kernels/kernels.ts';
 import type { SecretTensor } from '../sharing/secret-tensor.ts';
 import type { PartyContext } from './context.ts';
+import { MAC_CHECK_BATCH_ELEMENTS, macCheck } from './mac-check.ts';
 
 export const OPEN_ROUNDS = 1;
 export const openBytes = (ctx: Pick<PartyContext, 'n' | 'ring'>, elements: number): number => (ctx.n - 1) * elements * ctx.ring.bytes;
@@ -44,6 +48,9 @@ export async function open(ctx: PartyContext, xs: readonly SecretTensor[]): Prom
         xs.map((x) => x.mac as RingTensor),
       ),
     });
+    ctx.checks.pendingElements += sizeOf(opened.shape);
+    // Bounded log: check what was opened so far (the same point at every party).
+    if (ctx.checks.pendingElements >= MAC_CHECK_BATCH_ELEMENTS) await macCheck(ctx);
   }
   return splitFlat(
     opened,

@@ -79,7 +79,8 @@ class Pool {
     while (this.#available < size) await this.#refill();
     const pieces: (SecretTensor | undefined)[][] = [];
     let need = size;
-    const source = this.#ready.length > 0 && this.#ready[0].size - this.#offset >= size ? { batch: this.#ready[0], offset: this.#offset } : undefined;
+    const source =
+      this.#ready.length > 0 && this.#ready[0].size - this.#offset >= size ? { batch: this.#ready[0], offset: this.#offset } : undefined;
     while (need > 0) {
       const b = this.#ready[0];
       const n = Math.min(need, b.size - this.#offset);

@@ -24,7 +24,6 @@ import type { SecretTensor } from '../sharing/secret-tensor.ts';
 import type { PartyContext } from './context.ts';
 import { open } from './open.ts';
 
-
 export function truncateRounds(ctx: Pick<PartyContext, 'truncation'>): number {
   return ctx.truncation === 'local' ? 0 : 1;
 }

@@ -7,29 +7,19 @@ import type { SecretTensor } from '../sharing/secret-tensor.ts';
 import { InsecureLocalDealer } from './insecure-local-dealer.ts';
 import { PooledTripleSource } from './pooled-source.ts';
 
-runTripleSourceConformance({
-  name: 'PooledTripleSource over InsecureLocalDealer (batches of 8)',
-  create: async (n, mode) => {
-    const dealer = new InsecureLocalDealer(n, mode);
-    return {
-      sources: Array.from({ length: n }, (_, i) => new PooledTripleSource(dealer.forParty(i), { batchSize: 8 })),
-      dispose: async () => {},
-    };
-  },
-  desyncUndetectable: 'pooled material is sliced locally; the dealer sees only batch requests (see pooled-source.ts)',
-});
-
-runTripleSourceConformance({
-  name: 'PooledTripleSource over InsecureLocalDealer (batches of 128: packed masks pooled in words)',
-  create: async (n, mode) => {
-    const dealer = new InsecureLocalDealer(n, mode);
-    return {
-      sources: Array.from({ length: n }, (_, i) => new PooledTripleSource(dealer.forParty(i), { batchSize: 128 })),
-      dispose: async () => {},
-    };
-  },
-  desyncUndetectable: 'pooled material is sliced locally; the dealer sees only batch requests (see pooled-source.ts)',
-});
+// Batches of 8 (packed masks go straight through) and of 128 (packed masks pooled in words).
+for (const batchSize of [8, 128])
+  runTripleSourceConformance({
+    name: `PooledTripleSource over InsecureLocalDealer (batches of ${batchSize})`,
+    create: async (n, mode) => {
+      const dealer = new InsecureLocalDealer(n, mode);
+      return {
+        sources: Array.from({ length: n }, (_, i) => new PooledTripleSource(dealer.forParty(i), { batchSize })),
+        dispose: async () => {},
+      };
+    },
+    desyncUndetectable: 'pooled material is sliced locally; the dealer sees only batch requests (see pooled-source.ts)',
+  });
 
 test('packed comparison masks are pooled in whole words across batch boundaries', async () => {
   const dealer = new InsecureLocalDealer(2, 'semi-honest');

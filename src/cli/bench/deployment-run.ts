@@ -59,22 +59,11 @@ function cpuMs(pid: number | undefined): number | undefined {
 /** USER_HZ: 100 on Linux for every architecture Node supports. */
 const CLOCK_TICKS = 100;
 
-/** Current RSS (VmRSS) of a process in MB, or -1 if unavailable. */
-function rssMb(pid: number | undefined): number {
+/** A memory field of /proc/PID/status (VmRSS: current RSS, VmHWM: peak RSS) in MB, or -1 if unavailable. */
+function statusMb(pid: number | undefined, field: 'VmRSS' | 'VmHWM'): number {
   if (pid === undefined) return -1;
   try {
-    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Math.round(Number(m[1]) / 1024) : -1;
-  } catch {
-    return -1;
-  }
-}
-
-/** Peak RSS (VmHWM) of a process in MB, or -1 if unavailable. */
-function peakRssMb(pid: number | undefined): number {
-  if (pid === undefined) return -1;
-  try {
-    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
     return m ? Math.round(Number(m[1]) / 1024) : -1;
   } catch {
     return -1;
@@ -111,7 +100,7 @@ export async function runDeployment(spec: RunSpec): Promise<RunResult> {
     const decodeRss: Record<string, number> = {};
     sampler = setInterval(() => {
       if (!cpuAtFirst) return;
-      for (const [n, c] of deployment.children) decodeRss[n] = Math.max(decodeRss[n] ?? -1, rssMb(c.pid));
+      for (const [n, c] of deployment.children) decodeRss[n] = Math.max(decodeRss[n] ?? -1, statusMb(c.pid, 'VmRSS'));
     }, 250);
     const cpuNow = (): Map<string, number | undefined> => new Map([...deployment.children].map(([n, c]) => [n, cpuMs(c.pid)]));
     const lastDecode: number[] = [];
@@ -145,7 +134,7 @@ export async function runDeployment(spec: RunSpec): Promise<RunResult> {
     const wallMs = performance.now() - start;
     const cpuAtEnd = cpuNow();
     const peak: Record<string, number> = {};
-    for (const [name, child] of deployment.children) peak[name] = peakRssMb(child.pid);
+    for (const [name, child] of deployment.children) peak[name] = statusMb(child.pid, 'VmHWM');
     const steps = spec.sessions * (spec.decodeTokens - 1);
     const span = Math.max(...lastDecode) - Math.min(...firstDecode);
     return {

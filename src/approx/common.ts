@@ -13,7 +13,8 @@ import { truncate } from '../protocols/truncate.ts';
 
 /** Rounds of one batched ltz / nonNegative call with ℓ = ctx.compareBits: 1 + ⌈log2 ℓ⌉ (+1 in semi-honest mode, see compare.ts). */
 export function ltzRounds(ctx: Pick<PartyContext, 'compareBits' | 'mode'>): number {
-  return (ctx.mode === 'semi-honest' ? 2 : 1) + comparatorLevels(ctx.compareBits).length;
+  const levels = comparatorLevels(ctx.compareBits).length;
+  return 1 + (ctx.mode === 'semi-honest' ? Math.max(1, levels) : levels);
 }
 
 /** Row sums of x [rows, len] → [rows] (ring sums: scale unchanged). */

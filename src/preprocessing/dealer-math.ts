@@ -54,8 +54,8 @@ export function maskedBitsOf(r: RingTensor, shift: number, withBits: boolean): R
 }
 
 /**
- * [r, rMsb, rHigh, s, xorBits] for the binary comparator (material.ts XorMaskedBits), Z_2^64:
- * r uniform, rMsb = bit 63, rHigh = ⌊(r mod 2^63) / 2^bits⌋, s a uniform bit, and bits 0..bits−1
+ * [r, rMsb, rHigh, s, a, b, ab, xorBits] for the binary comparator (material.ts XorMaskedBits),
+ * Z_2^64: r uniform, rMsb = bit 63, rHigh = ⌊(r mod 2^63) / 2^bits⌋, s, a, b uniform bits, and bits 0..bits−1
  * of r packed 64 elements per word, row j holding bit j (bits ≤ 63).
  */
 export function plainXorMaskedBits(size: number, bits: number, prg = freshPrg()): RingTensor[] {
@@ -66,6 +66,10 @@ export function plainXorMaskedBits(size: number, bits: number, prg = freshPrg())
   const coins = prg.bytes(Math.ceil(size / 8));
   const words = Math.ceil(size / 64);
   const s = new BigUint64Array(size);
+  const a = new BigUint64Array(size);
+  const b = new BigUint64Array(size);
+  const ab = new BigUint64Array(size);
+  const andCoins = prg.bytes(Math.ceil(size / 4));
   const packed = new BigUint64Array(bits * words);
   const r32 = new Uint32Array(r.data.buffer, r.data.byteOffset, 2 * size);
   const s32 = new Uint32Array(s.buffer);
@@ -74,6 +78,11 @@ export function plainXorMaskedBits(size: number, bits: number, prg = freshPrg())
   const highMask = bits > 32 ? 2 ** (bits - 32) - 1 : 0;
   for (let i = 0; i < size; i++) {
     s32[2 * i] = (coins[i >> 3] >>> (i & 7)) & 1;
+    const ai = (andCoins[i >> 2] >>> (2 * (i & 3))) & 1;
+    const bi = (andCoins[i >> 2] >>> (2 * (i & 3) + 1)) & 1;
+    a[i] = BigInt(ai);
+    b[i] = BigInt(bi);
+    ab[i] = BigInt(ai & bi);
     // Element i is bit i mod 32 of 32-bit word ⌊i/32⌋ of each row (little-endian 64-bit words).
     const wordBit = 1 << (i & 31);
     const col = i >>> 5;
@@ -82,5 +91,6 @@ export function plainXorMaskedBits(size: number, bits: number, prg = freshPrg())
     let high = r32[2 * i + 1] & highMask;
     for (let j = 32; high !== 0; j++, high >>>= 1) if (high & 1) p32[j * 2 * words + col] |= wordBit;
   }
-  return [r, rMsb, rHigh, { ring: Z64, shape: [size], data: s }, { ring: Z64, shape: [bits, words], data: packed }];
+  const vec = (data: BigUint64Array): RingTensor => ({ ring: Z64, shape: [size], data });
+  return [r, rMsb, rHigh, vec(s), vec(a), vec(b), vec(ab), { ring: Z64, shape: [bits, words], data: packed }];
 }

@@ -228,7 +228,7 @@ export class DealerSession {
         d.kind === 'bitTriple'
           ? dealXorShares(plain, this.n)
           : d.kind === 'compareXor'
-            ? dealMixedShares(plain, [false, false, false, false, true], this.n)
+            ? dealMixedShares(plain, [false, false, false, false, false, false, false, true], this.n)
             : dealShares(plain, this.n, this.#alpha),
       shapes: plain.map((p) => p.shape),
       clear,

@@ -11,8 +11,8 @@
  *   square:<size>                    a, a ⊙ a                            [size] ×2
  *   trunc:<size>:<shift>             r, rMsb, rHigh                      [size] ×3
  *   compare:<size>:<bits>            r, rMsb, rHigh, bits [bits,size]
- *   compareXor:<size>:<bits>         r, rMsb, rHigh, s [size] ×4, bits of r XOR-shared and packed
- *                                    [bits, ⌈size/64⌉] (semi-honest only)
+ *   compareXor:<size>:<bits>         r, rMsb, rHigh, s, a, b, ab [size] ×7, bits of r XOR-shared and
+ *                                    packed [bits, ⌈size/64⌉] (semi-honest only)
  *   random:<size>                    r                                   [size]
  *   bitTriple:<words>                a, b, c = a ∧ b, XOR-shared, 64 triples per word  [words] ×3 (semi-honest only)
  *   input:<owner>:<size>             r (and r in the clear to the owner) [size]
@@ -39,9 +39,9 @@ export type MaterialDescriptor =
   | { readonly kind: 'trunc'; readonly size: number; readonly shift: number }
   | { readonly kind: 'compare'; readonly size: number; readonly bits: number }
   /**
-   * Comparison masks for the binary comparator: r, rMsb, rHigh and a random bit s as arithmetic
-   * shares, and bit j of r (j < bits) of element i as bit i mod 64 of word ⌊i/64⌋ of row j, XOR-shared
-   * (no MACs: semi-honest sessions only).
+   * Comparison masks for the binary comparator: r, rMsb, rHigh, a random bit s and an AND triple
+   * of bits (a, b, ab) as arithmetic shares, and bit j of r (j < bits) of element i as bit i mod 64
+   * of word ⌊i/64⌋ of row j, XOR-shared (no MACs: semi-honest sessions only).
    */
   | { readonly kind: 'compareXor'; readonly size: number; readonly bits: number }
   | { readonly kind: 'random'; readonly size: number }
@@ -308,7 +308,7 @@ export function dealtElements(d: MaterialDescriptor, operand?: readonly number[]
     case 'compare':
       return (3 + d.bits) * d.size;
     case 'compareXor':
-      return 4 * d.size + d.bits * xorWords(d.size);
+      return 7 * d.size + d.bits * xorWords(d.size);
   }
 }
 
@@ -351,7 +351,7 @@ export function dealtShapes(d: MaterialDescriptor, operand?: readonly number[]):
     case 'compare':
       return [[d.size], [d.size], [d.size], [d.bits, d.size]];
     case 'compareXor':
-      return [[d.size], [d.size], [d.size], [d.size], [d.bits, xorWords(d.size)]];
+      return [[d.size], [d.size], [d.size], [d.size], [d.size], [d.size], [d.size], [d.bits, xorWords(d.size)]];
   }
 }
 
@@ -458,8 +458,8 @@ export abstract class DescriptorTripleSource implements TripleSource {
   }
 
   async compareXorMasks(size: number, bits: number): Promise<XorMaskedBits> {
-    const [r, rMsb, rHigh, s, xorBits] = (await this.#fetchSplit({ kind: 'compareXor', size, bits })).parts;
-    return { bits, r, rMsb, rHigh, s, xorBits };
+    const [r, rMsb, rHigh, s, a, b, ab, xorBits] = (await this.#fetchSplit({ kind: 'compareXor', size, bits })).parts;
+    return { bits, r, rMsb, rHigh, s, andA: a, andB: b, andAB: ab, xorBits };
   }
 
   async randoms(size: number): Promise<SecretTensor> {

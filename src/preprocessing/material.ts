@@ -59,7 +59,8 @@ export interface MaskedBits {
 
 /**
  * Masks for the binary comparator (semi-honest mode; protocols/binary-borrow.ts): r, rMsb, rHigh
- * as in {@link MaskedBits} (shift = bits) and a random bit s, all [size] arithmetic shares; and the
+ * as in {@link MaskedBits} (shift = bits), a random bit s and a bit triple (a, b, ab), all [size]
+ * arithmetic shares; and the
  * low `bits` bits of r64 XOR-shared and packed: `xorBits` [bits, ⌈size/64⌉] Z_2^64 words, bit j of
  * element i at bit i mod 64 of word ⌊i/64⌋ of row j (bits past `size` are padding).
  */
@@ -69,6 +70,10 @@ export interface XorMaskedBits {
   readonly rMsb: SecretTensor;
   readonly rHigh: SecretTensor;
   readonly s: SecretTensor;
+  /** Random bits a, b and their product ab, arithmetic shares [size] (the comparator's last AND). */
+  readonly andA: SecretTensor;
+  readonly andB: SecretTensor;
+  readonly andAB: SecretTensor;
   readonly xorBits: SecretTensor;
 }
 

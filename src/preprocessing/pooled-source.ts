@@ -208,11 +208,15 @@ export class PooledTripleSource implements TripleSource {
     if (64 * words > this.#batch || this.#batch % 64 !== 0) return this.#inner.compareXorMasks(size, bits);
     const pool = this.#pool(`compareXor:${bits}`, async (n) => {
       const m = await this.#inner.compareXorMasks(n, bits);
-      return { size: n, tensors: [m.r, m.rMsb, m.rHigh, m.s, m.xorBits], units: [1, 1, 1, 1, 64] };
+      return {
+        size: n,
+        tensors: [m.r, m.rMsb, m.rHigh, m.s, m.andA, m.andB, m.andAB, m.xorBits],
+        units: [1, 1, 1, 1, 1, 1, 1, 64],
+      };
     });
-    const [r, rMsb, rHigh, s, xorBits] = (await pool.take(64 * words)) as SecretTensor[];
+    const [r, rMsb, rHigh, s, a, b, ab, xorBits] = (await pool.take(64 * words)) as SecretTensor[];
     const head = (t: SecretTensor): SecretTensor => (t.shape[0] === size ? t : sliceElements(t, 0, size));
-    return { bits, r: head(r), rMsb: head(rMsb), rHigh: head(rHigh), s: head(s), xorBits };
+    return { bits, r: head(r), rMsb: head(rMsb), rHigh: head(rHigh), s: head(s), andA: head(a), andB: head(b), andAB: head(ab), xorBits };
   }
 
   async randoms(size: number): Promise<SecretTensor> {

@@ -7,21 +7,24 @@
  * ⌊i/64⌋), so one 32-bit operation evaluates 32 gates. The dealer deals r's bits XOR-shared and
  * packed (`compareXorMasks`: 1 bit per bit instead of a ring element), AND gates use packed GF(2)
  * triples (`bitTriples`), and every AND costs 2 bits per party online instead of 2 ring elements.
- * The random bit s of the last step comes with the masks as an arithmetic share; the low bit of an
- * additive Z_2^64 sharing is an XOR sharing of the value's low bit (carries only move upwards).
+ * The random bit s and the bit triple (a, b, ab) of the top level come with the masks as
+ * arithmetic shares; the low bit of an additive Z_2^64 sharing is an XOR sharing of the value's
+ * low bit (carries only move upwards), so they serve on both sides.
  *
  * Steps (leaves least significant first; same tree as compare.ts):
  *   g_i = r_i ∧ ¬c_i, e_i = ¬(r_i ⊕ c_i)          (local: c is public)
  *   per level, in one round for all pairs:  G = G_hi ⊕ (E_hi ∧ G_lo),  E = E_hi ∧ E_lo
- *     (XOR is OR here: the two terms of G are never both 1); the top level needs only G;
- *   AND (Beaver over GF(2)): open d = x ⊕ a, e = y ⊕ b (bits packed 8 per byte), then
+ *     (XOR is OR here: the two terms of G are never both 1);
+ *   AND (Beaver over GF(2)): open d = x ⊕ a, e = y ⊕ b (packed words), then
  *     z = c ⊕ (d ∧ b) ⊕ (e ∧ a) ⊕ [party 0](d ∧ e);
- *   back to the ring (B2A) with a random bit s arithmetically shared by the dealer (its low bits
- *   are XOR shares): open o = borrow ⊕ s, then [borrow] = [s] + o·(1 − 2[s]).
+ *   the top level (only G) goes straight to the ring in its own round (see `topLevel`): the AND
+ *     with the dealer's arithmetic bit triple and public d, e, and G_hi converted (B2A) with the
+ *     random bit s by opening o = G_hi ⊕ s in the same round; [G] = [G_hi] + [E_hi ∧ G_lo].
+ *   (ℓ = 1: the single leaf is converted with s in one round.)
  * Reveals: Beaver-masked bits (uniform) and o (uniform). No MACs exist on the binary values, so
  * this is for semi-honest mode only; malicious mode keeps the MACed arithmetic comparator.
- * Cost: ⌈log2 ℓ⌉ + 1 rounds; bytes per party to each peer, with W = ⌈size/64⌉ words per vector:
- * Σ_levels 2·products·8W + 8W (bits past `size` in the last word travel as padding).
+ * Cost: max(1, ⌈log2 ℓ⌉) rounds; bytes per party to each peer, with W = ⌈size/64⌉ words per
+ * vector: Σ_levels 2·products·8W + 8W (bits past `size` in the last word travel as padding).
  * Citation: the comparator tree of Catrina & de Hoogh (SCN 2010) on GF(2) as in ABY
  * (Demmler, Schneider, Zohner, NDSS 2015); Beaver, CRYPTO 1991.
  */
@@ -140,30 +143,27 @@ export async function binaryBorrow(ctx: PartyContext, c: RingTensor, m: XorMaske
     g.push(gi);
     e.push(ei);
   }
-  while (g.length > 1) {
+  // Levels below the top: AND gates on packed XOR shares.
+  while (g.length > 2) {
     const pairs = Math.floor(g.length / 2);
-    const top = Math.ceil(g.length / 2) === 1;
-    const per = top ? 1 : 2;
-    const left = new Uint32Array(pairs * per * v);
-    const right = new Uint32Array(pairs * per * v);
+    const left = new Uint32Array(2 * pairs * v);
+    const right = new Uint32Array(2 * pairs * v);
     for (let p = 0; p < pairs; p++) {
-      left.set(e[2 * p + 1], per * p * v);
-      right.set(g[2 * p], per * p * v);
-      if (!top) {
-        left.set(e[2 * p + 1], (per * p + 1) * v);
-        right.set(e[2 * p], (per * p + 1) * v);
-      }
+      left.set(e[2 * p + 1], 2 * p * v);
+      right.set(g[2 * p], 2 * p * v);
+      left.set(e[2 * p + 1], (2 * p + 1) * v);
+      right.set(e[2 * p], (2 * p + 1) * v);
     }
     const prods = await and(ctx, left, right);
     const nextG: Uint32Array[] = [];
     const nextE: Uint32Array[] = [];
     for (let p = 0; p < pairs; p++) {
       const gHi = g[2 * p + 1];
-      const off = per * p * v;
+      const off = 2 * p * v;
       const gp = new Uint32Array(v);
       for (let w = 0; w < v; w++) gp[w] = gHi[w] ^ prods[off + w];
       nextG.push(gp);
-      if (!top) nextE.push(prods.subarray(off + v, off + 2 * v));
+      nextE.push(prods.subarray(off + v, off + 2 * v));
     }
     if (g.length % 2 === 1) {
       nextG.push(g[g.length - 1]);
@@ -172,21 +172,78 @@ export async function binaryBorrow(ctx: PartyContext, c: RingTensor, m: XorMaske
     g = nextG;
     e = nextE;
   }
-  // B2A with the dealer's random bit s (arithmetic shares; their low bits are XOR shares).
-  const s32 = words32(m.s.share);
-  const mine = g[0].slice();
-  for (let j = 0; j < size; j++) mine[j >>> 5] ^= (s32[2 * j] & 1) << (j & 31);
-  const o = await openWords(ctx, mine);
-  const oRing = T.zeros(ctx.ring, [size]);
-  const oneMinus2o = T.zeros(ctx.ring, [size]);
-  const o32 = words32(oRing);
-  const f32 = words32(oneMinus2o);
+  return g.length === 2 ? topLevel(ctx, g[1], e[1], g[0], m, size) : toArithmetic(ctx, g[0], m.s, size);
+}
+
+/** The packed bits of the low bits of arithmetic shares [size] (an XOR sharing of bit values). */
+function lowBitsPacked(t: SecretTensor, size: number): Uint32Array {
+  const t32 = words32(t.share);
+  const out = new Uint32Array(vectorWords(size));
+  for (let j = 0; j < size; j++) out[j >>> 5] |= (t32[2 * j] & 1) << (j & 31);
+  return out;
+}
+
+/** The public bits of a packed vector as ring elements: bit j, and 1 − 2·bit j. */
+function publicBitsRing(ctx: PartyContext, bits: Uint32Array, size: number): { bit: RingTensor; oneMinus2: RingTensor } {
+  const bit = T.zeros(ctx.ring, [size]);
+  const oneMinus2 = T.zeros(ctx.ring, [size]);
+  const b32 = words32(bit);
+  const f32 = words32(oneMinus2);
   for (let j = 0; j < size; j++) {
-    const bit = (o[j >>> 5] >>> (j & 31)) & 1;
-    o32[2 * j] = bit;
-    // 1 − 2·o: 1, or 2^64 − 1.
-    f32[2 * j] = bit ? 0xffffffff : 1;
-    f32[2 * j + 1] = bit ? 0xffffffff : 0;
+    const x = (bits[j >>> 5] >>> (j & 31)) & 1;
+    b32[2 * j] = x;
+    // 1 − 2·x: 1, or 2^64 − 1.
+    f32[2 * j] = x ? 0xffffffff : 1;
+    f32[2 * j + 1] = x ? 0xffffffff : 0;
   }
-  return L.addSP(ctx, L.mulSP(m.s, oneMinus2o), oRing);
+  return { bit, oneMinus2 };
+}
+
+/** B2A of XOR-shared bits with the dealer's random bit s: open o = x ⊕ s, then [x] = [s] + o·(1 − 2[s]). One round. */
+async function toArithmetic(ctx: PartyContext, x: Uint32Array, s: SecretTensor, size: number): Promise<SecretTensor> {
+  const mine = x.slice();
+  const sBits = lowBitsPacked(s, size);
+  for (let w = 0; w < mine.length; w++) mine[w] ^= sBits[w];
+  const o = publicBitsRing(ctx, await openWords(ctx, mine), size);
+  return L.addSP(ctx, L.mulSP(s, o.oneMinus2), o.bit);
+}
+
+/**
+ * The top of the tree, G = G_hi ⊕ (E_hi ∧ G_lo), straight into arithmetic shares in ONE round:
+ * open d = E_hi ⊕ a, f = G_lo ⊕ b (a, b: the dealer's bits, whose arithmetic shares' low bits are
+ * XOR shares) and o = G_hi ⊕ s together; then with public d, f, o
+ *   [E_hi ∧ G_lo] = d·f + d(1 − 2f)[b] + f(1 − 2d)[a] + (1 − 2d)(1 − 2f)[ab],
+ *   [G_hi] = [s] + o·(1 − 2[s]),
+ * and [G] = [G_hi] + [E_hi ∧ G_lo] (the two terms are never both 1).
+ */
+async function topLevel(
+  ctx: PartyContext,
+  gHi: Uint32Array,
+  eHi: Uint32Array,
+  gLo: Uint32Array,
+  m: XorMaskedBits,
+  size: number,
+): Promise<SecretTensor> {
+  const v = gHi.length;
+  const [aBits, bBits, sBits] = [lowBitsPacked(m.andA, size), lowBitsPacked(m.andB, size), lowBitsPacked(m.s, size)];
+  const masked = new Uint32Array(3 * v);
+  for (let w = 0; w < v; w++) {
+    masked[w] = eHi[w] ^ aBits[w];
+    masked[v + w] = gLo[w] ^ bBits[w];
+    masked[2 * v + w] = gHi[w] ^ sBits[w];
+  }
+  const opened = await openWords(ctx, masked);
+  const d = publicBitsRing(ctx, opened.subarray(0, v), size);
+  const f = publicBitsRing(ctx, opened.subarray(v, 2 * v), size);
+  const o = publicBitsRing(ctx, opened.subarray(2 * v), size);
+  const and = L.addSP(
+    ctx,
+    L.addSS(
+      L.addSS(L.mulSP(m.andB, T.mul(d.bit, f.oneMinus2)), L.mulSP(m.andA, T.mul(f.bit, d.oneMinus2))),
+      L.mulSP(m.andAB, T.mul(d.oneMinus2, f.oneMinus2)),
+    ),
+    T.mul(d.bit, f.bit),
+  );
+  const high = L.addSP(ctx, L.mulSP(m.s, o.oneMinus2), o.bit);
+  return L.addSS(high, and);
 }

@@ -14,11 +14,11 @@
  * bound holds; garbage when it does not.
  *
  * In semi-honest mode the borrow is computed on bits (binary-borrow.ts: AND gates over GF(2)
- * at 2 bits per product instead of 2 ring elements, plus one round to bring the bit back to the
- * ring); malicious mode keeps the MACed arithmetic tree.
+ * at 2 bits per product instead of 2 ring elements; the top level returns to the ring in its own
+ * round); malicious mode keeps the MACed arithmetic tree.
  *
- * Reveals: c (uniform) and Beaver-masked values. Cost: 1 + ⌈log2 ℓ⌉ rounds (malicious) or
- * 2 + ⌈log2 ℓ⌉ (semi-honest); bytes see {@link ltzCost}: 1 opening for c plus 4 ring elements per
+ * Reveals: c (uniform) and Beaver-masked values. Cost: 1 + ⌈log2 ℓ⌉ rounds in both modes (for
+ * ℓ ≥ 2); bytes see {@link ltzCost}: 1 opening for c plus 4 ring elements per
  * tree product (malicious) or 2 bits per tree product and 1 bit per element (semi-honest).
  */
 import type { RingTensor } from '../ring/tensor.ts';
@@ -38,7 +38,7 @@ export { comparatorLevels };
 export function ltzCost(ctx: Pick<PartyContext, 'n' | 'ring' | 'mode'>, size: number, bits: number): { rounds: number; bytes: number } {
   const levels = comparatorLevels(bits);
   if (ctx.mode === 'semi-honest')
-    return { rounds: 2 + levels.length, bytes: openBytes(ctx, size) + (ctx.n - 1) * binaryBorrowBytesPerPeer(size, bits) };
+    return { rounds: 1 + Math.max(1, levels.length), bytes: openBytes(ctx, size) + (ctx.n - 1) * binaryBorrowBytesPerPeer(size, bits) };
   const products = levels.reduce((s, p) => s + p, 0);
   return { rounds: 1 + levels.length, bytes: openBytes(ctx, size) + mulBytes(ctx, size * products) };
 }

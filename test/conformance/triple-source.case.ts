@@ -109,6 +109,11 @@ export function runTripleSourceConformance(f: TripleSourceFactory): void {
               const xmsb = low(value(xm.map((m) => m.rMsb)));
               const xhigh = low(value(xm.map((m) => m.rHigh)));
               const xs = low(value(xm.map((m) => m.s)));
+              const [ta, tb, tab] = [
+                low(value(xm.map((m) => m.andA))),
+                low(value(xm.map((m) => m.andB))),
+                low(value(xm.map((m) => m.andAB))),
+              ];
               assert.deepEqual(xm[0].xorBits.shape, [nb, words]);
               const packed = Array.from({ length: nb * words }, (_, w) => xm.reduce((acc, m) => acc ^ m.xorBits.share.data[w], 0n));
               assert.equal(xr.length, size);
@@ -116,6 +121,8 @@ export function runTripleSourceConformance(f: TripleSourceFactory): void {
                 assert.equal(xmsb[i], rv >> 63n);
                 assert.equal(xhigh[i], (rv & ((1n << 63n) - 1n)) >> BigInt(nb));
                 assert.ok(xs[i] === 0n || xs[i] === 1n, 's is a bit');
+                assert.ok((ta[i] === 0n || ta[i] === 1n) && (tb[i] === 0n || tb[i] === 1n), 'a and b are bits');
+                assert.equal(tab[i], ta[i] * tb[i], 'ab = a·b');
                 for (let j = 0; j < nb; j++)
                   assert.equal((packed[j * words + (i >> 6)] >> BigInt(i & 63)) & 1n, (rv >> BigInt(j)) & 1n, `bit ${j} of r[${i}]`);
               });

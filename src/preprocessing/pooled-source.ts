@@ -52,7 +52,6 @@ class Pool {
   #offset = 0;
   #available = 0;
   #inflight: Promise<void> | undefined;
-  #byRow = false;
 
   constructor(
     private readonly batchSize: number,
@@ -79,6 +78,8 @@ class Pool {
     while (this.#available < size) await this.#refill();
     const pieces: (SecretTensor | undefined)[][] = [];
     let need = size;
+    // A pool's batches are all of one kind.
+    const byRow = this.#ready[0]?.byRow === true;
     const source =
       this.#ready.length > 0 && this.#ready[0].size - this.#offset >= size ? { batch: this.#ready[0], offset: this.#offset } : undefined;
     while (need > 0) {
@@ -89,7 +90,6 @@ class Pool {
       pieces.push(
         b.tensors.map((t, i) => t && (b.byRow ? sliceRows(t, off, n) : sliceElements(t, off / (u?.[i] ?? 1), n / (u?.[i] ?? 1)))),
       );
-      this.#byRow = b.byRow === true;
       this.#offset += n;
       need -= n;
       if (this.#offset === b.size) {
@@ -100,7 +100,7 @@ class Pool {
     this.#available -= size;
     // Fetch ahead: keep a batch in flight once less than half a batch is left.
     if (this.#available < this.batchSize / 2) void this.#refill().catch(() => undefined); // a failure surfaces at the next take
-    const join = this.#byRow ? joinRows : joinElements;
+    const join = byRow ? joinRows : joinElements;
     return { parts: pieces[0].map((t, i) => (t && pieces.length > 1 ? join(pieces.map((p) => p[i] as SecretTensor)) : t)), source };
   }
 }

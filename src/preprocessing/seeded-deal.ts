@@ -11,7 +11,7 @@
 import { Prg, randomSeed, SEED_BYTES } from '../crypto/prg.ts';
 import type { Ring } from '../ring/ring.ts';
 import type { RingTensor } from '../ring/tensor.ts';
-import { mulScalar, sizeOf, sub, tensor } from '../ring/tensor.ts';
+import { concatFlat, mulScalar, sizeOf, sub, tensor } from '../ring/tensor.ts';
 import type { SecretTensor } from '../sharing/secret-tensor.ts';
 
 export type PartyMessage =
@@ -34,13 +34,12 @@ export function dealShares(plain: readonly RingTensor[], n: number, alpha: bigin
       corrections.push(rest);
     }
   }
-  const total = corrections.reduce((s, c) => s + c.data.length, 0);
-  const words = new BigUint64Array(total);
-  let off = 0;
-  for (const c of corrections) {
-    words.set(c.data, off);
-    off += c.data.length;
-  }
+  return messages(seeds, corrections);
+}
+
+/** Seeds for parties 0..n−2, the concatenated corrections for party n−1. */
+function messages(seeds: readonly Uint8Array[], corrections: readonly RingTensor[]): PartyMessage[] {
+  const words = corrections.length === 0 ? new BigUint64Array(0) : concatFlat(corrections[0].ring, corrections).data;
   return [...seeds.map((seed) => ({ kind: 'seed' as const, seed })), { kind: 'explicit' as const, words }];
 }
 
@@ -50,21 +49,11 @@ export function dealShares(plain: readonly RingTensor[], n: number, alpha: bigin
  * party side is {@link expandMessage} unchanged (it only reads words).
  */
 export function dealXorShares(plain: readonly RingTensor[], n: number): PartyMessage[] {
-  const seeds = Array.from({ length: n - 1 }, () => randomSeed());
-  const prgs = seeds.map((s) => new Prg(s));
-  const total = plain.reduce((s, x) => s + x.data.length, 0);
-  const words = new BigUint64Array(total);
-  let off = 0;
-  for (const x of plain) {
-    words.set(x.data, off);
-    off += x.data.length;
-  }
-  const u32 = new Uint32Array(words.buffer);
-  for (const prg of prgs) {
-    const r = new Uint32Array(prg.bytes(total * 8).buffer);
-    for (let i = 0; i < u32.length; i++) u32[i] ^= r[i];
-  }
-  return [...seeds.map((seed) => ({ kind: 'seed' as const, seed })), { kind: 'explicit' as const, words }];
+  return dealMixedShares(
+    plain,
+    plain.map(() => true),
+    n,
+  );
 }
 
 /**
@@ -90,13 +79,7 @@ export function dealMixedShares(plain: readonly RingTensor[], xor: readonly bool
     }
     return { ...x, data: words };
   });
-  const words = new BigUint64Array(corrections.reduce((s, c) => s + c.data.length, 0));
-  let off = 0;
-  for (const c of corrections) {
-    words.set(c.data, off);
-    off += c.data.length;
-  }
-  return [...seeds.map((seed) => ({ kind: 'seed' as const, seed })), { kind: 'explicit' as const, words }];
+  return messages(seeds, corrections);
 }
 
 /** A party's side of {@link dealShares}: its SecretTensors for the given shapes. */

@@ -4,17 +4,16 @@
  * all-ones matrices: 0 rounds, exact, MACs follow linearly), and a constant multiplication with a
  * more precise constant than mulConstFx.
  */
-import { comparatorLevels } from '../protocols/compare.ts';
+import { ltzRounds as compareRounds } from '../protocols/compare.ts';
 import type { PartyContext } from '../protocols/context.ts';
 import * as T from '../ring/tensor.ts';
 import * as L from '../sharing/linear.ts';
 import type { SecretTensor } from '../sharing/secret-tensor.ts';
 import { truncate } from '../protocols/truncate.ts';
 
-/** Rounds of one batched ltz / nonNegative call with ℓ = ctx.compareBits: 1 + ⌈log2 ℓ⌉ (+1 in semi-honest mode, see compare.ts). */
+/** Rounds of one batched ltz / nonNegative call with ℓ = ctx.compareBits (protocols/compare.ts). */
 export function ltzRounds(ctx: Pick<PartyContext, 'compareBits' | 'mode'>): number {
-  const levels = comparatorLevels(ctx.compareBits).length;
-  return 1 + (ctx.mode === 'semi-honest' ? Math.max(1, levels) : levels);
+  return compareRounds(ctx.mode, ctx.compareBits);
 }
 
 /** Row sums of x [rows, len] → [rows] (ring sums: scale unchanged). */

@@ -37,7 +37,7 @@
  * Valid domain: x ≤ U = 1, any x below −T; |x + T| < 2^(ℓ−f) for the comparison. Above U the
  * polynomial extrapolates and the error grows quickly: callers must not pass x > U.
  * Magnitudes: products ≤ 2^38, final sums ≤ 2^42 (local-truncation failure ≤ 2^−22 per element).
- * Cost (rounds): ltz (1 + ⌈log2 ℓ⌉, +1 semi-honest) + 1 + [0, or tr for a general map] + ⌈log2 d⌉·(1 + tr) + tr
+ * Cost (rounds): ltz (compare.ts ltzRounds: 4 semi-honest, 7 malicious at ℓ = 40) + 1 + [0, or tr for a general map] + ⌈log2 d⌉·(1 + tr) + tr
  *   + k·(1 + tr), tr = 0 ('local') or 1 ('dealer') truncation: 12 (local) / 17 (dealer) for the
  *   defaults at ℓ = 40; see {@link expRounds}. Bytes per element (2 parties semi-honest): 1.5 KB,
  *   almost all of it the comparison.

@@ -20,7 +20,7 @@
  * e_min = 1 − hi) that is ≤ 2^(f + hi) (2^39 at hi = 23).
  * Measured (pow2.test.ts, both truncations): indicators exact at 2^j − 1 LSB, 2^j, 2^j + 1 LSB
  * for every threshold; x̃ within 1 LSB of x·2^−j.
- * Cost: pow2Buckets = ltz rounds (1 + ⌈log2 ℓ⌉, +1 semi-honest; 0 if hi − lo = 1), (hi − lo − 1)·size
+ * Cost: pow2Buckets = ltz rounds (compare.ts ltzRounds; 0 if hi − lo = 1), (hi − lo − 1)·size
  * comparisons; scaleByBuckets = 1 + [tr if some e_j < 0] rounds, mulBytes((hi − lo)·size).
  * Citation: bucketing by comparisons with public powers of two as in Rathee et al., "SiRnn",
  * IEEE S&P 2021 (normalization before the core approximation).

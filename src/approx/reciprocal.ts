@@ -28,7 +28,7 @@
  * absolute where 1/x ≤ 1 and relative where 1/x > 1; asserted ≤ RECIPROCAL_MAX_ERROR = 3e−5.
  * Valid domain: x ∈ [2^m, 2^M]; a few LSB outside is harmless; x ≤ 0 gives garbage.
  * Magnitudes before truncation: ≤ 2^(f + M + 5) (2^31 for M = 10).
- * Cost (rounds): ltz (1 + ⌈log2 ℓ⌉, +1 semi-honest, none if M − m = 1) + (1 + tr·[M > 1]) + ⌈log2 d⌉·(1 + tr)
+ * Cost (rounds): ltz (compare.ts ltzRounds: 4 semi-honest, 7 malicious at ℓ = 40; none if M − m = 1) + (1 + tr·[M > 1]) + ⌈log2 d⌉·(1 + tr)
  *   + tr + newton·2·(1 + tr) + (1 + tr·[some shift is negative]); 12 ('local') / 18 ('dealer')
  *   for the defaults at ℓ = 40 — see {@link reciprocalRounds}. Comparisons: (M − m − 1) per
  *   element (≈ 1.3 KB each, 2 parties semi-honest); Beaver products: 2(M − m) + d − 1.

@@ -16,7 +16,7 @@
  *   4. φ = g + p·(x − g) − n·g: ONE mul of two bit × value products (exact).
  * Outside [−B, B], u and g are garbage (x² wraps around the ring) but are multiplied by an
  * exact 0, so any |x| < 2^(ℓ−f−1) is valid.
- * Cost (rounds): ltz (1 + ⌈log2 ℓ⌉, +1 semi-honest) + [tr if B² is not a power of two] + (1 + tr)
+ * Cost (rounds): ltz (compare.ts ltzRounds: 4 semi-honest, 7 malicious at ℓ = 40) + [tr if B² is not a power of two] + (1 + tr)
  *   + ⌈log2 d_u⌉·(1 + tr) + tr + 1; tr = 0 ('local') or 1 ('dealer').
  * Error: max(fit error of G, sup_{|x|≥B} |φ(x) − ReLU(x)|) + rounding; measured per activation
  * in gelu.ts / silu.ts.

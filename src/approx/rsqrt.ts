@@ -26,7 +26,7 @@
  * √768·64, [1, 2]; 2 and 3 parties, semi-honest and malicious, both truncations): max 1.8e−5
  * (1.2 LSB); asserted ≤ RSQRT_MAX_ERROR = 3e−5. The reference is 1/√ of the encoded input.
  * Valid domain: x ∈ [2^m, 2^M] with −f ≤ m < M < ℓ − f. x = 0 gives a finite garbage value.
- * Cost (rounds): ltz (1 + ⌈log2 ℓ⌉, +1 semi-honest) + (1 + tr·[M > 1]) + ⌈log2 d⌉·(1 + tr) + tr
+ * Cost (rounds): ltz (compare.ts ltzRounds: 4 semi-honest, 7 malicious at ℓ = 40) + (1 + tr·[M > 1]) + ⌈log2 d⌉·(1 + tr) + tr
  *   + newton·2·(1 + tr) + (1 + tr·[some shift is negative]); 12 ('local') / 18 ('dealer') for
  *   the defaults at ℓ = 40 — see {@link rsqrtRounds}. Comparisons: (M − m − 1) per element;
  *   Beaver products: 2(M − m) + d − 1 per element.

@@ -23,9 +23,10 @@
  * 1, 2, 5, 16, 64, 128 with Gaussian scores of scale 0.01..30, ties, a dominant entry, offsets
  * of −1000 and ±5e5, with and without a causal mask; 2 and 3 parties, semi-honest and malicious,
  * both truncations): 2.4e−5 (1.6 LSB); asserted ≤ SOFTMAX_MAX_ABS_ERROR = 4e−5.
- * Cost (rounds): ⌈log2 len⌉·(2 + ⌈log2 ℓ⌉) (max) + expRounds + reciprocalRounds + 1 + tr; see
- * {@link softmaxRounds}. At ℓ = 40 and len = 64: 48 + 12 + 12 + 1 = 73 with 'local' truncation,
- * 48 + 17 + 18 + 2 = 85 with 'dealer' (CrypTen: 115, DESIGN.md §8). Bytes per score (2 parties
+ * Cost (rounds): ⌈log2 len⌉·(ltz + 1) (max) + expRounds + reciprocalRounds + 1 + tr; see
+ * {@link softmaxRounds}. At ℓ = 40 and len = 64, malicious mode: 48 + 12 + 12 + 1 = 73 with
+ * 'local' truncation, 48 + 17 + 18 + 2 = 85 with 'dealer'; semi-honest mode (4-round ltz):
+ * 49 and 61 (CrypTen: 115, DESIGN.md §8). Bytes per score (2 parties
  * semi-honest, len = 64): 2.9 KB.
  * Citation: max-subtracted softmax with a secure exp and reciprocal as in CrypTen (Knott et al.,
  * NeurIPS 2021) and PUMA (Dong et al., 2023); the mask handling and guard bits are this project's.

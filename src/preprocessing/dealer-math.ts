@@ -8,6 +8,7 @@ import { Z64, type Ring } from '../ring/ring.ts';
 import type { RingTensor } from '../ring/tensor.ts';
 import { msbAndHigh } from '../ring/bit-fields.ts';
 import { matmul, mul, zeros } from '../ring/tensor.ts';
+import { comparatorDigits, oneHotRows } from './compare-digits.ts';
 
 export function freshPrg(): Prg {
   return new Prg(randomSeed());
@@ -54,13 +55,14 @@ export function maskedBitsOf(r: RingTensor, shift: number, withBits: boolean): R
 }
 
 /**
- * [r, rMsb, rHigh, s, a, b, ab, xorBits] for the binary comparator (material.ts XorMaskedBits),
- * Z_2^64: r uniform, rMsb = bit 63, rHigh = ⌊(r mod 2^63) / 2^bits⌋, s, a, b uniform bits, and bits 0..bits−1
- * of r packed 64 elements per word, row j holding bit j (bits ≤ 63).
+ * [r, rMsb, rHigh, s, a, b, ab, oneHot] for the binary comparator (material.ts XorMaskedBits),
+ * Z_2^64: r uniform, rMsb = bit 63, rHigh = ⌊(r mod 2^63) / 2^bits⌋, s, a, b uniform bits, and
+ * the digits of r's low `bits` bits (compare-digits.ts) one-hot, packed 64 elements per word:
+ * row offset_j + v holds [digit j of r = v] (bits ≤ 62).
  */
 export function plainXorMaskedBits(size: number, bits: number, prg = freshPrg()): RingTensor[] {
-  if (!(Number.isInteger(bits) && bits >= 1 && bits <= 63))
-    throw new RangeError(`plainXorMaskedBits: bits must be in [1, 63], got ${bits}`);
+  if (!(Number.isInteger(bits) && bits >= 1 && bits <= 62))
+    throw new RangeError(`plainXorMaskedBits: bits must be in [1, 62], got ${bits}`);
   const r = prg.ringTensor(Z64, [size]);
   const { msb: rMsb, high: rHigh } = msbAndHigh(r, bits);
   const coins = prg.bytes(Math.ceil(size / 8));
@@ -70,12 +72,11 @@ export function plainXorMaskedBits(size: number, bits: number, prg = freshPrg())
   const b = new BigUint64Array(size);
   const ab = new BigUint64Array(size);
   const andCoins = prg.bytes(Math.ceil(size / 4));
-  const packed = new BigUint64Array(bits * words);
+  const digits = comparatorDigits(bits);
+  const packed = new BigUint64Array(oneHotRows(bits) * words);
   const r32 = new Uint32Array(r.data.buffer, r.data.byteOffset, 2 * size);
   const s32 = new Uint32Array(s.buffer);
   const p32 = new Uint32Array(packed.buffer);
-  const lowMask = 2 ** Math.min(bits, 32) - 1;
-  const highMask = bits > 32 ? 2 ** (bits - 32) - 1 : 0;
   for (let i = 0; i < size; i++) {
     s32[2 * i] = (coins[i >> 3] >>> (i & 7)) & 1;
     const ai = (andCoins[i >> 2] >>> (2 * (i & 3))) & 1;
@@ -86,11 +87,20 @@ export function plainXorMaskedBits(size: number, bits: number, prg = freshPrg())
     // Element i is bit i mod 32 of 32-bit word ⌊i/32⌋ of each row (little-endian 64-bit words).
     const wordBit = 1 << (i & 31);
     const col = i >>> 5;
-    let low = r32[2 * i] & lowMask;
-    for (let j = 0; low !== 0; j++, low >>>= 1) if (low & 1) p32[j * 2 * words + col] |= wordBit;
-    let high = r32[2 * i + 1] & highMask;
-    for (let j = 32; high !== 0; j++, high >>>= 1) if (high & 1) p32[j * 2 * words + col] |= wordBit;
+    const [lo, hi] = [r32[2 * i], r32[2 * i + 1]];
+    for (let j = 0, off = 0, row = 0; j < digits.length; row += 2 ** digits[j], off += digits[j], j++) {
+      const v = digitOf(lo, hi, off, digits[j]);
+      p32[(row + v) * 2 * words + col] |= wordBit;
+    }
   }
   const vec = (data: BigUint64Array): RingTensor => ({ ring: Z64, shape: [size], data });
-  return [r, rMsb, rHigh, vec(s), vec(a), vec(b), vec(ab), { ring: Z64, shape: [bits, words], data: packed }];
+  return [r, rMsb, rHigh, vec(s), vec(a), vec(b), vec(ab), { ring: Z64, shape: [oneHotRows(bits), words], data: packed }];
+}
+
+/** Bits [off, off + width) of the 64-bit word hi·2^32 + lo (width ≤ 8, off + width ≤ 64). */
+function digitOf(lo: number, hi: number, off: number, width: number): number {
+  const mask = (1 << width) - 1;
+  if (off >= 32) return (hi >>> (off - 32)) & mask;
+  if (off + width <= 32) return (lo >>> off) & mask;
+  return ((lo >>> off) | (hi << (32 - off))) & mask;
 }

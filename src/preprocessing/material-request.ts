@@ -11,8 +11,8 @@
  *   square:<size>                    a, a ⊙ a                            [size] ×2
  *   trunc:<size>:<shift>             r, rMsb, rHigh                      [size] ×3
  *   compare:<size>:<bits>            r, rMsb, rHigh, bits [bits,size]
- *   compareXor:<size>:<bits>         r, rMsb, rHigh, s, a, b, ab [size] ×7, bits of r XOR-shared and
- *                                    packed [bits, ⌈size/64⌉] (semi-honest only)
+ *   compareXor:<size>:<bits>         r, rMsb, rHigh, s, a, b, ab [size] ×7, the digits of r one-hot,
+ *                                    XOR-shared and packed [oneHotRows(bits), ⌈size/64⌉] (semi-honest only)
  *   random:<size>                    r                                   [size]
  *   bitTriple:<words>                a, b, c = a ∧ b, XOR-shared, 64 triples per word  [words] ×3 (semi-honest only)
  *   input:<owner>:<size>             r (and r in the clear to the owner) [size]
@@ -26,6 +26,7 @@ import * as T from '../ring/tensor.ts';
 import type { RingTensor } from '../ring/tensor.ts';
 import * as L from '../sharing/linear.ts';
 import type { SecretTensor } from '../sharing/secret-tensor.ts';
+import { oneHotRows } from './compare-digits.ts';
 import { joinElements } from './element-axis.ts';
 import type { FixedTriple, InputMask, MaskedBits, MaterialStats, SquarePair, Triple, TripleSource, XorMaskedBits } from './material.ts';
 
@@ -308,7 +309,7 @@ export function dealtElements(d: MaterialDescriptor, operand?: readonly number[]
     case 'compare':
       return (3 + d.bits) * d.size;
     case 'compareXor':
-      return 7 * d.size + d.bits * xorWords(d.size);
+      return 7 * d.size + oneHotRows(d.bits) * xorWords(d.size);
   }
 }
 
@@ -351,7 +352,7 @@ export function dealtShapes(d: MaterialDescriptor, operand?: readonly number[]):
     case 'compare':
       return [[d.size], [d.size], [d.size], [d.bits, d.size]];
     case 'compareXor':
-      return [[d.size], [d.size], [d.size], [d.size], [d.size], [d.size], [d.size], [d.bits, xorWords(d.size)]];
+      return [[d.size], [d.size], [d.size], [d.size], [d.size], [d.size], [d.size], [oneHotRows(d.bits), xorWords(d.size)]];
   }
 }
 
@@ -458,8 +459,8 @@ export abstract class DescriptorTripleSource implements TripleSource {
   }
 
   async compareXorMasks(size: number, bits: number): Promise<XorMaskedBits> {
-    const [r, rMsb, rHigh, s, a, b, ab, xorBits] = (await this.#fetchSplit({ kind: 'compareXor', size, bits })).parts;
-    return { bits, r, rMsb, rHigh, s, andA: a, andB: b, andAB: ab, xorBits };
+    const [r, rMsb, rHigh, s, a, b, ab, oneHot] = (await this.#fetchSplit({ kind: 'compareXor', size, bits })).parts;
+    return { bits, r, rMsb, rHigh, s, andA: a, andB: b, andAB: ab, oneHot };
   }
 
   async randoms(size: number): Promise<SecretTensor> {

@@ -60,9 +60,9 @@ export interface MaskedBits {
 /**
  * Masks for the binary comparator (semi-honest mode; protocols/binary-borrow.ts): r, rMsb, rHigh
  * as in {@link MaskedBits} (shift = bits), a random bit s and a bit triple (a, b, ab), all [size]
- * arithmetic shares; and the
- * low `bits` bits of r64 XOR-shared and packed: `xorBits` [bits, ⌈size/64⌉] Z_2^64 words, bit j of
- * element i at bit i mod 64 of word ⌊i/64⌋ of row j (bits past `size` are padding).
+ * arithmetic shares; and the digits of r's low `bits` bits (compare-digits.ts) one-hot,
+ * XOR-shared and packed: `oneHot` [Σ_j 2^w_j, ⌈size/64⌉] Z_2^64 words, row offset_j + v holding
+ * [digit j of r = v], element i at bit i mod 64 of word ⌊i/64⌋ (bits past `size` are padding).
  */
 export interface XorMaskedBits {
   readonly bits: number;
@@ -74,7 +74,7 @@ export interface XorMaskedBits {
   readonly andA: SecretTensor;
   readonly andB: SecretTensor;
   readonly andAB: SecretTensor;
-  readonly xorBits: SecretTensor;
+  readonly oneHot: SecretTensor;
 }
 
 export interface MaterialStats {

@@ -210,13 +210,13 @@ export class PooledTripleSource implements TripleSource {
       const m = await this.#inner.compareXorMasks(n, bits);
       return {
         size: n,
-        tensors: [m.r, m.rMsb, m.rHigh, m.s, m.andA, m.andB, m.andAB, m.xorBits],
+        tensors: [m.r, m.rMsb, m.rHigh, m.s, m.andA, m.andB, m.andAB, m.oneHot],
         units: [1, 1, 1, 1, 1, 1, 1, 64],
       };
     });
-    const [r, rMsb, rHigh, s, a, b, ab, xorBits] = (await pool.take(64 * words)) as SecretTensor[];
+    const [r, rMsb, rHigh, s, a, b, ab, oneHot] = (await pool.take(64 * words)) as SecretTensor[];
     const head = (t: SecretTensor): SecretTensor => (t.shape[0] === size ? t : sliceElements(t, 0, size));
-    return { bits, r: head(r), rMsb: head(rMsb), rHigh: head(rHigh), s: head(s), andA: head(a), andB: head(b), andAB: head(ab), xorBits };
+    return { bits, r: head(r), rMsb: head(rMsb), rHigh: head(rHigh), s: head(s), andA: head(a), andB: head(b), andAB: head(ab), oneHot };
   }
 
   async randoms(size: number): Promise<SecretTensor> {

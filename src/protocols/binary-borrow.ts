@@ -1,18 +1,25 @@
 /**
  * The comparator of compare.ts evaluated on bits (semi-honest mode): the borrow
- * [c mod 2^ℓ < r mod 2^ℓ] from public c and the dealer's shared bits of r, with XOR-shared bits
- * and AND gates instead of ring products.
+ * [c mod 2^ℓ < r mod 2^ℓ] from public c and the dealer's one-hot digits of r, with XOR-shared
+ * bits and AND gates instead of ring products.
+ *
+ * Digits: r's low ℓ bits are D digits of w_j ≤ 8 bits (preprocessing/compare-digits.ts; ℓ = 40:
+ * eight of 5 bits) and the dealer deals each digit one-hot — 2^w_j XOR-shared bits of which
+ * exactly one is set (`compareXorMasks`). With c public the digit's leaves are local:
+ *   G_j = [c_j < r_j] = ⊕_u onehot_j[u] ∧ [c_j < u],   E_j = [c_j = r_j] = ⊕_u onehot_j[u] ∧ [c_j = u]
+ * so the tree of AND gates runs over D leaves instead of ℓ (3 levels instead of 6 at ℓ = 40), as
+ * the digit-wise millionaires' protocol of CrypTFlow2 (Rathee et al., CCS 2020) does with
+ * 1-out-of-2^w OT — here the one-hot shares come from the dealer.
  *
  * Bit-sliced: every bit vector is packed 64 elements per word (element i at bit i mod 64 of word
- * ⌊i/64⌋), so one 32-bit operation evaluates 32 gates. The dealer deals r's bits XOR-shared and
- * packed (`compareXorMasks`: 1 bit per bit instead of a ring element), AND gates use packed GF(2)
- * triples (`bitTriples`), and every AND costs 2 bits per party online instead of 2 ring elements.
+ * ⌊i/64⌋), so one 32-bit operation evaluates 32 gates. AND gates use packed GF(2) triples
+ * (`bitTriples`), and every AND costs 2 bits per party online instead of 2 ring elements.
  * The random bit s and the bit triple (a, b, ab) of the top level come with the masks as
  * arithmetic shares; the low bit of an additive Z_2^64 sharing is an XOR sharing of the value's
  * low bit (carries only move upwards), so they serve on both sides.
  *
- * Steps (leaves least significant first; same tree as compare.ts):
- *   g_i = r_i ∧ ¬c_i, e_i = ¬(r_i ⊕ c_i)          (local: c is public)
+ * Steps (digits least significant first; the tree of compare.ts over digits):
+ *   leaves G_j, E_j from the one-hot shares and c's digit bits   (local: c is public)
  *   per level, in one round for all pairs:  G = G_hi ⊕ (E_hi ∧ G_lo),  E = E_hi ∧ E_lo
  *     (XOR is OR here: the two terms of G are never both 1);
  *   AND (Beaver over GF(2)): open d = x ⊕ a, e = y ⊕ b (packed words), then
@@ -20,15 +27,18 @@
  *   the top level (only G) goes straight to the ring in its own round (see `topLevel`): the AND
  *     with the dealer's arithmetic bit triple and public d, e, and G_hi converted (B2A) with the
  *     random bit s by opening o = G_hi ⊕ s in the same round; [G] = [G_hi] + [E_hi ∧ G_lo].
- *   (ℓ = 1: the single leaf is converted with s in one round.)
- * Reveals: Beaver-masked bits (uniform) and o (uniform). No MACs exist on the binary values, so
- * this is for semi-honest mode only; malicious mode keeps the MACed arithmetic comparator.
- * Cost: max(1, ⌈log2 ℓ⌉) rounds; bytes per party to each peer, with W = ⌈size/64⌉ words per
- * vector: Σ_levels 2·products·8W + 8W (bits past `size` in the last word travel as padding).
+ *   (D = 1: the single leaf is converted with s in one round.)
+ * Reveals: Beaver-masked bits (uniform) and o (uniform); the leaves are local. No MACs exist on
+ * the binary values, so this is for semi-honest mode only; malicious mode keeps the MACed
+ * arithmetic comparator.
+ * Cost: max(1, ⌈log2 D⌉) rounds; bytes per party to each peer, with W = ⌈size/64⌉ words per
+ * vector: Σ_levels 2·products·8W + 8W over the tree of D leaves (bits past `size` in the last
+ * word travel as padding). Dealt: Σ_j 2^w_j packed bits per element (256 at ℓ = 40) instead of ℓ.
  * Citation: the comparator tree of Catrina & de Hoogh (SCN 2010) on GF(2) as in ABY
- * (Demmler, Schneider, Zohner, NDSS 2015); Beaver, CRYPTO 1991.
+ * (Demmler, Schneider, Zohner, NDSS 2015); digits as in CrypTFlow2 (CCS 2020); Beaver, CRYPTO 1991.
  */
 import { ProtocolAbort } from '../base/errors.ts';
+import { comparatorDigits, oneHotRows } from '../preprocessing/compare-digits.ts';
 import type { XorMaskedBits } from '../preprocessing/material.ts';
 import type { RingTensor } from '../ring/tensor.ts';
 import * as T from '../ring/tensor.ts';
@@ -117,32 +127,68 @@ function publicBitRows(c: RingTensor, bits: number, size: number): Uint32Array[]
 /** Bytes this party sends to each peer for a borrow over `size` elements with `bits` bits. */
 export function binaryBorrowBytesPerPeer(size: number, bits: number): number {
   const vectorBytes = 4 * vectorWords(size);
-  return comparatorLevels(bits).reduce((s, products) => s + 2 * products * vectorBytes, 0) + vectorBytes;
+  return comparatorLevels(comparatorDigits(bits).length).reduce((s, products) => s + 2 * products * vectorBytes, 0) + vectorBytes;
 }
 
 /** [c mod 2^bits < r mod 2^bits] as an arithmetic share, from public c ([size]) and the packed masks of r. */
 export async function binaryBorrow(ctx: PartyContext, c: RingTensor, m: XorMaskedBits, bits: number, size: number): Promise<SecretTensor> {
   if (ctx.mode !== 'semi-honest' || ctx.ring.limbs !== 1) throw new RangeError('binaryBorrow: semi-honest Z_2^64 only');
   const v = vectorWords(size);
-  const own = words32(m.xorBits.share);
-  if (own.length !== bits * v) throw new RangeError(`binaryBorrow: ${own.length / v} rows of mask bits, expected ${bits}`);
-  const first = ctx.id === 0 ? 0xffffffff : 0;
+  const digits = comparatorDigits(bits);
+  const own = words32(m.oneHot.share);
+  if (own.length !== oneHotRows(bits) * v)
+    throw new RangeError(`binaryBorrow: ${own.length / v} one-hot rows of mask digits, expected ${oneHotRows(bits)}`);
   const cRows = publicBitRows(c, bits, size);
-  // Leaves: g_i = r_i ∧ ¬c_i, e_i = ¬(r_i ⊕ c_i) (party 0 folds in the public ¬c_i).
-  let g: Uint32Array[] = [];
-  let e: Uint32Array[] = [];
-  for (let i = 0; i < bits; i++) {
-    const r = own.subarray(i * v, (i + 1) * v);
-    const ci = cRows[i];
-    const gi = new Uint32Array(v);
-    const ei = new Uint32Array(v);
-    for (let w = 0; w < v; w++) {
-      gi[w] = r[w] & ~ci[w];
-      ei[w] = r[w] ^ (first & ~ci[w]);
-    }
-    g.push(gi);
-    e.push(ei);
+  // Leaves, one per digit: G_j = [c_j < r_j], E_j = [c_j = r_j] from r_j's one-hot rows (local).
+  const g: Uint32Array[] = [];
+  const e: Uint32Array[] = [];
+  for (let j = 0, off = 0, row = 0; j < digits.length; row += 2 ** digits[j], off += digits[j], j++) {
+    const [gj, ej] = digitLeaves(own, row, cRows.slice(off, off + digits[j]), v);
+    g.push(gj);
+    e.push(ej);
   }
+  return tree(ctx, g, e, m, size);
+}
+
+/**
+ * The leaves of one digit of width w = cBits.length from the party's share of its one-hot rows
+ * (rows [row, row + 2^w) of `oneHot`) and the digit's public bit rows of c:
+ *   eq_u = [c_j = u] (public), G_j = ⊕_u oneHot_u ∧ [c_j < u], E_j = ⊕_u oneHot_u ∧ eq_u.
+ * Linear in the XOR shares (exactly one oneHot_u is 1), so every party applies it to its share.
+ */
+function digitLeaves(oneHot: Uint32Array, row: number, cBits: Uint32Array[], v: number): [Uint32Array, Uint32Array] {
+  const values = 2 ** cBits.length;
+  const g = new Uint32Array(v);
+  const e = new Uint32Array(v);
+  const eq = new Uint32Array(values);
+  for (let w = 0; w < v; w++) {
+    eq[0] = 0xffffffff;
+    for (let k = 0, half = 1; k < cBits.length; k++, half <<= 1) {
+      const ck = cBits[k][w];
+      for (let u = 0; u < half; u++) {
+        eq[u + half] = eq[u] & ck;
+        eq[u] &= ~ck;
+      }
+    }
+    let gw = 0;
+    let ew = 0;
+    let below = 0;
+    for (let u = 0; u < values; u++) {
+      const share = oneHot[(row + u) * v + w];
+      gw ^= share & below;
+      ew ^= share & eq[u];
+      below |= eq[u];
+    }
+    g[w] = gw;
+    e[w] = ew;
+  }
+  return [g, e];
+}
+
+/** The comparator tree over the digits' leaves (least significant first) → [G] as an arithmetic share. */
+async function tree(ctx: PartyContext, leafG: Uint32Array[], leafE: Uint32Array[], m: XorMaskedBits, size: number): Promise<SecretTensor> {
+  const v = vectorWords(size);
+  let [g, e] = [leafG, leafE];
   // Levels below the top: AND gates on packed XOR shares.
   while (g.length > 2) {
     const pairs = Math.floor(g.length / 2);

@@ -4,7 +4,8 @@ import fc from 'fast-check';
 import { Z128, Z64 } from '../ring/ring.ts';
 import * as T from '../ring/tensor.ts';
 import { makeDealer, measure, MODES, PARTY_COUNTS, runParties } from '../../test/helpers/parties.ts';
-import { ltz, ltzCost } from './compare.ts';
+import { comparatorDigits, oneHotRows } from '../preprocessing/compare-digits.ts';
+import { ltz, ltzCost, ltzRounds } from './compare.ts';
 import { argmax, argmaxCost, max } from './select.ts';
 import { reveal } from './reveal.ts';
 
@@ -96,3 +97,53 @@ for (const mode of MODES) {
     });
   }
 }
+
+test('semi-honest ltz is exact for every digit layout of the mask (1 to 62 bits), at the documented cost', async () => {
+  // ℓ = 1, 2, 3: one or two digits (no AND level); 12: two 6-bit digits; 17, 40: four and eight
+  // digits; 33, 62: digits that straddle the 32-bit halves of r.
+  for (const bits of [1, 2, 3, 12, 17, 33, 40, 62]) {
+    const limit = 2n ** BigInt(bits) - 1n;
+    const spread = Array.from({ length: 70 }, (_, i) => (limit * BigInt(2 * i - 69)) / 69n + BigInt(i % 3) - 1n);
+    const values = [0n, -1n, 1n, limit, -limit, ...spread.filter((v) => v <= limit && v >= -limit)];
+    const dealer = makeDealer(2, 'semi-honest');
+    const xs = dealer.shareForTest(T.fromBigInts(Z64, [values.length], values));
+    const { results } = await runParties(
+      dealer,
+      async (ctx) => {
+        const m = await measure(ctx, () => ltz(ctx, xs[ctx.id], bits));
+        return { bits: (await reveal(ctx, [m.value]))[0], cost: m.cost };
+      },
+      { compareBits: Math.max(2, bits) },
+    );
+    const expectedCost = ltzCost({ n: 2, ring: Z64, mode: 'semi-honest' }, values.length, bits);
+    for (const r of results) {
+      assert.deepEqual(
+        low(r.bits),
+        values.map((v) => (v < 0n ? 1n : 0n)),
+        `ℓ = ${bits}`,
+      );
+      assert.equal(r.cost.rounds, expectedCost.rounds, `rounds at ℓ = ${bits}`);
+      assert.equal(r.cost.bytesSent, expectedCost.bytes, `bytes at ℓ = ${bits}`);
+    }
+  }
+});
+
+test('comparator digits: widths ≤ 8 bits summing to ℓ, depth ⌈log2 D⌉ minimal, fewest one-hot rows among those', () => {
+  for (let bits = 1; bits <= 62; bits++) {
+    const widths = comparatorDigits(bits);
+    assert.equal(
+      widths.reduce((s, w) => s + w, 0),
+      bits,
+    );
+    assert.ok(widths.every((w) => w >= 1 && w <= 8));
+    assert.equal(
+      oneHotRows(bits),
+      widths.reduce((s, w) => s + 2 ** w, 0),
+    );
+    const depth = Math.max(1, Math.ceil(Math.log2(widths.length)));
+    assert.equal(depth, Math.max(1, Math.ceil(Math.log2(Math.ceil(bits / 8)))), `depth at ℓ = ${bits}`);
+  }
+  assert.deepEqual(comparatorDigits(40), [5, 5, 5, 5, 5, 5, 5, 5]);
+  assert.equal(ltzRounds('semi-honest', 40), 4);
+  assert.equal(ltzRounds('malicious', 40), 7);
+});

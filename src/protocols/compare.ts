@@ -13,15 +13,18 @@
  * log-depth tree (G, E) = (G_hi + E_hi·G_lo, E_hi·E_lo). Exact: no probabilistic error when the
  * bound holds; garbage when it does not.
  *
- * In semi-honest mode the borrow is computed on bits (binary-borrow.ts: AND gates over GF(2)
- * at 2 bits per product instead of 2 ring elements; the top level returns to the ring in its own
- * round); malicious mode keeps the MACed arithmetic tree.
+ * In semi-honest mode the borrow is computed on bits (binary-borrow.ts: the dealer deals r's
+ * digits one-hot, so the leaves of D ≤ 8 digits of ≤ 8 bits are local and AND gates over GF(2)
+ * at 2 bits per product combine them; the top level returns to the ring in its own round);
+ * malicious mode keeps the MACed arithmetic tree over ℓ bits.
  *
- * Reveals: c (uniform) and Beaver-masked values. Cost: 1 + ⌈log2 ℓ⌉ rounds in both modes (for
- * ℓ ≥ 2); bytes see {@link ltzCost}: 1 opening for c plus 4 ring elements per
- * tree product (malicious) or 2 bits per tree product and 1 bit per element (semi-honest).
+ * Reveals: c (uniform) and Beaver-masked values. Cost ({@link ltzRounds}): 1 + max(1, ⌈log2 D⌉)
+ * rounds in semi-honest mode (4 at ℓ = 40), 1 + ⌈log2 ℓ⌉ in malicious mode (7); bytes see
+ * {@link ltzCost}: 1 opening for c plus 4 ring elements per tree product (malicious) or 2 bits per
+ * tree product and 1 bit per element (semi-honest).
  */
 import type { RingTensor } from '../ring/tensor.ts';
+import { comparatorDigits } from '../preprocessing/compare-digits.ts';
 import * as T from '../ring/tensor.ts';
 import * as L from '../sharing/linear.ts';
 import type { SecretTensor } from '../sharing/secret-tensor.ts';
@@ -34,13 +37,18 @@ import { splitOpened } from './truncate.ts';
 
 export { comparatorLevels };
 
+/** Rounds of one {@link ltz} / {@link nonNegative} call on `bits`-bit values in `mode`. */
+export function ltzRounds(mode: PartyContext['mode'], bits: number): number {
+  if (mode === 'semi-honest') return 1 + Math.max(1, comparatorLevels(comparatorDigits(bits).length).length);
+  return 1 + comparatorLevels(bits).length;
+}
+
 /** Documented cost of {@link ltz} for `size` elements. */
 export function ltzCost(ctx: Pick<PartyContext, 'n' | 'ring' | 'mode'>, size: number, bits: number): { rounds: number; bytes: number } {
-  const levels = comparatorLevels(bits);
-  if (ctx.mode === 'semi-honest')
-    return { rounds: 1 + Math.max(1, levels.length), bytes: openBytes(ctx, size) + (ctx.n - 1) * binaryBorrowBytesPerPeer(size, bits) };
-  const products = levels.reduce((s, p) => s + p, 0);
-  return { rounds: 1 + levels.length, bytes: openBytes(ctx, size) + mulBytes(ctx, size * products) };
+  const rounds = ltzRounds(ctx.mode, bits);
+  if (ctx.mode === 'semi-honest') return { rounds, bytes: openBytes(ctx, size) + (ctx.n - 1) * binaryBorrowBytesPerPeer(size, bits) };
+  const products = comparatorLevels(bits).reduce((s, p) => s + p, 0);
+  return { rounds, bytes: openBytes(ctx, size) + mulBytes(ctx, size * products) };
 }
 
 /** [x < 0] for |x| < 2^bits. */
@@ -59,7 +67,7 @@ export async function nonNegative(ctx: PartyContext, x: SecretTensor, bits = ctx
   const [c] = await open(ctx, [L.addSS(shifted, m.r)]);
   const { cMsb, oneMinus2cMsb, cLow } = splitOpened(c, bits);
   const b = L.addSP(ctx, L.mulSP(m.rMsb, oneMinus2cMsb), cMsb);
-  const borrow = 'xorBits' in m ? await binaryBorrow(ctx, c, m, bits, size) : await borrowBit(ctx, c, m.bits as SecretTensor, bits, size);
+  const borrow = 'oneHot' in m ? await binaryBorrow(ctx, c, m, bits, size) : await borrowBit(ctx, c, m.bits as SecretTensor, bits, size);
   let y = L.subSS(L.subPS(ctx, cLow, m.rHigh), borrow);
   y = L.addSS(y, L.mulScalarS(b, 1n << BigInt(63 - bits)));
   return L.reshapeS(y, x.shape);

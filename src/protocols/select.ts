@@ -6,7 +6,7 @@
  * d = ltz(a − b) and keeps a + d⊙(b − a) (ties keep the lower index). The index of the winner is
  * carried along: in the first level indices are public, so i_a + d·(i_b − i_a) is local; later
  * levels select the (secret) index in the same product round as the value.
- * Cost per level: ltz (1 + ⌈log2 ℓ⌉ rounds; one more in semi-honest mode, see compare.ts) + 1 round; ⌈log2 len⌉ levels.
+ * Cost per level: ltz (compare.ts ltzRounds: 4 rounds semi-honest, 7 malicious at ℓ = 40) + 1 round; ⌈log2 len⌉ levels.
  * Reveals: nothing beyond the Beaver-masked values of its sub-protocols.
  */
 import * as T from '../ring/tensor.ts';

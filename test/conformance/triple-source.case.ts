@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { DesyncError } from '../../src/base/errors.ts';
 import type { SecurityMode } from '../../src/preprocessing/insecure-local-dealer.ts';
+import { comparatorDigits } from '../../src/preprocessing/compare-digits.ts';
 import type { TripleSource } from '../../src/preprocessing/material.ts';
 import * as T from '../../src/ring/tensor.ts';
 import { macKey, reconstruct } from '../../src/sharing/additive.ts';
@@ -104,7 +105,6 @@ export function runTripleSourceConformance(f: TripleSourceFactory): void {
               [3, 7],
             ]) {
               const xm = await all((s) => s.compareXorMasks(size, nb));
-              const words = Math.ceil(size / 64);
               const xr = low(value(xm.map((m) => m.r)));
               const xmsb = low(value(xm.map((m) => m.rMsb)));
               const xhigh = low(value(xm.map((m) => m.rHigh)));
@@ -114,8 +114,11 @@ export function runTripleSourceConformance(f: TripleSourceFactory): void {
                 low(value(xm.map((m) => m.andB))),
                 low(value(xm.map((m) => m.andAB))),
               ];
-              assert.deepEqual(xm[0].xorBits.shape, [nb, words]);
-              const packed = Array.from({ length: nb * words }, (_, w) => xm.reduce((acc, m) => acc ^ m.xorBits.share.data[w], 0n));
+              assertOneHotDigits(
+                xr,
+                xm.map((m) => m.oneHot),
+                nb,
+              );
               assert.equal(xr.length, size);
               xr.forEach((rv, i) => {
                 assert.equal(xmsb[i], rv >> 63n);
@@ -123,8 +126,6 @@ export function runTripleSourceConformance(f: TripleSourceFactory): void {
                 assert.ok(xs[i] === 0n || xs[i] === 1n, 's is a bit');
                 assert.ok((ta[i] === 0n || ta[i] === 1n) && (tb[i] === 0n || tb[i] === 1n), 'a and b are bits');
                 assert.equal(tab[i], ta[i] * tb[i], 'ab = a·b');
-                for (let j = 0; j < nb; j++)
-                  assert.equal((packed[j * words + (i >> 6)] >> BigInt(i & 63)) & 1n, (rv >> BigInt(j)) & 1n, `bit ${j} of r[${i}]`);
               });
               assert.ok(new Set(xs).size === 2 || size < 8, 's takes both values');
             }
@@ -165,6 +166,32 @@ export function runTripleSourceConformance(f: TripleSourceFactory): void {
       await assert.rejects(sources[1].triples(5), DesyncError);
     } finally {
       await dispose();
+    }
+  });
+}
+
+/**
+ * Checks packed one-hot digit shares (XorMaskedBits.oneHot) against the mask values r (low 64
+ * bits): the XOR of the parties' words has, for every element and digit, exactly the row of the
+ * digit's value set.
+ */
+export function assertOneHotDigits(r: readonly bigint[], shares: readonly SecretTensor[], bits: number): void {
+  const words = Math.ceil(r.length / 64);
+  const digits = comparatorDigits(bits);
+  const rows = digits.reduce((s, w) => s + 2 ** w, 0);
+  assert.deepEqual(shares[0].shape, [rows, words]);
+  const packed = Array.from({ length: rows * words }, (_, w) => shares.reduce((acc, t) => acc ^ t.share.data[w], 0n));
+  r.forEach((rv, i) => {
+    let row = 0;
+    let off = 0n;
+    for (const w of digits) {
+      const digit = Number((rv >> off) & ((1n << BigInt(w)) - 1n));
+      for (let u = 0; u < 2 ** w; u++) {
+        const bit = (packed[(row + u) * words + (i >> 6)] >> BigInt(i & 63)) & 1n;
+        assert.equal(bit, u === digit ? 1n : 0n, `element ${i}, digit at bit ${off}, row ${u}`);
+      }
+      row += 2 ** w;
+      off += BigInt(w);
     }
   });
 }

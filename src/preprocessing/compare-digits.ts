@@ -1,0 +1,38 @@
+/**
+ * Digits of the binary comparator's mask (semi-honest comparisons; protocols/binary-borrow.ts).
+ *
+ * The low ℓ bits of the comparison mask r are split into D digits of at most 8 bits, least
+ * significant first, and the dealer deals every digit as a one-hot vector of 2^w bits,
+ * XOR-shared and packed (material.ts `XorMaskedBits.oneHot`). With public c, the comparator's
+ * leaves [c_j < r_j] and [c_j = r_j] of a digit are then XORs of one-hot bits selected by c_j —
+ * local — and the tree of AND gates runs over D digits instead of ℓ bits.
+ *
+ * Widths: digits as even as possible; D chosen to minimise first the online depth
+ * max(1, ⌈log2 D⌉) and then the dealt bits Σ 2^w_j (ℓ = 40: eight digits of 5 bits, 256 bits,
+ * depth 3 instead of ⌈log2 40⌉ = 6).
+ */
+
+/** Largest digit: a one-hot vector of 2^8 bits per element. */
+export const MAX_DIGIT_BITS = 8;
+
+/** Depth of the pairwise tree over `leaves` leaves (⌈log2 leaves⌉). */
+const depth = (leaves: number): number => Math.ceil(Math.log2(leaves));
+
+/** Widths of the digits of an ℓ-bit mask (ℓ = `bits` ≥ 1), least significant first. */
+export function comparatorDigits(bits: number): number[] {
+  if (!Number.isInteger(bits) || bits < 1) throw new RangeError(`comparatorDigits: bits must be a positive integer, got ${bits}`);
+  let best: number[] = [];
+  let bestCost = [Infinity, Infinity];
+  for (let d = Math.ceil(bits / MAX_DIGIT_BITS); d <= bits; d++) {
+    const base = Math.floor(bits / d);
+    const widths = Array.from({ length: d }, (_, j) => base + (j < bits % d ? 1 : 0));
+    const cost = [Math.max(1, depth(d)), widths.reduce((s, w) => s + 2 ** w, 0)];
+    if (cost[0] < bestCost[0] || (cost[0] === bestCost[0] && cost[1] < bestCost[1])) [best, bestCost] = [widths, cost];
+  }
+  return best;
+}
+
+/** One-hot rows dealt for an ℓ-bit mask: Σ_j 2^w_j. */
+export function oneHotRows(bits: number): number {
+  return comparatorDigits(bits).reduce((s, w) => s + 2 ** w, 0);
+}

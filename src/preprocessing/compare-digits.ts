@@ -19,20 +19,33 @@ export const MAX_DIGIT_BITS = 8;
 const depth = (leaves: number): number => Math.ceil(Math.log2(leaves));
 
 /** Widths of the digits of an ℓ-bit mask (ℓ = `bits` ≥ 1), least significant first. */
-export function comparatorDigits(bits: number): number[] {
+export function comparatorDigits(bits: number): readonly number[] {
   if (!Number.isInteger(bits) || bits < 1) throw new RangeError(`comparatorDigits: bits must be a positive integer, got ${bits}`);
-  let best: number[] = [];
-  let bestCost = [Infinity, Infinity];
-  for (let d = Math.ceil(bits / MAX_DIGIT_BITS); d <= bits; d++) {
-    const base = Math.floor(bits / d);
-    const widths = Array.from({ length: d }, (_, j) => base + (j < bits % d ? 1 : 0));
-    const cost = [Math.max(1, depth(d)), widths.reduce((s, w) => s + 2 ** w, 0)];
-    if (cost[0] < bestCost[0] || (cost[0] === bestCost[0] && cost[1] < bestCost[1])) [best, bestCost] = [widths, cost];
-  }
-  return best;
+  return bits < LAYOUTS.length ? LAYOUTS[bits].widths : layout(bits).widths;
 }
 
 /** One-hot rows dealt for an ℓ-bit mask: Σ_j 2^w_j. */
 export function oneHotRows(bits: number): number {
-  return comparatorDigits(bits).reduce((s, w) => s + 2 ** w, 0);
+  comparatorDigits(bits);
+  return bits < LAYOUTS.length ? LAYOUTS[bits].rows : layout(bits).rows;
 }
+
+interface Layout {
+  readonly widths: readonly number[];
+  readonly rows: number;
+}
+
+function layout(bits: number): Layout {
+  let best: Layout = { widths: [], rows: Infinity };
+  let bestDepth = Infinity;
+  for (let d = Math.ceil(bits / MAX_DIGIT_BITS); d <= bits; d++) {
+    const base = Math.floor(bits / d);
+    const widths = Array.from({ length: d }, (_, j) => base + (j < bits % d ? 1 : 0));
+    const [dep, rows] = [Math.max(1, depth(d)), widths.reduce((s, w) => s + 2 ** w, 0)];
+    if (dep < bestDepth || (dep === bestDepth && rows < best.rows)) [best, bestDepth] = [{ widths: Object.freeze(widths), rows }, dep];
+  }
+  return best;
+}
+
+/** The layouts of ℓ = 1..64, computed once (the comparator asks for its layout per call). */
+const LAYOUTS: readonly Layout[] = Array.from({ length: 65 }, (_, bits) => (bits === 0 ? { widths: [], rows: 0 } : layout(bits)));

@@ -75,22 +75,25 @@ export function plainXorMaskedBits(size: number, bits: number, prg = freshPrg())
   const digits = comparatorDigits(bits);
   const packed = new BigUint64Array(oneHotRows(bits) * words);
   const r32 = new Uint32Array(r.data.buffer, r.data.byteOffset, 2 * size);
-  const s32 = new Uint32Array(s.buffer);
+  const [s32, a32, b32, ab32] = [s, a, b, ab].map((t) => new Uint32Array(t.buffer));
   const p32 = new Uint32Array(packed.buffer);
+  const rowOffsets = digits.map((_, j) => digits.slice(0, j).reduce((acc, w) => acc + 2 ** w, 0));
+  const offsets = digits.map((_, j) => digits.slice(0, j).reduce((acc, w) => acc + w, 0));
   for (let i = 0; i < size; i++) {
     s32[2 * i] = (coins[i >> 3] >>> (i & 7)) & 1;
     const ai = (andCoins[i >> 2] >>> (2 * (i & 3))) & 1;
     const bi = (andCoins[i >> 2] >>> (2 * (i & 3) + 1)) & 1;
-    a[i] = BigInt(ai);
-    b[i] = BigInt(bi);
-    ab[i] = BigInt(ai & bi);
+    a32[2 * i] = ai;
+    b32[2 * i] = bi;
+    ab32[2 * i] = ai & bi;
     // Element i is bit i mod 32 of 32-bit word ⌊i/32⌋ of each row (little-endian 64-bit words).
     const wordBit = 1 << (i & 31);
     const col = i >>> 5;
-    const [lo, hi] = [r32[2 * i], r32[2 * i + 1]];
-    for (let j = 0, off = 0, row = 0; j < digits.length; row += 2 ** digits[j], off += digits[j], j++) {
-      const v = digitOf(lo, hi, off, digits[j]);
-      p32[(row + v) * 2 * words + col] |= wordBit;
+    const lo = r32[2 * i];
+    const hi = r32[2 * i + 1];
+    for (let j = 0; j < digits.length; j++) {
+      const v = digitOf(lo, hi, offsets[j], digits[j]);
+      p32[(rowOffsets[j] + v) * 2 * words + col] |= wordBit;
     }
   }
   const vec = (data: BigUint64Array): RingTensor => ({ ring: Z64, shape: [size], data });

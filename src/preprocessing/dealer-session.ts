@@ -26,7 +26,8 @@ import { matmulPinnedTensor, pin, release, type PinnedTensor } from '../ring/pin
 import type { Ring } from '../ring/ring.ts';
 import { Z128, Z64 } from '../ring/ring.ts';
 import type { RingTensor } from '../ring/tensor.ts';
-import { getElement, matmul, setElement, sizeOf, transpose, zeros } from '../ring/tensor.ts';
+import { appendRows, type RowBuffer } from '../ring/row-buffer.ts';
+import { getElement, matmul, matmulNT, setElement, sizeOf, zeros } from '../ring/tensor.ts';
 import { macKey, randomMacKeyShares, shareTensor } from '../sharing/additive.ts';
 import type { SecretTensor } from '../sharing/secret-tensor.ts';
 import { freshPrg, maskedBitsOf, plainMaskedBits, plainMatrixTriple, plainSquare, plainTriple, plainXorMaskedBits } from './dealer-math.ts';
@@ -111,6 +112,8 @@ export class DealerSession {
   readonly #slots = new Map<number, Slot>();
   readonly #fixed = new Map<string, RingTensor>();
   readonly #pinned = new Map<string, PinnedTensor>();
+  /** Spare-capacity buffers of operands grown by fixedAppend (KV caches). */
+  readonly #growth = new Map<string, RowBuffer>();
   readonly #prg = new Prg(randomSeed());
   readonly #pools: Record<PoolKind, PlainPool> | undefined;
   readonly #maxOutstanding: number;
@@ -207,6 +210,7 @@ export class DealerSession {
     this.#closed = true;
     this.#slots.clear();
     this.#fixed.clear();
+    this.#growth.clear();
     for (const p of this.#pinned.values()) release(p);
     this.#pinned.clear();
     if (this.#pools) for (const p of Object.values(this.#pools)) p.close();
@@ -267,10 +271,13 @@ export class DealerSession {
             `bad material request ${formatMaterialKey(d)}: deals ${total} elements, above the limit of ${this.limits.maxElements} per request`,
             'key',
           );
-        const bb = d.transposed ? transpose(b) : b;
-        const a = freshPrg().ringTensor(ring, [d.m, bb.shape[0]]);
+        if (d.transposed) {
+          const a = freshPrg().ringTensor(ring, [d.m, b.shape[1]]);
+          return [a, matmulNT(a, b)];
+        }
+        const a = freshPrg().ringTensor(ring, [d.m, b.shape[0]]);
         // Only weight operands (ids "w.*") stay fixed; KV-cache operands grow every token.
-        if (d.transposed || !this.options.pinOperands || !d.id.startsWith('w.')) return [a, matmul(a, bb)];
+        if (!this.options.pinOperands || !d.id.startsWith('w.')) return [a, matmul(a, b)];
         let p = this.#pinned.get(d.id);
         if (!p) this.#pinned.set(d.id, (p = pin(b)));
         return [a, matmulPinnedTensor(a, p)];
@@ -329,10 +336,10 @@ export class DealerSession {
       this.#pinned.delete(id);
     }
     const fresh = this.#prg.ringTensor(this.ring, [rows, n]);
-    const data = new BigUint64Array(k * n * this.ring.limbs);
-    if (old) data.set(old.data, 0);
-    data.set(fresh.data, old?.data.length ?? 0);
-    this.#fixed.set(id, { ring: this.ring, shape: [k, n], data });
+    // Rows go behind the old ones in a buffer with spare capacity (O(rows) per append, not O(k)).
+    const grown = appendRows(old, this.#growth.get(id), fresh);
+    this.#growth.set(id, grown.buffer);
+    this.#fixed.set(id, grown.tensor);
     return fresh;
   }
 

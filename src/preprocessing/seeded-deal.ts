@@ -25,21 +25,25 @@ export function messageBytes(m: PartyMessage): number {
 export function dealShares(plain: readonly RingTensor[], n: number, alpha: bigint | undefined): PartyMessage[] {
   const seeds = Array.from({ length: n - 1 }, () => randomSeed());
   const prgs = seeds.map((s) => new Prg(s));
-  const corrections: RingTensor[] = [];
+  // Corrections written straight into the last party's message (no per-tensor copies to join).
+  const words = new BigUint64Array(plain.reduce((acc, x) => acc + x.data.length, 0) * (alpha === undefined ? 1 : 2));
+  let off = 0;
   for (const x of plain) {
     const values = alpha === undefined ? [x] : [x, mulScalar(x, alpha)];
     for (const v of values) {
       let rest = v;
-      for (const prg of prgs) rest = sub(rest, prg.ringTensor(v.ring, v.shape));
-      corrections.push(rest);
+      prgs.forEach((prg, i) => {
+        const into = i === prgs.length - 1 ? words.subarray(off, off + v.data.length) : undefined;
+        rest = sub(rest, prg.ringTensor(v.ring, v.shape), into);
+      });
+      off += v.data.length;
     }
   }
-  return messages(seeds, corrections);
+  return messages(seeds, words);
 }
 
 /** Seeds for parties 0..n−2, the concatenated corrections for party n−1. */
-function messages(seeds: readonly Uint8Array[], corrections: readonly RingTensor[]): PartyMessage[] {
-  const words = corrections.length === 0 ? new BigUint64Array(0) : concatFlat(corrections[0].ring, corrections).data;
+function messages(seeds: readonly Uint8Array[], words: BigUint64Array): PartyMessage[] {
   return [...seeds.map((seed) => ({ kind: 'seed' as const, seed })), { kind: 'explicit' as const, words }];
 }
 
@@ -79,7 +83,7 @@ export function dealMixedShares(plain: readonly RingTensor[], xor: readonly bool
     }
     return { ...x, data: words };
   });
-  return messages(seeds, corrections);
+  return messages(seeds, corrections.length === 0 ? new BigUint64Array(0) : concatFlat(corrections[0].ring, corrections).data);
 }
 
 /** A party's side of {@link dealShares}: its SecretTensors for the given shapes. */

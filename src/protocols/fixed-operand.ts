@@ -19,6 +19,7 @@
  */
 import type { FixedTriple } from '../preprocessing/material.ts';
 import { matmulPinnedTensor, pin, pinnedValue, release, type PinnedTensor } from '../ring/pinned.ts';
+import { appendRows, type RowBuffer } from '../ring/row-buffer.ts';
 import type { RingTensor } from '../ring/tensor.ts';
 import * as T from '../ring/tensor.ts';
 import * as L from '../sharing/linear.ts';
@@ -36,6 +37,8 @@ export interface FixedOperand {
   readonly mask: SecretTensor;
   /** D and this party's B resident in the kernels' memory ({@link pinFixed}); used by untransposed products. */
   readonly pins?: FixedPins;
+  /** Growing operands ({@link appendFixed}): the buffers with spare rows behind `opened` and `mask`. */
+  readonly growth?: { readonly opened: RowBuffer; readonly share: RowBuffer; readonly mac?: RowBuffer };
 }
 
 /**
@@ -118,13 +121,22 @@ export async function appendFixed(
     ctx,
     items.map(({ rows }, i) => L.subSS(rows, masks[i])),
   );
-  return items.map(({ id, operand, rows }, i) => {
-    if (!operand) return { id, shape: [rows.shape[0], rows.shape[1]], opened: opened[i], mask: masks[i] };
-    const n = operand.shape[1];
-    const k = operand.shape[0] + rows.shape[0];
-    const cat = (a: RingTensor, b: RingTensor): RingTensor => T.reshape(T.concatFlat(ctx.ring, [a, b]), [k, n]);
-    const mask = L.reshapeS(L.concatS([operand.mask, masks[i]]), [k, n]);
-    return { id, shape: [k, n], opened: cat(operand.opened, opened[i]), mask };
+  // The new rows are written behind the old ones in buffers with spare capacity (ring/row-buffer.ts).
+  return items.map(({ id, operand, rows }, i): FixedOperand => {
+    const shape = [rows.shape[0], rows.shape[1]];
+    const grown = (prev: RingTensor | undefined, buffer: RowBuffer | undefined, add: RingTensor) =>
+      appendRows(prev, buffer, T.reshape(add, shape));
+    const d = grown(operand?.opened, operand?.growth?.opened, opened[i]);
+    const b = grown(operand?.mask.share, operand?.growth?.share, masks[i].share);
+    const mac = masks[i].mac && grown(operand?.mask.mac, operand?.growth?.mac, masks[i].mac as RingTensor);
+    const [k, n] = d.tensor.shape;
+    return {
+      id,
+      shape: [k, n],
+      opened: d.tensor,
+      mask: { shape: [k, n], share: b.tensor, mac: mac?.tensor },
+      growth: { opened: d.buffer, share: b.buffer, mac: mac?.buffer },
+    };
   });
 }
 
@@ -210,14 +222,17 @@ export async function fixedMatmulBatch(ctx: PartyContext, items: readonly FixedP
     }
     // X·W = E·D + E·B + A·D + C. The public term E·D enters party 0's share and (malicious mode)
     // every party's MAC share; in semi-honest mode the other parties need not compute it.
-    const d = transposed ? T.transpose(w.opened) : w.opened;
-    const b = transposed ? L.transposeS(w.mask) : w.mask;
+    // Transposed (X·Wᵀ): products with Dᵀ and Bᵀ without transposing D or B (T.matmulNT).
+    const [d, b] = [w.opened, w.mask];
+    const byB = (p: RingTensor): SecretTensor => (transposed ? L.matmulPST(p, b) : L.matmulPS(p, b));
     if (check) {
       const rho = opened[per * i + 1];
-      ctx.checks.zeros.push(L.subSS(L.subSS(L.mulScalarS(triple.c, t), check.c), L.matmulPS(rho, b)));
+      ctx.checks.zeros.push(L.subSS(L.subSS(L.mulScalarS(triple.c, t), check.c), byB(rho)));
     }
-    const z = L.addSS(triple.c, L.addSS(L.matmulPS(e, b), L.matmulSP(triple.a, d)));
-    const withPublic = ctx.id === 0 || ctx.macKeyShare !== undefined ? L.addSP(ctx, z, T.matmul(e, d)) : z;
+    const aD = transposed ? L.matmulSPT(triple.a, d) : L.matmulSP(triple.a, d);
+    const z = L.addSS(triple.c, L.addSS(byB(e), aD));
+    const eD = (): RingTensor => (transposed ? T.matmulNT(e, d) : T.matmul(e, d));
+    const withPublic = ctx.id === 0 || ctx.macKeyShare !== undefined ? L.addSP(ctx, z, eD()) : z;
     return L.reshapeS(withPublic, outShape);
   });
 }

@@ -67,9 +67,11 @@ export function add(a: RingTensor, b: RingTensor): RingTensor {
   return { ring: a.ring, shape: a.shape, data: kernels.add(a.ring.limbs, a.data, b.data) };
 }
 
-export function sub(a: RingTensor, b: RingTensor): RingTensor {
+/** a − b; into `out` (a.data.length words, not aliasing a or b) when given. */
+export function sub(a: RingTensor, b: RingTensor, out?: BigUint64Array): RingTensor {
   sameShape(a, b, 'sub');
-  return { ring: a.ring, shape: a.shape, data: kernels.sub(a.ring.limbs, a.data, b.data) };
+  if (out && out.length !== a.data.length) throw new RangeError(`sub: output has ${out.length} words, need ${a.data.length}`);
+  return { ring: a.ring, shape: a.shape, data: kernels.sub(a.ring.limbs, a.data, b.data, out) };
 }
 
 export function neg(a: RingTensor): RingTensor {
@@ -89,7 +91,25 @@ export function mulScalar(a: RingTensor, s: bigint): RingTensor {
 
 /** Adds the same scalar to every element. */
 export function addScalar(a: RingTensor, s: bigint): RingTensor {
-  return add(a, fill(a.ring, a.shape, s));
+  if (a.ring.limbs !== 1) return add(a, fill(a.ring, a.shape, s));
+  // Z_2^64 on 32-bit halves with the carry (no scalar tensor, no BigInt per element).
+  const v = BigInt.asUintN(64, s);
+  const lo = Number(v & 0xffffffffn);
+  const hi = Number(v >> 32n);
+  const data = new BigUint64Array(a.data.length);
+  const x = halves(a.data);
+  const o = halves(data);
+  for (let i = 0; i < x.length; i += 2) {
+    const low = x[i] + lo;
+    o[i] = low >>> 0;
+    o[i + 1] = (x[i + 1] + hi + (low > 0xffffffff ? 1 : 0)) >>> 0;
+  }
+  return { ring: a.ring, shape: a.shape, data };
+}
+
+/** The 32-bit halves of 64-bit words (low half first on the little-endian hosts Node runs on). */
+function halves(d: BigUint64Array): Uint32Array {
+  return new Uint32Array(d.buffer, d.byteOffset, d.length * 2);
 }
 
 /** A tensor with every element equal to `v`. */
@@ -126,14 +146,35 @@ export function reshape(a: RingTensor, shape: readonly number[]): RingTensor {
 /** Transpose of a 2-D tensor. */
 export function transpose(a: RingTensor): RingTensor {
   const [r, c] = a.shape;
-  const l = a.ring.limbs;
+  const u = 2 * a.ring.limbs;
   const out = zeros(a.ring, [c, r]);
+  const src = halves(a.data);
+  const dst = halves(out.data);
   for (let i = 0; i < r; i++) {
     for (let j = 0; j < c; j++) {
-      for (let w = 0; w < l; w++) out.data[(j * r + i) * l + w] = a.data[(i * c + j) * l + w];
+      const from = (i * c + j) * u;
+      const to = (j * r + i) * u;
+      for (let w = 0; w < u; w++) dst[to + w] = src[from + w];
     }
   }
   return out;
+}
+
+/**
+ * A·Bᵀ for A [.., m, n] and B [k, n] → [.., m, k], computed as (B·Aᵀ)ᵀ: only the A side and the
+ * [k, m] result are transposed (nothing at all for one row, m = 1), never B — for products with
+ * large operands used transposed such as a KV cache's keys.
+ */
+export function matmulNT(a: RingTensor, b: RingTensor): RingTensor {
+  const n = a.shape[a.shape.length - 1];
+  if (b.shape.length !== 2 || b.shape[1] !== n || a.ring !== b.ring) {
+    throw new RangeError(`matmulNT: cannot multiply [${a.shape}] by the transpose of [${b.shape}]`);
+  }
+  const m = sizeOf(a.shape) / n;
+  const k = b.shape[0];
+  const aT = m === 1 ? reshape(a, [n, 1]) : transpose(reshape(a, [m, n]));
+  const bA = matmul(b, aT);
+  return { ring: a.ring, shape: [...a.shape.slice(0, -1), k], data: m === 1 ? bA.data : transpose(bA).data };
 }
 
 /** Concatenate flat views of tensors into one 1-D tensor (for batching openings). */

@@ -32,7 +32,9 @@ export function addSP(me: ShareHolder, x: SecretTensor, p: RingTensor): SecretTe
 
 /** x + c for a public scalar c. */
 export function addScalarS(me: ShareHolder, x: SecretTensor, c: bigint): SecretTensor {
-  return addSP(me, x, T.fill(x.share.ring, x.shape, c));
+  const share = me.id === 0 ? T.addScalar(x.share, c) : x.share;
+  const mac = x.mac && (me.macKeyShare === undefined ? x.mac : T.addScalar(x.mac, c * me.macKeyShare));
+  return make(x.shape, share, mac);
 }
 
 /** p − x for a public tensor p. */
@@ -70,6 +72,18 @@ export function publicAsShared(me: ShareHolder, p: RingTensor): SecretTensor {
 
 export function reshapeS(x: SecretTensor, shape: readonly number[]): SecretTensor {
   return make(shape, T.reshape(x.share, shape), x.mac && T.reshape(x.mac, shape));
+}
+
+/** x·pᵀ for x [.., m, n] and a public p [k, n] (T.matmulNT). */
+export function matmulSPT(x: SecretTensor, p: RingTensor): SecretTensor {
+  const share = T.matmulNT(x.share, p);
+  return make(share.shape, share, x.mac && T.matmulNT(x.mac, p));
+}
+
+/** p·yᵀ for a public p [.., m, n] and y [k, n] (T.matmulNT). */
+export function matmulPST(p: RingTensor, y: SecretTensor): SecretTensor {
+  const share = T.matmulNT(p, y.share);
+  return make(share.shape, share, y.mac && T.matmulNT(p, y.mac));
 }
 
 export function transposeS(x: SecretTensor): SecretTensor {

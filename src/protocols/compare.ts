@@ -33,7 +33,7 @@ import { binaryBorrow, binaryBorrowBytesPerPeer } from './binary-borrow.ts';
 import { comparatorLevels } from './compare-levels.ts';
 import type { PartyContext } from './context.ts';
 import { open, openBytes } from './open.ts';
-import { splitOpened } from './truncate.ts';
+import { maskedHigh } from './truncate.ts';
 
 export { comparatorLevels };
 
@@ -65,12 +65,8 @@ export async function nonNegative(ctx: PartyContext, x: SecretTensor, bits = ctx
   const m = semiHonest ? await ctx.material.compareXorMasks(size, bits) : await ctx.material.compareMasks(size, bits);
   const shifted = L.addScalarS(ctx, L.reshapeS(x, [size]), 1n << BigInt(bits));
   const [c] = await open(ctx, [L.addSS(shifted, m.r)]);
-  const { cMsb, oneMinus2cMsb, cLow } = splitOpened(c, bits);
-  const b = L.addSP(ctx, L.mulSP(m.rMsb, oneMinus2cMsb), cMsb);
   const borrow = 'oneHot' in m ? await binaryBorrow(ctx, c, m, bits, size) : await borrowBit(ctx, c, m.bits as SecretTensor, bits, size);
-  let y = L.subSS(L.subPS(ctx, cLow, m.rHigh), borrow);
-  y = L.addSS(y, L.mulScalarS(b, 1n << BigInt(63 - bits)));
-  return L.reshapeS(y, x.shape);
+  return L.reshapeS(L.subSS(maskedHigh(ctx, c, m, bits, 0n), borrow), x.shape);
 }
 
 /** [c mod 2^bits < r mod 2^bits] from public c and shared bits of r ([bits, size]). */

@@ -51,12 +51,86 @@ export async function truncateDealer(ctx: PartyContext, x: SecretTensor, shift: 
   const m = await ctx.material.truncMasks(size, shift);
   const shifted = L.addScalarS(ctx, L.reshapeS(x, [size]), 1n << 62n);
   const [c] = await open(ctx, [L.addSS(shifted, m.r)]);
+  return L.reshapeS(maskedHigh(ctx, c, m, shift, -(1n << BigInt(62 - shift))), x.shape);
+}
+
+/**
+ * The shared local step of dealer truncation and comparison: from the opened c = x' + r and the
+ * dealer's rHigh, rMsb, shares of
+ *   ⌊(c mod 2^63)/2^shift⌋ − rHigh + (c_63 ⊕ r_63)·2^(63−shift) + offset
+ * (c_63 ⊕ r_63 = c_63 + (1 − 2c_63)·r_63 is linear in r_63 since c is public).
+ */
+export function maskedHigh(
+  ctx: PartyContext,
+  c: RingTensor,
+  m: { readonly rHigh: SecretTensor; readonly rMsb: SecretTensor },
+  shift: number,
+  offset: bigint,
+): SecretTensor {
+  if (ctx.ring.limbs === 1 && m.rHigh.mac === undefined) {
+    const share = maskedHighShare64(ctx.id === 0, c, m.rHigh.share, m.rMsb.share, shift, offset);
+    return { shape: share.shape, share, mac: undefined };
+  }
   const { cMsb, oneMinus2cMsb, cLow } = splitOpened(c, shift);
   const b = L.addSP(ctx, L.mulSP(m.rMsb, oneMinus2cMsb), cMsb);
-  let y = L.subPS(ctx, cLow, m.rHigh);
-  y = L.addSS(y, L.mulScalarS(b, 1n << BigInt(63 - shift)));
-  y = L.addScalarS(ctx, y, -(1n << BigInt(62 - shift)));
-  return L.reshapeS(y, x.shape);
+  const y = L.addSS(L.subPS(ctx, cLow, m.rHigh), L.mulScalarS(b, 1n << BigInt(63 - shift)));
+  return offset === 0n ? y : L.addScalarS(ctx, y, offset);
+}
+
+/**
+ * {@link maskedHigh} in one pass over Z_2^64 shares without MACs (semi-honest), on 32-bit
+ * halves: with K = 2^(63−f),
+ *   y_i = [i = 0]·(⌊(c mod 2^63)/2^f⌋ + c_63·K + offset) − rHigh_i + (1 − 2c_63)·K·rMsb_i,
+ * the same sum as the general path, without its temporaries.
+ */
+function maskedHighShare64(first: boolean, c: RingTensor, rHigh: RingTensor, rMsb: RingTensor, shift: number, offset: bigint): RingTensor {
+  if (!(shift >= 1 && shift <= 62)) throw new RangeError(`maskedHigh: shift must be in [1, 62], got ${shift}`);
+  const size = c.data.length;
+  const out = new BigUint64Array(size);
+  const [c32, h32, m32, o32] = [c.data, rHigh.data, rMsb.data, out].map((d) => new Uint32Array(d.buffer, d.byteOffset, 2 * d.length));
+  const k = 63 - shift;
+  const off = BigInt.asUintN(64, offset);
+  const [offLo, offHi] = [Number(off & 0xffffffffn), Number(off >> 32n)];
+  const [kLo, kHi] = pow2(k);
+  for (let i = 0; i < size; i++) {
+    const at = 2 * i;
+    // −rHigh_i
+    let [lo, hi] = negate(h32[at], h32[at + 1]);
+    // ± K·rMsb_i (a shift by k), negated where c_63 = 1
+    const msb = c32[at + 1] >>> 31;
+    const mLo = m32[at];
+    const mHi = m32[at + 1];
+    let tLo = k >= 32 ? 0 : (mLo << k) >>> 0;
+    let tHi = k >= 32 ? (mLo << (k - 32)) >>> 0 : ((mHi << k) | (mLo >>> (32 - k))) >>> 0;
+    if (msb) [tLo, tHi] = negate(tLo, tHi);
+    [lo, hi] = add(lo, hi, tLo, tHi);
+    if (first) {
+      const cLo = c32[at];
+      const cHi = c32[at + 1] & 0x7fffffff;
+      const pLo = shift >= 32 ? cHi >>> (shift - 32) : ((cLo >>> shift) | (cHi << (32 - shift))) >>> 0;
+      const pHi = shift >= 32 ? 0 : cHi >>> shift;
+      [lo, hi] = add(lo, hi, pLo, pHi);
+      if (msb) [lo, hi] = add(lo, hi, kLo, kHi);
+      [lo, hi] = add(lo, hi, offLo, offHi);
+    }
+    o32[at] = lo;
+    o32[at + 1] = hi;
+  }
+  return { ring: c.ring, shape: [size], data: out };
+}
+
+/** 2^e (0 ≤ e ≤ 63) as 32-bit halves. */
+const pow2 = (e: number): [number, number] => (e >= 32 ? [0, 2 ** (e - 32)] : [2 ** e, 0]);
+
+/** (lo, hi) + (lo', hi') mod 2^64, as halves. */
+function add(lo: number, hi: number, lo2: number, hi2: number): [number, number] {
+  const l = lo + lo2;
+  return [l >>> 0, (hi + hi2 + (l > 0xffffffff ? 1 : 0)) >>> 0];
+}
+
+/** −(lo, hi) mod 2^64, as halves. */
+function negate(lo: number, hi: number): [number, number] {
+  return [(0x100000000 - lo) >>> 0, (~hi + (lo === 0 ? 1 : 0)) >>> 0];
 }
 
 /** Public pieces of an opened mask c: bit 63, 1 − 2·bit 63, and ⌊(c mod 2^63)/2^shift⌋. */

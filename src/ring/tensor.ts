@@ -1,7 +1,8 @@
 /**
  * `RingTensor`: a dense, row-major tensor over Z_2^64 or Z_2^128 (see ring.ts for the word
- * layout). Immutable by convention: every operation returns a new tensor. Heavy arithmetic goes
- * to the kernels; reshaping and slicing are plain typed-array work.
+ * layout). Immutable by convention: every operation returns a new tensor or a view (reshape,
+ * sliceFlat and splitFlat share the input's words), so nothing may write into a tensor it did not
+ * just create. Heavy arithmetic goes to the kernels; reshaping and slicing are plain typed-array work.
  */
 import { kernels } from '../kernels/kernels.ts';
 import type { Ring } from './ring.ts';
@@ -189,19 +190,19 @@ export function concatFlat(ring: Ring, parts: readonly RingTensor[]): RingTensor
   return { ring, shape: [total / ring.limbs], data };
 }
 
-/** Split a flat tensor back into tensors of the given shapes. */
+/** Split a flat tensor back into tensors of the given shapes (views of t's words: no copy). */
 export function splitFlat(t: RingTensor, shapes: readonly (readonly number[])[]): RingTensor[] {
   let off = 0;
   return shapes.map((shape) => {
     const len = sizeOf(shape) * t.ring.limbs;
-    const part = { ring: t.ring, shape: [...shape], data: t.data.slice(off, off + len) };
+    const part = { ring: t.ring, shape: [...shape], data: t.data.subarray(off, off + len) };
     off += len;
     return part;
   });
 }
 
-/** Elements [start, end) of the flattened tensor, as a 1-D tensor. */
+/** Elements [start, end) of the flattened tensor, as a 1-D tensor (a view of t's words: no copy). */
 export function sliceFlat(t: RingTensor, start: number, end: number): RingTensor {
   const l = t.ring.limbs;
-  return { ring: t.ring, shape: [end - start], data: t.data.slice(start * l, end * l) };
+  return { ring: t.ring, shape: [end - start], data: t.data.subarray(start * l, end * l) };
 }

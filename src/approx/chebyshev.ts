@@ -32,12 +32,17 @@
  * Measured here: a degree-16 sum with coefficients ±1/(k+1) on 1,001 points of [−1, 1]:
  * 1.7e−5 (1.1 LSB) in both truncation modes.
  * Cost: levels = ⌈log2 d⌉; rounds = levels·(1 + tr) + tr, tr = 0 ('local') or 1 ('dealer')
- * truncation; Beaver products per element: d − 1 (one mul call per level).
+ * truncation. Openings per element: malicious mode, 2(d − 1) (one Beaver mul call per level,
+ * every product sacrificed); semi-honest mode, one per factor of the doubling plan (d = 8: 4,
+ * d = 16: 8) against the dealer's basis masks (`basisProducts`).
  */
+import type { RingTensor } from '../ring/tensor.ts';
 import * as T from '../ring/tensor.ts';
 import * as L from '../sharing/linear.ts';
 import type { SecretTensor } from '../sharing/secret-tensor.ts';
+import { chebyshevPlan } from '../preprocessing/chebyshev-plan.ts';
 import { mul } from '../protocols/beaver.ts';
+import { open } from '../protocols/open.ts';
 import type { PartyContext } from '../protocols/context.ts';
 import { truncate, truncateRounds } from '../protocols/truncate.ts';
 
@@ -129,6 +134,8 @@ export async function chebyshevBasis(ctx: PartyContext, t: SecretTensor, scale: 
   const basis: SecretTensor[] = new Array<SecretTensor>(degree + 1);
   basis[1] = L.reshapeS(t, [size]);
   const one = 1n << BigInt(scale);
+  // Semi-honest: every factor opened once against the dealer's basis masks (products below).
+  const shared = ctx.mode === 'semi-honest' && degree >= 2 ? await basisProducts(ctx, size, degree) : undefined;
   for (let m = 1; m < degree;) {
     const top = Math.min(2 * m, degree);
     const left: SecretTensor[] = [];
@@ -137,7 +144,8 @@ export async function chebyshevBasis(ctx: PartyContext, t: SecretTensor, scale: 
       left.push(basis[m]);
       right.push(basis[k - m]);
     }
-    const twice = await truncate(ctx, await mul(ctx, L.concatS(left), L.concatS(right)), scale - 1);
+    const products = shared ? await shared(basis, m) : await mul(ctx, L.concatS(left), L.concatS(right));
+    const twice = await truncate(ctx, products, scale - 1);
     const parts = L.splitS(
       twice,
       left.map(() => [size]),
@@ -150,6 +158,45 @@ export async function chebyshevBasis(ctx: PartyContext, t: SecretTensor, scale: 
     m = top;
   }
   return { basis, scale, shape: t.shape };
+}
+
+/**
+ * The products of each doubling level from the dealer's basis masks (semi-honest mode;
+ * preprocessing/chebyshev-plan.ts): at level m, the factors not opened before are opened in one
+ * round as δ_j = T_j − a_j, and with every δ public
+ *   T_m·T_j = δ_m·δ_j + δ_m·[a_j] + δ_j·[a_m] + [a_m·a_j]   (party 0 adds δ_m·δ_j).
+ * Each a_j masks one opening only (reused across products like a fixed operand's mask, SecureML
+ * §4.1); the products' correctness is not checked (no sacrifice), hence semi-honest only.
+ * Returns a function giving the level-m products T_m·T_1, ..., T_m·T_min(m, d−m), concatenated.
+ */
+async function basisProducts(
+  ctx: PartyContext,
+  size: number,
+  degree: number,
+): Promise<(basis: readonly SecretTensor[], m: number) => Promise<SecretTensor>> {
+  const plan = chebyshevPlan(degree);
+  const material = await ctx.material.chebyshevMasks(size, degree);
+  const mask = new Map(plan.factors.map((j, i) => [j, material.masks[i]]));
+  const product = new Map(plan.pairs.map(([m, j], i) => [`${m}:${j}`, material.products[i]]));
+  const delta = new Map<number, RingTensor>();
+  return async (basis, m) => {
+    const js = plan.levels.find((l) => l.m === m)?.js ?? [];
+    const fresh = [...new Set([m, ...js])].filter((j) => !delta.has(j));
+    const opened = await open(
+      ctx,
+      fresh.map((j) => L.subSS(basis[j], mask.get(j) as SecretTensor)),
+    );
+    fresh.forEach((j, i) => delta.set(j, opened[i]));
+    const dm = delta.get(m) as RingTensor;
+    const am = mask.get(m) as SecretTensor;
+    return L.concatS(
+      js.map((j) => {
+        const dj = delta.get(j) as RingTensor;
+        const cross = L.addSS(L.mulSP(mask.get(j) as SecretTensor, dm), L.mulSP(am, dj));
+        return L.addSP(ctx, L.addSS(cross, product.get(`${m}:${j}`) as SecretTensor), T.mul(dm, dj));
+      }),
+    );
+  };
 }
 
 /** One polynomial over a basis: Σ c_k T_k, plus optional secret terms coeff·x (x at scale f). */

@@ -27,7 +27,8 @@ import type { Ring } from '../ring/ring.ts';
 import { Z128, Z64 } from '../ring/ring.ts';
 import type { RingTensor } from '../ring/tensor.ts';
 import { appendRows, type RowBuffer } from '../ring/row-buffer.ts';
-import { getElement, matmul, matmulNT, setElement, sizeOf, zeros } from '../ring/tensor.ts';
+import { getElement, matmul, matmulNT, mul, setElement, sizeOf, zeros } from '../ring/tensor.ts';
+import { chebyshevPlan } from './chebyshev-plan.ts';
 import { macKey, randomMacKeyShares, shareTensor } from '../sharing/additive.ts';
 import type { SecretTensor } from '../sharing/secret-tensor.ts';
 import { freshPrg, maskedBitsOf, plainMaskedBits, plainMatrixTriple, plainSquare, plainTriple, plainXorMaskedBits } from './dealer-math.ts';
@@ -299,6 +300,18 @@ export class DealerSession {
         if (d.bits < 1 || d.bits > 62)
           throw new ValidationError(`bad material request ${formatMaterialKey(d)}: bits must be in [1, 62]`, 'key');
         return plainXorMaskedBits(d.size, d.bits);
+      case 'chebMasks': {
+        if (this.mode === 'malicious')
+          throw new ValidationError(
+            'bad material request: Chebyshev basis masks are not sacrificed and are dealt in semi-honest sessions only',
+            'key',
+          );
+        const plan = chebyshevPlan(d.degree);
+        const prg = freshPrg();
+        const masks = new Map(plan.factors.map((j) => [j, prg.ringTensor(ring, [d.size])]));
+        const at = (j: number): RingTensor => masks.get(j) as RingTensor;
+        return [...plan.factors.map(at), ...plan.pairs.map(([m, j]) => mul(at(m), at(j)))];
+      }
       case 'random':
         return [freshPrg().ringTensor(ring, [d.size])];
       case 'input':

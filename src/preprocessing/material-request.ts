@@ -13,6 +13,8 @@
  *   compare:<size>:<bits>            r, rMsb, rHigh, bits [bits,size]
  *   compareXor:<size>:<bits>         r, rMsb, rHigh, s, a, b, ab [size] ×7, the digits of r one-hot,
  *                                    XOR-shared and packed [oneHotRows(bits), ⌈size/64⌉] (semi-honest only)
+ *   chebMasks:<size>:<degree>        a_j per factor, a_m·a_j per pair of the Chebyshev doubling plan
+ *                                    (chebyshev-plan.ts), [size] each (semi-honest only)
  *   random:<size>                    r                                   [size]
  *   bitTriple:<words>                a, b, c = a ∧ b, XOR-shared, 64 triples per word  [words] ×3 (semi-honest only)
  *   input:<owner>:<size>             r (and r in the clear to the owner) [size]
@@ -26,9 +28,20 @@ import * as T from '../ring/tensor.ts';
 import type { RingTensor } from '../ring/tensor.ts';
 import * as L from '../sharing/linear.ts';
 import type { SecretTensor } from '../sharing/secret-tensor.ts';
+import { chebyshevPlan, MAX_PLAN_DEGREE } from './chebyshev-plan.ts';
 import { oneHotRows } from './compare-digits.ts';
 import { joinElements } from './element-axis.ts';
-import type { FixedTriple, InputMask, MaskedBits, MaterialStats, SquarePair, Triple, TripleSource, XorMaskedBits } from './material.ts';
+import type {
+  ChebyshevMasks,
+  FixedTriple,
+  InputMask,
+  MaskedBits,
+  MaterialStats,
+  SquarePair,
+  Triple,
+  TripleSource,
+  XorMaskedBits,
+} from './material.ts';
 
 export type MaterialDescriptor =
   | { readonly kind: 'triple'; readonly size: number }
@@ -45,6 +58,8 @@ export type MaterialDescriptor =
    * of word ⌊i/64⌋ of row j, XOR-shared (no MACs: semi-honest sessions only).
    */
   | { readonly kind: 'compareXor'; readonly size: number; readonly bits: number }
+  /** Chebyshev basis masks (chebyshev-plan.ts): a_j per factor, a_m·a_j per pair (no sacrifice: semi-honest sessions only). */
+  | { readonly kind: 'chebMasks'; readonly size: number; readonly degree: number }
   | { readonly kind: 'random'; readonly size: number }
   /** GF(2) AND triples packed 64 per word, XOR-shared (no MACs: semi-honest sessions only). `size` counts words. */
   | { readonly kind: 'bitTriple'; readonly size: number }
@@ -62,6 +77,7 @@ export const MATERIAL_KINDS: readonly MaterialKind[] = [
   'trunc',
   'compare',
   'compareXor',
+  'chebMasks',
   'random',
   'input',
   'bitTriple',
@@ -125,6 +141,8 @@ export function formatMaterialKey(d: MaterialDescriptor): string {
     case 'compare':
     case 'compareXor':
       return `${d.kind}:${d.size}:${d.bits}`;
+    case 'chebMasks':
+      return `chebMasks:${d.size}:${d.degree}`;
     case 'input':
       return `input:${d.owner}:${d.size}`;
   }
@@ -199,6 +217,10 @@ export function parseMaterialKey(key: string, limits: RequestLimits = DEFAULT_RE
       arity(3, `${kind}:<size>:<bits>`);
       d = { kind, size: uint(parts[1], 'size'), bits: uint(parts[2], 'bits') };
       break;
+    case 'chebMasks':
+      arity(3, 'chebMasks:<size>:<degree>');
+      d = { kind, size: uint(parts[1], 'size'), degree: uint(parts[2], 'degree') };
+      break;
     case 'input':
       arity(3, 'input:<owner>:<size>');
       d = { kind, owner: uint(parts[1], 'owner'), size: uint(parts[2], 'size') };
@@ -265,6 +287,11 @@ export function validateDescriptor(d: MaterialDescriptor, limits: RequestLimits 
       if (!Number.isInteger(v) || v < 0 || v > MAX_MASK_BITS) fail(`${name} must be an integer in [0, ${MAX_MASK_BITS}], got ${v}`);
       break;
     }
+    case 'chebMasks':
+      count(d.size, 'size');
+      if (!Number.isInteger(d.degree) || d.degree < 2 || d.degree > MAX_PLAN_DEGREE)
+        fail(`degree must be an integer in [2, ${MAX_PLAN_DEGREE}], got ${d.degree}`);
+      break;
     case 'input':
       count(d.size, 'size');
       if (!Number.isInteger(d.owner) || d.owner < 0 || d.owner >= limits.maxParties)
@@ -310,6 +337,8 @@ export function dealtElements(d: MaterialDescriptor, operand?: readonly number[]
       return (3 + d.bits) * d.size;
     case 'compareXor':
       return 7 * d.size + oneHotRows(d.bits) * xorWords(d.size);
+    case 'chebMasks':
+      return chebTensors(d.degree) * d.size;
   }
 }
 
@@ -353,7 +382,15 @@ export function dealtShapes(d: MaterialDescriptor, operand?: readonly number[]):
       return [[d.size], [d.size], [d.size], [d.bits, d.size]];
     case 'compareXor':
       return [[d.size], [d.size], [d.size], [d.size], [d.size], [d.size], [d.size], [oneHotRows(d.bits), xorWords(d.size)]];
+    case 'chebMasks':
+      return Array.from({ length: chebTensors(d.degree) }, () => [d.size]);
   }
+}
+
+/** Tensors of a chebMasks request: one mask per factor, one product per pair (degree validated first). */
+function chebTensors(degree: number): number {
+  const plan = chebyshevPlan(degree);
+  return plan.factors.length + plan.pairs.length;
 }
 
 /** 64-bit words holding `size` packed bits. */
@@ -461,6 +498,12 @@ export abstract class DescriptorTripleSource implements TripleSource {
   async compareXorMasks(size: number, bits: number): Promise<XorMaskedBits> {
     const [r, rMsb, rHigh, s, a, b, ab, oneHot] = (await this.#fetchSplit({ kind: 'compareXor', size, bits })).parts;
     return { bits, r, rMsb, rHigh, s, andA: a, andB: b, andAB: ab, oneHot };
+  }
+
+  async chebyshevMasks(size: number, degree: number): Promise<ChebyshevMasks> {
+    const parts = (await this.#fetchSplit({ kind: 'chebMasks', size, degree })).parts;
+    const factors = chebyshevPlan(degree).factors.length;
+    return { masks: parts.slice(0, factors), products: parts.slice(factors) };
   }
 
   async randoms(size: number): Promise<SecretTensor> {

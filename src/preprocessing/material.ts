@@ -77,6 +77,19 @@ export interface XorMaskedBits {
   readonly oneHot: SecretTensor;
 }
 
+/**
+ * Masks of a Chebyshev basis T_2..T_d computed by doubling (semi-honest mode; chebyshev-plan.ts):
+ * a uniform mask a_j for every factor T_j of the plan and the products a_m·a_j of its pairs, all
+ * [size] arithmetic shares. Each factor is opened once (T_j − a_j) and every product of the basis
+ * follows from the openings and these shares.
+ */
+export interface ChebyshevMasks {
+  /** masks[i] is the mask of factor plan.factors[i]. */
+  readonly masks: readonly SecretTensor[];
+  /** products[i] is a_m·a_j for plan.pairs[i] = (m, j). */
+  readonly products: readonly SecretTensor[];
+}
+
 export interface MaterialStats {
   /** Bytes this party received from the source (seeds count 16 bytes). */
   bytesReceived: number;
@@ -118,6 +131,8 @@ export interface TripleSource {
   compareMasks(size: number, bits: number): Promise<MaskedBits>;
   /** Masks for the binary comparator, bits of r XOR-shared and packed; semi-honest only (malicious sources refuse). */
   compareXorMasks(size: number, bits: number): Promise<XorMaskedBits>;
+  /** Masks of a Chebyshev basis of `degree` over `size` elements; semi-honest only (malicious sources refuse). */
+  chebyshevMasks(size: number, degree: number): Promise<ChebyshevMasks>;
   /** Uniformly random shared values (e.g. to mask upper bits on output in malicious mode). */
   randoms(size: number): Promise<SecretTensor>;
 }

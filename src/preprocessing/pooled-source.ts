@@ -22,7 +22,18 @@
 import * as L from '../sharing/linear.ts';
 import { joinElements, sliceElements } from './element-axis.ts';
 import type { SecretTensor } from '../sharing/secret-tensor.ts';
-import type { FixedTriple, InputMask, MaskedBits, MaterialStats, SquarePair, Triple, TripleSource, XorMaskedBits } from './material.ts';
+import { chebyshevPlan } from './chebyshev-plan.ts';
+import type {
+  ChebyshevMasks,
+  FixedTriple,
+  InputMask,
+  MaskedBits,
+  MaterialStats,
+  SquarePair,
+  Triple,
+  TripleSource,
+  XorMaskedBits,
+} from './material.ts';
 
 /** A batch: tensors whose last axis is the element index (shape [n] or [rows, n]). */
 interface Batch {
@@ -217,6 +228,17 @@ export class PooledTripleSource implements TripleSource {
     const [r, rMsb, rHigh, s, a, b, ab, oneHot] = (await pool.take(64 * words)) as SecretTensor[];
     const head = (t: SecretTensor): SecretTensor => (t.shape[0] === size ? t : sliceElements(t, 0, size));
     return { bits, r: head(r), rMsb: head(rMsb), rHigh: head(rHigh), s: head(s), andA: head(a), andB: head(b), andAB: head(ab), oneHot };
+  }
+
+  async chebyshevMasks(size: number, degree: number): Promise<ChebyshevMasks> {
+    if (size > this.#batch) return this.#inner.chebyshevMasks(size, degree);
+    const pool = this.#pool(`chebMasks:${degree}`, async (n) => {
+      const m = await this.#inner.chebyshevMasks(n, degree);
+      return { size: n, tensors: [...m.masks, ...m.products] };
+    });
+    const parts = (await pool.take(size)) as SecretTensor[];
+    const factors = chebyshevPlan(degree).factors.length;
+    return { masks: parts.slice(0, factors), products: parts.slice(factors) };
   }
 
   async randoms(size: number): Promise<SecretTensor> {

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { DesyncError } from '../../src/base/errors.ts';
 import type { SecurityMode } from '../../src/preprocessing/insecure-local-dealer.ts';
+import { chebyshevPlan } from '../../src/preprocessing/chebyshev-plan.ts';
 import { comparatorDigits } from '../../src/preprocessing/compare-digits.ts';
 import type { TripleSource } from '../../src/preprocessing/material.ts';
 import * as T from '../../src/ring/tensor.ts';
@@ -129,6 +130,23 @@ export function runTripleSourceConformance(f: TripleSourceFactory): void {
               });
               assert.ok(new Set(xs).size === 2 || size < 8, 's takes both values');
             }
+
+            // Chebyshev basis masks: one mask per factor of the plan, a_m·a_j per pair (incl. a
+            // second request that starts mid-batch in pooled sources).
+            for (const [size, degree] of [
+              [6, 8],
+              [5, 5],
+            ]) {
+              const plan = chebyshevPlan(degree);
+              const cm = await all((s) => s.chebyshevMasks(size, degree));
+              assert.equal(cm[0].masks.length, plan.factors.length);
+              assert.equal(cm[0].products.length, plan.pairs.length);
+              const maskOf = (j: number): T.RingTensor => value(cm.map((x) => x.masks[plan.factors.indexOf(j)]));
+              plan.pairs.forEach(([m, j], i) =>
+                assert.deepEqual(value(cm.map((x) => x.products[i])).data, T.mul(maskOf(m), maskOf(j)).data, `a_${m}·a_${j}`),
+              );
+              assert.notDeepEqual(maskOf(1).data, maskOf(2).data, 'masks are independent');
+            }
           }
 
           const im = await all((s) => s.inputMask(1, 4));
@@ -154,6 +172,15 @@ export function runTripleSourceConformance(f: TripleSourceFactory): void {
     const { sources, dispose } = await f.create(2, 'malicious');
     try {
       await assert.rejects(Promise.all(sources.map((s) => s.compareXorMasks(8, 10))), /semi-honest/);
+    } finally {
+      await dispose();
+    }
+  });
+
+  test(`${f.name}: Chebyshev basis masks are refused in malicious mode`, async () => {
+    const { sources, dispose } = await f.create(2, 'malicious');
+    try {
+      await assert.rejects(Promise.all(sources.map((s) => s.chebyshevMasks(4, 8))), /semi-honest/);
     } finally {
       await dispose();
     }

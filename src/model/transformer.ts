@@ -14,7 +14,7 @@
  */
 import { ValidationError } from '../base/errors.ts';
 import { layerNorm, rmsNorm } from '../approx/norms.ts';
-import { causalAttention, emptyLayerCache, type LayerCache } from '../nn/attention.ts';
+import { causalAttention, emptyLayerCache, requestAttentionMaterial, type LayerCache } from '../nn/attention.ts';
 import { embedPublic, embedSecret } from '../nn/embedding.ts';
 import { addBias, linear } from '../nn/linear.ts';
 import { gpt2Mlp, splitColumns, swiglu } from '../nn/mlp.ts';
@@ -68,6 +68,9 @@ export async function forward(
       ),
     );
 
+  // Every layer's KV masks and attention triples requested now, in layer order: the dealer
+  // prepares layer l's while layers before it run (they cannot be pooled: the cache grows).
+  const attentionMaterial = cache.layers.map((layer) => requestAttentionMaterial(ctx, layer, count, c));
   for (let l = 0; l < c.nLayers; l++) {
     const w = model.layers[l];
     const norm = (v: SecretTensor): Promise<SecretTensor> =>
@@ -84,7 +87,7 @@ export async function forward(
       const rotated = await ropeSecret(ctx, L.reshapeS(concatColumns(q0, k0), [count, qDim + kvDim]), cache.length, spec);
       [q, k] = splitColumns(rotated, [qDim, kvDim]);
     }
-    const att = await phase(ctx, 'attention.scores-values', () => causalAttention(ctx, q, k, v, cache.layers[l], c));
+    const att = await phase(ctx, 'attention.scores-values', () => causalAttention(ctx, q, k, v, cache.layers[l], c, attentionMaterial[l]));
     x = L.addSS(x, await phase(ctx, 'attention.out', () => linear(ctx, att, w.wo)));
     const h = await norm(x);
     const mlp =

@@ -16,7 +16,14 @@
  */
 import { softmax } from '../approx/softmax.ts';
 import { phase, type PartyContext } from '../protocols/context.ts';
-import { appendFixed, fixedMatmulBatch, requestFixedMaterial, type FixedOperand } from '../protocols/fixed-operand.ts';
+import {
+  appendFixed,
+  fixedMatmulBatch,
+  requestAppendMasks,
+  requestFixedMaterial,
+  type FixedMaterial,
+  type FixedOperand,
+} from '../protocols/fixed-operand.ts';
 import { truncateBatch } from '../protocols/truncate.ts';
 import * as L from '../sharing/linear.ts';
 import type { SecretTensor } from '../sharing/secret-tensor.ts';
@@ -37,6 +44,39 @@ export interface LayerCache {
 
 export function emptyLayerCache(id: string, nKvHeads: number): LayerCache {
   return { id, keys: new Array(nKvHeads).fill(undefined), values: new Array(nKvHeads).fill(undefined), length: 0 };
+}
+
+/** The dealer material of one {@link causalAttention} call, requested ahead ({@link requestAttentionMaterial}). */
+export interface AttentionMaterial {
+  readonly rows: number;
+  readonly appendMasks: Promise<SecretTensor[]>;
+  readonly scores: FixedMaterial;
+  readonly values: FixedMaterial;
+}
+
+/**
+ * Requests the dealer material of a later {@link causalAttention} call on `cache` with `rows` new
+ * tokens: the KV rows' masks, then the triples of both products (which include those rows: the
+ * dealer serves requests in order). Issued synchronously, so a decode step can request every
+ * layer's material at its start and the dealer prepares it while the layers before run.
+ */
+export function requestAttentionMaterial(ctx: PartyContext, cache: LayerCache, rows: number, spec: HeadSpec): AttentionMaterial {
+  const { nHeads, nKvHeads, headDim: hd } = spec;
+  const heads = Array.from({ length: nKvHeads }, (_, h) => h);
+  const appendMasks = requestAppendMasks(ctx, [
+    ...heads.map((h) => ({ id: `${cache.id}.k${h}`, rows, n: hd })),
+    ...heads.map((h) => ({ id: `${cache.id}.v${h}`, rows, n: hd })),
+  ]);
+  const m = (nHeads / nKvHeads) * rows;
+  const scores = requestFixedMaterial(
+    ctx,
+    heads.map((h) => ({ id: `${cache.id}.k${h}`, m, transposed: true })),
+  );
+  const values = requestFixedMaterial(
+    ctx,
+    heads.map((h) => ({ id: `${cache.id}.v${h}`, m })),
+  );
+  return { rows, appendMasks, scores, values };
 }
 
 /** Columns [h·hd, (h+1)·hd) of x [T, width] as [T, hd]. */
@@ -68,6 +108,7 @@ export async function causalAttention(
   v: SecretTensor,
   cache: LayerCache,
   spec: HeadSpec,
+  requested?: AttentionMaterial,
 ): Promise<SecretTensor> {
   const { nHeads, nKvHeads, headDim: hd } = spec;
   const group = nHeads / nKvHeads;
@@ -76,22 +117,20 @@ export async function causalAttention(
   const total = startPos + rows;
 
   const heads = Array.from({ length: nKvHeads }, (_, h) => h);
-  const appending = appendFixed(ctx, [
-    ...heads.map((h) => ({ id: `${cache.id}.k${h}`, operand: cache.keys[h], rows: headColumns(k, h, hd) })),
-    ...heads.map((h) => ({ id: `${cache.id}.v${h}`, operand: cache.values[h], rows: headColumns(v, h, hd) })),
-  ]);
-  // The triples of both products, requested right behind the appends (which issued their requests
-  // synchronously): one dealer round trip per layer instead of three.
-  const m = group * rows;
-  const scoreMaterial = requestFixedMaterial(
+  // The appends' masks and both products' triples: requested ahead by the caller, or here in
+  // one batch (one dealer round trip per layer instead of three).
+  if (requested && requested.rows !== rows)
+    throw new Error(`causalAttention: material was requested for ${requested.rows} rows, the call has ${rows}`);
+  const material = requested ?? requestAttentionMaterial(ctx, cache, rows, spec);
+  const appended = await appendFixed(
     ctx,
-    heads.map((h) => ({ id: `${cache.id}.k${h}`, m, transposed: true })),
+    [
+      ...heads.map((h) => ({ id: `${cache.id}.k${h}`, operand: cache.keys[h], rows: headColumns(k, h, hd) })),
+      ...heads.map((h) => ({ id: `${cache.id}.v${h}`, operand: cache.values[h], rows: headColumns(v, h, hd) })),
+    ],
+    material.appendMasks,
   );
-  const valueMaterial = requestFixedMaterial(
-    ctx,
-    heads.map((h) => ({ id: `${cache.id}.v${h}`, m })),
-  );
-  const appended = await appending;
+  const [scoreMaterial, valueMaterial] = [material.scores, material.values];
   cache.keys = appended.slice(0, nKvHeads);
   cache.values = appended.slice(nKvHeads);
   cache.length = total;

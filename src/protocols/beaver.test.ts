@@ -175,13 +175,15 @@ for (const mode of MODES) {
       const rows = rowsPlain.map((r) => dealer.shareForTest(r));
       const qs = qsPlain.map((q) => dealer.shareForTest(q));
       const { input } = await import('./input.ts');
-      const { appendFixed, fixedMatmulBatch, requestFixedMaterial } = await import('./fixed-operand.ts');
+      const { appendFixed, fixedMatmulBatch, requestAppendMasks, requestFixedMaterial } = await import('./fixed-operand.ts');
       const { results } = await runParties(dealer, async (ctx) => {
         let op: Awaited<ReturnType<typeof appendFixed>>[number] | undefined;
         const outs = [];
         for (let s = 0; s < 5; s++) {
-          // Even steps: the products' triples requested right behind the append, as attention does.
-          const appending = appendFixed(ctx, [{ id: 'k', operand: op, rows: rows[s][ctx.id] }]);
+          // Odd steps: the append's masks requested ahead; even steps: the products' triples
+          // requested right behind the append, as attention does.
+          const masks = s % 2 === 1 ? requestAppendMasks(ctx, [{ id: 'k', rows: 1, n: 4 }]) : undefined;
+          const appending = appendFixed(ctx, [{ id: 'k', operand: op, rows: rows[s][ctx.id] }], masks);
           const pre =
             s % 2 === 0
               ? requestFixedMaterial(ctx, [
@@ -210,6 +212,15 @@ for (const mode of MODES) {
             await assert.rejects(
               fixedMatmulBatch(ctx, [{ x: p, w: op! }], requestFixedMaterial(ctx, [{ id: 'k', m: 1 }])),
               /requested ahead is for other products/,
+            );
+          if (s === 4)
+            await assert.rejects(
+              appendFixed(
+                ctx,
+                [{ id: 'k2', operand: undefined, rows: rows[s][ctx.id] }],
+                requestAppendMasks(ctx, [{ id: 'k2', rows: 2, n: 4 }]),
+              ),
+              /masks requested ahead for k2 are \[2,4\], the rows \[1,4\]/,
             );
           assert.equal(m.cost.rounds, 1);
           outs.push({ scores: m.value[0], mixed: m.value[1], pv });

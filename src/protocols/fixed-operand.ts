@@ -108,15 +108,37 @@ export async function prepareFixed(ctx: PartyContext, items: readonly { id: stri
 }
 
 /**
+ * Requests the mask rows of a later {@link appendFixed} now ([rows, n] for each operand id, in
+ * order), so the dealer's round trip overlaps the work in between. Requests are issued
+ * synchronously.
+ */
+export function requestAppendMasks(ctx: PartyContext, items: readonly { id: string; rows: number; n: number }[]): Promise<SecretTensor[]> {
+  const masks = Promise.all(items.map(({ id, rows, n }) => ctx.material.fixedAppend(id, rows, n)));
+  // The caller may fail before awaiting it (the session then aborts): mark it handled here too.
+  masks.catch(() => undefined);
+  return masks;
+}
+
+/**
  * Appends rows [r, n] to growing fixed operands (creating those given as `undefined`), all in one
  * round. Returns the extended operands. Its material requests are issued synchronously (before
- * the returned promise first waits), so requests made right after the call come after them.
+ * the returned promise first waits), so requests made right after the call come after them;
+ * `requested` are masks requested earlier with {@link requestAppendMasks} for these items.
  */
 export async function appendFixed(
   ctx: PartyContext,
   items: readonly { id: string; operand: FixedOperand | undefined; rows: SecretTensor }[],
+  requested?: Promise<SecretTensor[]>,
 ): Promise<FixedOperand[]> {
-  const masks = await Promise.all(items.map(({ id, rows }) => ctx.material.fixedAppend(id, rows.shape[0], rows.shape[1])));
+  const masks = await (requested ??
+    requestAppendMasks(
+      ctx,
+      items.map(({ id, rows }) => ({ id, rows: rows.shape[0], n: rows.shape[1] })),
+    ));
+  items.forEach(({ id, rows }, i) => {
+    if (masks[i].shape[0] !== rows.shape[0] || masks[i].shape[1] !== rows.shape[1])
+      throw new Error(`appendFixed: the masks requested ahead for ${id} are [${masks[i].shape}], the rows [${rows.shape}]`);
+  });
   const opened = await open(
     ctx,
     items.map(({ rows }, i) => L.subSS(rows, masks[i])),

@@ -9,6 +9,13 @@ import type { TlsIdentity } from './pki.ts';
 
 /** Generous limits: weight shares and one-hot prompts can be large. */
 export const MAX_MESSAGE_BYTES = 256 << 20;
+/**
+ * How long a keepalive ping may wait for its answer before the connection is dropped. Generous:
+ * the services legitimately block their event loop for seconds (weight groups of 2^24 elements
+ * are shared, pinned and dealt synchronously), and a late answer is not a dead peer; a process
+ * that dies closes its connections, which both sides see at once.
+ */
+export const KEEPALIVE_TIMEOUT_MS = 60_000;
 export const CHANNEL_OPTIONS: grpc.ChannelOptions = {
   'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
   'grpc.max_send_message_length': MAX_MESSAGE_BYTES,

@@ -40,6 +40,7 @@ import { expandMessage, messageBytes, type PartyMessage } from '../../preprocess
 import { Z128, Z64, type Ring } from '../../ring/ring.ts';
 import { tensor, zeros, type RingTensor } from '../../ring/tensor.ts';
 import { TripleServiceClient, type MaterialRequest, type MaterialResponse } from '../gen/mpc_prompt/v1/triples.ts';
+import { KEEPALIVE_TIMEOUT_MS } from '../grpc-common.ts';
 import type { TlsIdentity } from '../pki.ts';
 import { DEFAULT_MAX_MESSAGE_BYTES, MAX_BATCH_KEYS } from './triple-server.ts';
 
@@ -142,7 +143,7 @@ class TripleClient extends DescriptorTripleSource implements TripleServiceSource
       'grpc.max_receive_message_length': maxMessageBytes,
       'grpc.max_send_message_length': maxMessageBytes,
       'grpc.keepalive_time_ms': 20_000,
-      'grpc.keepalive_timeout_ms': 10_000,
+      'grpc.keepalive_timeout_ms': KEEPALIVE_TIMEOUT_MS,
       ...(tlsName ? { 'grpc.ssl_target_name_override': tlsName, 'grpc.default_authority': tlsName } : {}),
     });
     this.#call = this.#client.material();

@@ -34,6 +34,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { endianness } from 'node:os';
 import { DesyncError, ValidationError } from '../../base/errors.ts';
+import { KEEPALIVE_TIMEOUT_MS } from '../grpc-common.ts';
 import { DealerSession, SECURITY_MODES, type PoolStats, type PoolKind, type SecurityMode } from '../../preprocessing/dealer-session.ts';
 import { DEFAULT_REQUEST_LIMITS, parseMaterialKey, type RequestLimits } from '../../preprocessing/material-request.ts';
 import {
@@ -399,7 +400,7 @@ export async function startTripleService(o: TripleServiceOptions): Promise<Tripl
     'grpc.max_receive_message_length': maxMessageBytes,
     'grpc.max_send_message_length': maxMessageBytes,
     'grpc.keepalive_time_ms': 30_000,
-    'grpc.keepalive_timeout_ms': 10_000,
+    'grpc.keepalive_timeout_ms': KEEPALIVE_TIMEOUT_MS,
   });
   server.addService(TripleServiceService, handler);
   const creds = grpc.ServerCredentials.createSsl(

@@ -40,7 +40,7 @@ import type { RingTensor } from '../ring/tensor.ts';
 import * as T from '../ring/tensor.ts';
 import * as L from '../sharing/linear.ts';
 import type { SecretTensor } from '../sharing/secret-tensor.ts';
-import { chebyshevPlan } from '../preprocessing/chebyshev-plan.ts';
+import { chebyshevPlan, type ChebyshevPlan } from '../preprocessing/chebyshev-plan.ts';
 import { mul } from '../protocols/beaver.ts';
 import { open } from '../protocols/open.ts';
 import type { PartyContext } from '../protocols/context.ts';
@@ -134,28 +134,23 @@ export async function chebyshevBasis(ctx: PartyContext, t: SecretTensor, scale: 
   const basis: SecretTensor[] = new Array<SecretTensor>(degree + 1);
   basis[1] = L.reshapeS(t, [size]);
   const one = 1n << BigInt(scale);
+  if (degree === 1) return { basis, scale, shape: t.shape };
+  const plan = chebyshevPlan(degree);
   // Semi-honest: every factor opened once against the dealer's basis masks (products below).
-  const shared = ctx.mode === 'semi-honest' && degree >= 2 ? await basisProducts(ctx, size, degree) : undefined;
-  for (let m = 1; m < degree;) {
-    const top = Math.min(2 * m, degree);
-    const left: SecretTensor[] = [];
-    const right: SecretTensor[] = [];
-    for (let k = m + 1; k <= top; k++) {
-      left.push(basis[m]);
-      right.push(basis[k - m]);
-    }
-    const products = shared ? await shared(basis, m) : await mul(ctx, L.concatS(left), L.concatS(right));
-    const twice = await truncate(ctx, products, scale - 1);
+  const shared = ctx.mode === 'semi-honest' ? await basisProducts(ctx, plan, size) : undefined;
+  for (const level of plan.levels) {
+    const { m, js } = level;
+    const products = shared
+      ? await shared(basis, level)
+      : await mul(ctx, L.concatS(js.map(() => basis[m])), L.concatS(js.map((j) => basis[j])));
     const parts = L.splitS(
-      twice,
-      left.map(() => [size]),
+      await truncate(ctx, products, scale - 1),
+      js.map(() => [size]),
     );
-    for (let k = m + 1; k <= top; k++) {
-      const p = parts[k - m - 1];
-      const back = 2 * m - k;
-      basis[k] = back === 0 ? L.addScalarS(ctx, p, -one) : L.subSS(p, basis[back]);
-    }
-    m = top;
+    // T_{m+j} = 2·T_m·T_j − T_{m−j} (the factor 2 absorbed into the shift; T_0 = 1).
+    js.forEach((j, i) => {
+      basis[m + j] = j === m ? L.addScalarS(ctx, parts[i], -one) : L.subSS(parts[i], basis[m - j]);
+    });
   }
   return { basis, scale, shape: t.shape };
 }
@@ -171,16 +166,14 @@ export async function chebyshevBasis(ctx: PartyContext, t: SecretTensor, scale: 
  */
 async function basisProducts(
   ctx: PartyContext,
+  plan: ChebyshevPlan,
   size: number,
-  degree: number,
-): Promise<(basis: readonly SecretTensor[], m: number) => Promise<SecretTensor>> {
-  const plan = chebyshevPlan(degree);
-  const material = await ctx.material.chebyshevMasks(size, degree);
+): Promise<(basis: readonly SecretTensor[], level: ChebyshevPlan['levels'][number]) => Promise<SecretTensor>> {
+  const material = await ctx.material.chebyshevMasks(size, plan.degree);
   const mask = new Map(plan.factors.map((j, i) => [j, material.masks[i]]));
   const product = new Map(plan.pairs.map(([m, j], i) => [`${m}:${j}`, material.products[i]]));
   const delta = new Map<number, RingTensor>();
-  return async (basis, m) => {
-    const js = plan.levels.find((l) => l.m === m)?.js ?? [];
+  return async (basis, { m, js }) => {
     const fresh = [...new Set([m, ...js])].filter((j) => !delta.has(j));
     const opened = await open(
       ctx,

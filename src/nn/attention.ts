@@ -46,6 +46,10 @@ export function emptyLayerCache(id: string, nKvHeads: number): LayerCache {
   return { id, keys: new Array(nKvHeads).fill(undefined), values: new Array(nKvHeads).fill(undefined), length: 0 };
 }
 
+/** Fixed-operand ids of head h's keys and values in a layer's cache. */
+const keyId = (cache: LayerCache, h: number): string => `${cache.id}.k${h}`;
+const valueId = (cache: LayerCache, h: number): string => `${cache.id}.v${h}`;
+
 /** The dealer material of one {@link causalAttention} call, requested ahead ({@link requestAttentionMaterial}). */
 export interface AttentionMaterial {
   readonly rows: number;
@@ -64,17 +68,17 @@ export function requestAttentionMaterial(ctx: PartyContext, cache: LayerCache, r
   const { nHeads, nKvHeads, headDim: hd } = spec;
   const heads = Array.from({ length: nKvHeads }, (_, h) => h);
   const appendMasks = requestAppendMasks(ctx, [
-    ...heads.map((h) => ({ id: `${cache.id}.k${h}`, rows, n: hd })),
-    ...heads.map((h) => ({ id: `${cache.id}.v${h}`, rows, n: hd })),
+    ...heads.map((h) => ({ id: keyId(cache, h), rows, n: hd })),
+    ...heads.map((h) => ({ id: valueId(cache, h), rows, n: hd })),
   ]);
   const m = (nHeads / nKvHeads) * rows;
   const scores = requestFixedMaterial(
     ctx,
-    heads.map((h) => ({ id: `${cache.id}.k${h}`, m, transposed: true })),
+    heads.map((h) => ({ id: keyId(cache, h), m, transposed: true })),
   );
   const values = requestFixedMaterial(
     ctx,
-    heads.map((h) => ({ id: `${cache.id}.v${h}`, m })),
+    heads.map((h) => ({ id: valueId(cache, h), m })),
   );
   return { rows, appendMasks, scores, values };
 }
@@ -125,12 +129,11 @@ export async function causalAttention(
   const appended = await appendFixed(
     ctx,
     [
-      ...heads.map((h) => ({ id: `${cache.id}.k${h}`, operand: cache.keys[h], rows: headColumns(k, h, hd) })),
-      ...heads.map((h) => ({ id: `${cache.id}.v${h}`, operand: cache.values[h], rows: headColumns(v, h, hd) })),
+      ...heads.map((h) => ({ id: keyId(cache, h), operand: cache.keys[h], rows: headColumns(k, h, hd) })),
+      ...heads.map((h) => ({ id: valueId(cache, h), operand: cache.values[h], rows: headColumns(v, h, hd) })),
     ],
     material.appendMasks,
   );
-  const [scoreMaterial, valueMaterial] = [material.scores, material.values];
   cache.keys = appended.slice(0, nKvHeads);
   cache.values = appended.slice(nKvHeads);
   cache.length = total;
@@ -140,7 +143,7 @@ export async function causalAttention(
     await fixedMatmulBatch(
       ctx,
       heads.map((h) => ({ x: groupQueries(q, h, group, hd), w: cache.keys[h] as FixedOperand, transposed: true })),
-      scoreMaterial,
+      material.scores,
     ),
   );
   // Causal mask: the row of query token t (any head) sees positions ≤ startPos + t.
@@ -161,7 +164,7 @@ export async function causalAttention(
     await fixedMatmulBatch(
       ctx,
       heads.map((h) => ({ x: perHead[h], w: cache.values[h] as FixedOperand })),
-      valueMaterial,
+      material.values,
     ),
   );
   // Back to [T, nHeads·hd]: head (h·G + g), token t ← outs[h][(g·T + t), :].

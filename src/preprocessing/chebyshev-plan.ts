@@ -10,6 +10,7 @@
  */
 
 export interface ChebyshevPlan {
+  readonly degree: number;
   /** Levels in order: the left factor m and the right factors j. */
   readonly levels: readonly { readonly m: number; readonly js: readonly number[] }[];
   /** Every factor index (left or right), ascending: the masks a_j dealt, in this order. */
@@ -31,5 +32,11 @@ export function chebyshevPlan(degree: number): ChebyshevPlan {
   }
   const factors = [...new Set(levels.flatMap(({ m, js }) => [m, ...js]))].sort((a, b) => a - b);
   const pairs = levels.flatMap(({ m, js }) => js.map((j) => [m, j] as const));
-  return { levels, factors, pairs };
+  return { degree, levels, factors, pairs };
+}
+
+/** The tensors of a `chebMasks` request in dealt order (masks, then products) split by the plan. */
+export function splitChebyshevMasks<T>(parts: readonly T[], degree: number): { masks: T[]; products: T[] } {
+  const factors = chebyshevPlan(degree).factors.length;
+  return { masks: parts.slice(0, factors), products: parts.slice(factors) };
 }

@@ -18,34 +18,55 @@ export const MAX_DIGIT_BITS = 8;
 /** Depth of the pairwise tree over `leaves` leaves (⌈log2 leaves⌉). */
 const depth = (leaves: number): number => Math.ceil(Math.log2(leaves));
 
+/** Where digit j sits: its `width`, its first `bit` in r and its first one-hot `row`. */
+export interface DigitPlace {
+  readonly width: number;
+  readonly bit: number;
+  readonly row: number;
+}
+
 /** Widths of the digits of an ℓ-bit mask (ℓ = `bits` ≥ 1), least significant first. */
 export function comparatorDigits(bits: number): readonly number[] {
-  if (!Number.isInteger(bits) || bits < 1) throw new RangeError(`comparatorDigits: bits must be a positive integer, got ${bits}`);
-  return bits < LAYOUTS.length ? LAYOUTS[bits].widths : layout(bits).widths;
+  return layoutOf(bits).places.map((p) => p.width);
+}
+
+/** The digits of an ℓ-bit mask with their bit and one-hot row offsets (dealer and parties). */
+export function digitPlaces(bits: number): readonly DigitPlace[] {
+  return layoutOf(bits).places;
 }
 
 /** One-hot rows dealt for an ℓ-bit mask: Σ_j 2^w_j. */
 export function oneHotRows(bits: number): number {
-  comparatorDigits(bits);
-  return bits < LAYOUTS.length ? LAYOUTS[bits].rows : layout(bits).rows;
+  return layoutOf(bits).rows;
 }
 
 interface Layout {
-  readonly widths: readonly number[];
+  readonly places: readonly DigitPlace[];
   readonly rows: number;
 }
 
+function layoutOf(bits: number): Layout {
+  if (!Number.isInteger(bits) || bits < 1) throw new RangeError(`comparatorDigits: bits must be a positive integer, got ${bits}`);
+  return bits < LAYOUTS.length ? LAYOUTS[bits] : layout(bits);
+}
+
 function layout(bits: number): Layout {
-  let best: Layout = { widths: [], rows: Infinity };
-  let bestDepth = Infinity;
+  let best: readonly number[] = [];
+  let bestCost = [Infinity, Infinity];
   for (let d = Math.ceil(bits / MAX_DIGIT_BITS); d <= bits; d++) {
     const base = Math.floor(bits / d);
     const widths = Array.from({ length: d }, (_, j) => base + (j < bits % d ? 1 : 0));
-    const [dep, rows] = [Math.max(1, depth(d)), widths.reduce((s, w) => s + 2 ** w, 0)];
-    if (dep < bestDepth || (dep === bestDepth && rows < best.rows)) [best, bestDepth] = [{ widths: Object.freeze(widths), rows }, dep];
+    const cost = [Math.max(1, depth(d)), widths.reduce((s, w) => s + 2 ** w, 0)];
+    if (cost[0] < bestCost[0] || (cost[0] === bestCost[0] && cost[1] < bestCost[1])) [best, bestCost] = [widths, cost];
   }
-  return best;
+  const places: DigitPlace[] = [];
+  let [bit, row] = [0, 0];
+  for (const width of best) {
+    places.push({ width, bit, row });
+    [bit, row] = [bit + width, row + 2 ** width];
+  }
+  return { places: Object.freeze(places), rows: row };
 }
 
 /** The layouts of ℓ = 1..64, computed once (the comparator asks for its layout per call). */
-const LAYOUTS: readonly Layout[] = Array.from({ length: 65 }, (_, bits) => (bits === 0 ? { widths: [], rows: 0 } : layout(bits)));
+const LAYOUTS: readonly Layout[] = Array.from({ length: 65 }, (_, bits) => (bits === 0 ? { places: [], rows: 0 } : layout(bits)));

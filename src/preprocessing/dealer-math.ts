@@ -8,7 +8,7 @@ import { Z64, type Ring } from '../ring/ring.ts';
 import type { RingTensor } from '../ring/tensor.ts';
 import { msbAndHigh } from '../ring/bit-fields.ts';
 import { matmul, mul, zeros } from '../ring/tensor.ts';
-import { comparatorDigits, oneHotRows } from './compare-digits.ts';
+import { digitPlaces, oneHotRows } from './compare-digits.ts';
 
 export function freshPrg(): Prg {
   return new Prg(randomSeed());
@@ -72,13 +72,11 @@ export function plainXorMaskedBits(size: number, bits: number, prg = freshPrg())
   const b = new BigUint64Array(size);
   const ab = new BigUint64Array(size);
   const andCoins = prg.bytes(Math.ceil(size / 4));
-  const digits = comparatorDigits(bits);
+  const places = digitPlaces(bits);
   const packed = new BigUint64Array(oneHotRows(bits) * words);
   const r32 = new Uint32Array(r.data.buffer, r.data.byteOffset, 2 * size);
   const [s32, a32, b32, ab32] = [s, a, b, ab].map((t) => new Uint32Array(t.buffer));
   const p32 = new Uint32Array(packed.buffer);
-  const rowOffsets = digits.map((_, j) => digits.slice(0, j).reduce((acc, w) => acc + 2 ** w, 0));
-  const offsets = digits.map((_, j) => digits.slice(0, j).reduce((acc, w) => acc + w, 0));
   for (let i = 0; i < size; i++) {
     s32[2 * i] = (coins[i >> 3] >>> (i & 7)) & 1;
     const ai = (andCoins[i >> 2] >>> (2 * (i & 3))) & 1;
@@ -91,10 +89,7 @@ export function plainXorMaskedBits(size: number, bits: number, prg = freshPrg())
     const col = i >>> 5;
     const lo = r32[2 * i];
     const hi = r32[2 * i + 1];
-    for (let j = 0; j < digits.length; j++) {
-      const v = digitOf(lo, hi, offsets[j], digits[j]);
-      p32[(rowOffsets[j] + v) * 2 * words + col] |= wordBit;
-    }
+    for (const { width, bit, row } of places) p32[(row + digitOf(lo, hi, bit, width)) * 2 * words + col] |= wordBit;
   }
   const vec = (data: BigUint64Array): RingTensor => ({ ring: Z64, shape: [size], data });
   return [r, rMsb, rHigh, vec(s), vec(a), vec(b), vec(ab), { ring: Z64, shape: [oneHotRows(bits), words], data: packed }];

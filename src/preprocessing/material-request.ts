@@ -28,7 +28,7 @@ import * as T from '../ring/tensor.ts';
 import type { RingTensor } from '../ring/tensor.ts';
 import * as L from '../sharing/linear.ts';
 import type { SecretTensor } from '../sharing/secret-tensor.ts';
-import { chebyshevPlan, MAX_PLAN_DEGREE } from './chebyshev-plan.ts';
+import { chebyshevPlan, MAX_PLAN_DEGREE, splitChebyshevMasks } from './chebyshev-plan.ts';
 import { oneHotRows } from './compare-digits.ts';
 import { joinElements } from './element-axis.ts';
 import type {
@@ -501,9 +501,7 @@ export abstract class DescriptorTripleSource implements TripleSource {
   }
 
   async chebyshevMasks(size: number, degree: number): Promise<ChebyshevMasks> {
-    const parts = (await this.#fetchSplit({ kind: 'chebMasks', size, degree })).parts;
-    const factors = chebyshevPlan(degree).factors.length;
-    return { masks: parts.slice(0, factors), products: parts.slice(factors) };
+    return splitChebyshevMasks((await this.#fetchSplit({ kind: 'chebMasks', size, degree })).parts, degree);
   }
 
   async randoms(size: number): Promise<SecretTensor> {

@@ -22,7 +22,7 @@
 import * as L from '../sharing/linear.ts';
 import { joinElements, sliceElements } from './element-axis.ts';
 import type { SecretTensor } from '../sharing/secret-tensor.ts';
-import { chebyshevPlan } from './chebyshev-plan.ts';
+import { splitChebyshevMasks } from './chebyshev-plan.ts';
 import type {
   ChebyshevMasks,
   FixedTriple,
@@ -236,9 +236,7 @@ export class PooledTripleSource implements TripleSource {
       const m = await this.#inner.chebyshevMasks(n, degree);
       return { size: n, tensors: [...m.masks, ...m.products] };
     });
-    const parts = (await pool.take(size)) as SecretTensor[];
-    const factors = chebyshevPlan(degree).factors.length;
-    return { masks: parts.slice(0, factors), products: parts.slice(factors) };
+    return splitChebyshevMasks((await pool.take(size)) as SecretTensor[], degree);
   }
 
   async randoms(size: number): Promise<SecretTensor> {

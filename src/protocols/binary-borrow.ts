@@ -38,7 +38,7 @@
  * (Demmler, Schneider, Zohner, NDSS 2015); digits as in CrypTFlow2 (CCS 2020); Beaver, CRYPTO 1991.
  */
 import { ProtocolAbort } from '../base/errors.ts';
-import { comparatorDigits, oneHotRows } from '../preprocessing/compare-digits.ts';
+import { comparatorDigits, digitPlaces, oneHotRows } from '../preprocessing/compare-digits.ts';
 import type { XorMaskedBits } from '../preprocessing/material.ts';
 import type { RingTensor } from '../ring/tensor.ts';
 import * as T from '../ring/tensor.ts';
@@ -134,20 +134,19 @@ export function binaryBorrowBytesPerPeer(size: number, bits: number): number {
 export async function binaryBorrow(ctx: PartyContext, c: RingTensor, m: XorMaskedBits, bits: number, size: number): Promise<SecretTensor> {
   if (ctx.mode !== 'semi-honest' || ctx.ring.limbs !== 1) throw new RangeError('binaryBorrow: semi-honest Z_2^64 only');
   const v = vectorWords(size);
-  const digits = comparatorDigits(bits);
   const own = words32(m.oneHot.share);
   if (own.length !== oneHotRows(bits) * v)
     throw new RangeError(`binaryBorrow: ${own.length / v} one-hot rows of mask digits, expected ${oneHotRows(bits)}`);
   const cRows = publicBitRows(c, bits, size);
   // Leaves, one per digit: G_j = [c_j < r_j], E_j = [c_j = r_j] from r_j's one-hot rows (local).
-  const g: Uint32Array[] = [];
-  const e: Uint32Array[] = [];
-  for (let j = 0, off = 0, row = 0; j < digits.length; row += 2 ** digits[j], off += digits[j], j++) {
-    const [gj, ej] = digitLeaves(own, row, cRows.slice(off, off + digits[j]), v);
-    g.push(gj);
-    e.push(ej);
-  }
-  return tree(ctx, g, e, m, size);
+  const leaves = digitPlaces(bits).map(({ width, bit, row }) => digitLeaves(own, row, cRows.slice(bit, bit + width), v));
+  return tree(
+    ctx,
+    leaves.map(([g]) => g),
+    leaves.map(([, e]) => e),
+    m,
+    size,
+  );
 }
 
 /**

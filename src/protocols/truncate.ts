@@ -17,7 +17,7 @@
  *    Reveals: c, uniform over the ring. Cost: 1 round, (n−1)·size·(8 or 16) bytes.
  */
 import type { RingTensor } from '../ring/tensor.ts';
-import { msbAndHigh } from '../ring/bit-fields.ts';
+import { high63, msbAndHigh } from '../ring/bit-fields.ts';
 import * as T from '../ring/tensor.ts';
 import * as L from '../sharing/linear.ts';
 import type { SecretTensor } from '../sharing/secret-tensor.ts';
@@ -105,10 +105,7 @@ function maskedHighShare64(first: boolean, c: RingTensor, rHigh: RingTensor, rMs
     if (msb) [tLo, tHi] = negate(tLo, tHi);
     [lo, hi] = add(lo, hi, tLo, tHi);
     if (first) {
-      const cLo = c32[at];
-      const cHi = c32[at + 1] & 0x7fffffff;
-      const pLo = shift >= 32 ? cHi >>> (shift - 32) : ((cLo >>> shift) | (cHi << (32 - shift))) >>> 0;
-      const pHi = shift >= 32 ? 0 : cHi >>> shift;
+      const [pLo, pHi] = high63(c32[at], c32[at + 1], shift);
       [lo, hi] = add(lo, hi, pLo, pHi);
       if (msb) [lo, hi] = add(lo, hi, kLo, kHi);
       [lo, hi] = add(lo, hi, offLo, offHi);

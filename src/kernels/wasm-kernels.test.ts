@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { randomFillSync, randomInt } from 'node:crypto';
 import type { Limbs } from './kernel-api.ts';
 import { jsKernels } from './js-kernels.ts';
-import { matmulPinned, pinMatrix, unpin, wasmKernels } from './wasm-kernels.ts';
+import { matmulPinned, pinMatrix, readPinned, SCRATCH_CHUNK_BYTES, stageMatmul, unpin, wasmKernels } from './wasm-kernels.ts';
 
 const LIMBS: Limbs[] = [1, 2];
 const SIZES = [0, 1, 2, 3, 17, 64, 1001];
@@ -181,6 +181,34 @@ test('pinned matrices survive other calls, memory growth and reuse of freed spac
   assert.throws(() => matmulPinned(2, a1, p3, 1), RangeError);
   unpin(p2);
   unpin(p3);
+});
+
+test('operands above the scratch chunk: elementwise in chunks, matmul in row blocks, pins packed in row blocks', () => {
+  for (const limbs of LIMBS) {
+    // Elementwise: chunk boundaries inside the operand, and out aliasing a.
+    const size = SCRATCH_CHUNK_BYTES / 8 / limbs + 1001;
+    const a = sample(limbs, size);
+    const b = sample(limbs, size);
+    const sum = jsKernels.add(limbs, a, b);
+    assert.deepEqual(wasmKernels.add(limbs, a, b), sum, `add limbs=${limbs} size=${size}`);
+    const aliased = a.slice();
+    assert.deepEqual(wasmKernels.add(limbs, aliased, b, aliased), sum, `add in place limbs=${limbs}`);
+    // Matmul with B above the chunk (row blocks, the last one partial) against one staged call.
+    const n = 1000;
+    const k = Math.floor((2.5 * SCRATCH_CHUNK_BYTES) / (n * limbs * 8));
+    const bm = sample(limbs, k * n);
+    for (const m of [1, 5]) {
+      const am = sample(limbs, m * k);
+      const staged = stageMatmul(limbs, am, bm, m, k, n);
+      staged.run();
+      const want = staged.result();
+      assert.deepEqual(wasmKernels.matmul(limbs, am, bm, m, k, n), want, `matmul [${m},${k}]x[${k},${n}] limbs=${limbs}`);
+      const pinned = pinMatrix(limbs, bm, k, n);
+      assert.deepEqual(matmulPinned(limbs, am, pinned, m), want, `pinned [${m},${k}]x[${k},${n}] limbs=${limbs}`);
+      if (limbs === 1) assert.deepEqual(readPinned(pinned), bm, 'pinned in row blocks reads back exactly');
+      unpin(pinned);
+    }
+  }
 });
 
 test('bad arguments are rejected', () => {

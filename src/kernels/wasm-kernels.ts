@@ -155,7 +155,15 @@ function checkDim(name: string, x: number): void {
 
 // ------------------------------------------------------------------ operations
 
-/** Elementwise op on a (and b): operands copied in, result computed in place of a, copied out. */
+/**
+ * Largest operand a call copies into wasm memory at once, in bytes: larger elementwise operands
+ * go through in chunks, larger unpinned matmul B operands in row blocks, and pins are packed in
+ * row blocks. Scratch therefore stays a few tens of MB above the pinned matrices, whatever the
+ * operand sizes (wasm memory never shrinks, so one large call would hold its scratch for good).
+ */
+export const SCRATCH_CHUNK_BYTES = 1 << 25;
+
+/** Elementwise op on a (and b): operands copied in chunk by chunk, computed in place of a, copied out. */
 function elementwise(
   limbs: Limbs,
   a: BigUint64Array,
@@ -168,11 +176,18 @@ function elementwise(
   if (a.length % limbs !== 0) throw new RangeError(`a: ${a.length} words is not a multiple of limbs=${limbs}`);
   if (b) checkWords('b', b, a.length);
   if (out) checkWords('out', out, a.length);
-  const [pa, pb] = scratch(a.byteLength, b ? b.byteLength : 0);
-  copyIn(pa, a);
-  if (b) copyIn(pb, b);
-  kernel(load(), pa, pb, a.length / limbs);
-  return copyOut(pa, a.length, out);
+  const step = Math.min(a.length, SCRATCH_CHUNK_BYTES / 8);
+  const [pa, pb] = scratch(step * 8, b ? step * 8 : 0);
+  const result = out ?? new BigUint64Array(a.length);
+  // Each chunk is read in full before its part of `out` is written, so out may alias a or b.
+  for (let off = 0; off < a.length; off += step) {
+    const end = Math.min(a.length, off + step);
+    copyIn(pa, a.subarray(off, end));
+    if (b) copyIn(pb, b.subarray(off, end));
+    kernel(load(), pa, pb, (end - off) / limbs);
+    result.set(view(pa, end - off), off);
+  }
+  return result;
 }
 
 const bitsOf = (limbs: Limbs): Bits => (limbs === 1 ? 64 : 128);
@@ -251,9 +266,19 @@ export function pinMatrix(limbs: Limbs, b: BigUint64Array, k: number, n: number)
   ensureMemory(offset + bytes);
   pinned.splice(index, 0, block);
   try {
-    const [pb] = scratch(b.byteLength);
-    copyIn(pb, b);
-    load()[`pack${bitsOf(limbs)}`](pb, offset, k, n);
+    // Row blocks of B are packed in scratch and their panel rows copied into place (panel p holds
+    // rows 0..k-1 of its columns at offset + p·k·64, 64 bytes per row).
+    const panels = Math.ceil((n * limbs) / 8);
+    const rows = Math.max(1, Math.min(k, Math.floor(SCRATCH_CHUNK_BYTES / Math.max(1, n * limbs * 8))));
+    const [pb, pp] = scratch(rows * n * limbs * 8, packedBytes(limbs, rows, n));
+    const memory = new Uint8Array(load().memory.buffer);
+    for (let t0 = 0; t0 < k; t0 += rows) {
+      const kc = Math.min(rows, k - t0);
+      copyIn(pb, b.subarray(t0 * n * limbs, (t0 + kc) * n * limbs));
+      load()[`pack${bitsOf(limbs)}`](pb, pp, kc, n);
+      if (kc === k) memory.copyWithin(offset, pp, pp + bytes);
+      else for (let p = 0; p < panels; p++) memory.copyWithin(offset + (p * k + t0) * 64, pp + p * kc * 64, pp + (p + 1) * kc * 64);
+    }
   } catch (err) {
     pinned.splice(pinned.indexOf(block), 1); // no half-pinned block on failure
     throw err;
@@ -304,6 +329,46 @@ export function unpin(b: PinnedMatrix): void {
   pinned.splice(index, 1);
 }
 
+/**
+ * C = A·B for a B larger than {@link SCRATCH_CHUNK_BYTES}: C = Σ_blocks A[:, rows]·B[rows, :],
+ * each block's product added into C in wasm memory (mod 2^64 / 2^128, so exact). The same
+ * multiplications as one call, plus copying A's column blocks.
+ */
+function matmulRowBlocks(limbs: Limbs, a: BigUint64Array, b: BigUint64Array, m: number, k: number, n: number): BigUint64Array {
+  checkLimbs(limbs);
+  checkDim('m', m);
+  checkDim('k', k);
+  checkDim('n', n);
+  checkWords('a', a, m * k * limbs);
+  checkWords('b', b, k * n * limbs);
+  const bits = bitsOf(limbs);
+  const ex = load();
+  const rows = Math.max(1, Math.floor(SCRATCH_CHUNK_BYTES / (n * limbs * 8)));
+  const packed = m >= PACK_MIN_ROWS;
+  const words = m * n * limbs;
+  const [pa, pb, pp, pc, pt] = scratch(
+    m * rows * limbs * 8,
+    rows * n * limbs * 8,
+    packed ? packedBytes(limbs, rows, n) : 0,
+    words * 8,
+    words * 8,
+  );
+  view(pc, words).fill(0n);
+  const aBlock = new BigUint64Array(m * rows * limbs);
+  for (let t0 = 0; t0 < k; t0 += rows) {
+    const kc = Math.min(rows, k - t0);
+    for (let i = 0; i < m; i++) aBlock.set(a.subarray((i * k + t0) * limbs, (i * k + t0 + kc) * limbs), i * kc * limbs);
+    copyIn(pa, aBlock.subarray(0, m * kc * limbs));
+    copyIn(pb, b.subarray(t0 * n * limbs, (t0 + kc) * n * limbs));
+    if (packed) {
+      ex[`pack${bits}`](pb, pp, kc, n);
+      ex[`matmul${bits}Packed`](pa, pp, pt, m, kc, n);
+    } else ex[`matmul${bits}`](pa, pb, pt, m, kc, n);
+    ex[`add${bits}`](pc, pt, pc, m * n);
+  }
+  return copyOut(pc, words);
+}
+
 export const wasmKernels: RingKernels = Object.freeze({
   name: 'wasm-simd',
   add: binary('add'),
@@ -320,6 +385,7 @@ export const wasmKernels: RingKernels = Object.freeze({
     );
   },
   matmul(limbs: Limbs, a: BigUint64Array, b: BigUint64Array, m: number, k: number, n: number): BigUint64Array {
+    if (b.byteLength > SCRATCH_CHUNK_BYTES && k > 1) return matmulRowBlocks(limbs, a, b, m, k, n);
     const staged = stageMatmul(limbs, a, b, m, k, n);
     staged.run();
     return staged.result();

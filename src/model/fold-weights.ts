@@ -42,16 +42,34 @@ export function foldedShapes(c: ModelConfig): FoldedTensor[] {
   return out;
 }
 
-/** Folded float values in the order of {@link foldedShapes}. */
-export function foldWeights(c: ModelConfig, w: ModelWeights): Float64Array[] {
+/**
+ * Rows [start, end) of one folded tensor (a vector is a single row), computed when called: the
+ * owner brings the weights in a block of rows at a time and so never holds a whole folded copy
+ * (GPT-2-small's would be 1 GB of Float64). Every fold is row-local, so any row range is exact.
+ */
+export type FoldRows = (start: number, end: number) => Float64Array;
+
+/** The folded tensors in the order of {@link foldedShapes}. */
+export type FoldedWeights = readonly FoldRows[];
+
+export function foldWeights(c: ModelConfig, w: ModelWeights): FoldedWeights {
   return w.arch === 'llama' ? foldLlama(c, w) : foldGpt2(c, w);
 }
 
-/** diag(γ)·W for W [in, out] and γ [in] (a copy of W when γ is undefined). */
-function scaleRows(w: FloatTensor, gamma: FloatTensor | undefined): Float64Array {
-  const [rows, cols] = w.shape;
-  const out = Float64Array.from(w.data);
-  if (gamma) for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) out[i * cols + j] *= gamma.data[i];
+/** All rows of a folded tensor of `rows` rows. */
+export const foldAll = (fold: FoldRows, spec: FoldedTensor): Float64Array => fold(0, spec.kind === 'matrix' ? spec.shape[0] : 1);
+
+/** Rows [start, end) of W [rows, cols] (a copy). */
+function rowsOf(w: FloatTensor, start: number, end: number): Float64Array {
+  const cols = w.shape[1];
+  return Float64Array.from(w.data.subarray(start * cols, end * cols));
+}
+
+/** Rows [start, end) of diag(γ)·W for W [in, out] and γ [in] (rows of W when γ is undefined). */
+function scaleRows(w: FloatTensor, gamma: FloatTensor | undefined, start: number, end: number): Float64Array {
+  const cols = w.shape[1];
+  const out = rowsOf(w, start, end);
+  if (gamma) for (let i = start; i < end; i++) for (let j = 0; j < cols; j++) out[(i - start) * cols + j] *= gamma.data[i];
   return out;
 }
 
@@ -67,7 +85,7 @@ function concatColumns(parts: readonly { data: Float64Array; cols: number }[], r
   return out;
 }
 
-/** β·W (+ b) for β [in], W [in, out]. */
+/** β·W (+ b) for β [in], W [in, out]: a vector, so the row range is its one row. */
 function biasThrough(beta: FloatTensor, w: FloatTensor, b: FloatTensor | undefined): Float64Array {
   const [rows, cols] = w.shape;
   const out = b ? Float64Array.from(b.data) : new Float64Array(cols);
@@ -75,57 +93,70 @@ function biasThrough(beta: FloatTensor, w: FloatTensor, b: FloatTensor | undefin
   return out;
 }
 
-function foldLlama(c: ModelConfig, w: LlamaWeights): Float64Array[] {
-  const d = c.dim;
+/** A vector tensor as its one row. */
+const whole =
+  (make: () => Float64Array): FoldRows =>
+  () =>
+    make();
+
+/** Multiplies the first `width` columns of every row of x [·, cols] by s, in place. */
+function scaleColumns(x: Float64Array, cols: number, width: number, s: number): Float64Array {
+  for (let i = 0; i < x.length / cols; i++) for (let j = 0; j < width; j++) x[i * cols + j] *= s;
+  return x;
+}
+
+function foldLlama(c: ModelConfig, w: LlamaWeights): FoldedWeights {
   const qScale = 1 / Math.sqrt(c.headDim);
-  const out: Float64Array[] = [Float64Array.from(w.tokenEmbedding.data)];
+  const q = c.nHeads * c.headDim;
+  const kv = c.nKvHeads * c.headDim;
+  const out: FoldRows[] = [(s, e) => rowsOf(w.tokenEmbedding, s, e)];
   for (const layer of w.layers) {
-    const q = scaleRows(layer.wq, layer.attnNorm).map((x) => x * qScale);
-    const k = scaleRows(layer.wk, layer.attnNorm);
-    const v = scaleRows(layer.wv, layer.attnNorm);
-    const kv = c.nKvHeads * c.headDim;
     out.push(
-      concatColumns(
-        [
-          { data: q, cols: c.nHeads * c.headDim },
-          { data: k, cols: kv },
-          { data: v, cols: kv },
-        ],
-        d,
-      ),
+      (s, e) =>
+        concatColumns(
+          [
+            { data: scaleColumns(scaleRows(layer.wq, layer.attnNorm, s, e), q, q, qScale), cols: q },
+            { data: scaleRows(layer.wk, layer.attnNorm, s, e), cols: kv },
+            { data: scaleRows(layer.wv, layer.attnNorm, s, e), cols: kv },
+          ],
+          e - s,
+        ),
+      (s, e) => rowsOf(layer.wo, s, e),
+      (s, e) =>
+        concatColumns(
+          [
+            { data: scaleRows(layer.w1, layer.ffnNorm, s, e), cols: c.hiddenDim },
+            { data: scaleRows(layer.w3, layer.ffnNorm, s, e), cols: c.hiddenDim },
+          ],
+          e - s,
+        ),
+      (s, e) => rowsOf(layer.w2, s, e),
     );
-    out.push(Float64Array.from(layer.wo.data));
-    const w1 = scaleRows(layer.w1, layer.ffnNorm);
-    const w3 = scaleRows(layer.w3, layer.ffnNorm);
-    out.push(
-      concatColumns(
-        [
-          { data: w1, cols: c.hiddenDim },
-          { data: w3, cols: c.hiddenDim },
-        ],
-        d,
-      ),
-    );
-    out.push(Float64Array.from(layer.w2.data));
   }
-  out.push(scaleRows(w.lmHead, w.finalNorm));
+  out.push((s, e) => scaleRows(w.lmHead, w.finalNorm, s, e));
   return out;
 }
 
-function foldGpt2(c: ModelConfig, w: Gpt2Weights): Float64Array[] {
+function foldGpt2(c: ModelConfig, w: Gpt2Weights): FoldedWeights {
   const d = c.dim;
   const qScale = 1 / Math.sqrt(c.headDim);
-  const out: Float64Array[] = [Float64Array.from(w.tokenEmbedding.data), Float64Array.from(w.positionEmbedding.data)];
+  const vector = (t: FloatTensor): FoldRows => whole(() => Float64Array.from(t.data));
+  const out: FoldRows[] = [(s, e) => rowsOf(w.tokenEmbedding, s, e), (s, e) => rowsOf(w.positionEmbedding, s, e)];
   for (const layer of w.layers) {
-    const wqkv = scaleRows(layer.qkvWeight, layer.ln1Weight);
-    const bqkv = biasThrough(layer.ln1Bias, layer.qkvWeight, layer.qkvBias);
-    for (let i = 0; i < d; i++) for (let j = 0; j < d; j++) wqkv[i * 3 * d + j] *= qScale;
-    for (let j = 0; j < d; j++) bqkv[j] *= qScale;
-    out.push(wqkv, bqkv);
-    out.push(Float64Array.from(layer.projWeight.data), Float64Array.from(layer.projBias.data));
-    out.push(scaleRows(layer.fcWeight, layer.ln2Weight), biasThrough(layer.ln2Bias, layer.fcWeight, layer.fcBias));
-    out.push(Float64Array.from(layer.fcProjWeight.data), Float64Array.from(layer.fcProjBias.data));
+    out.push(
+      (s, e) => scaleColumns(scaleRows(layer.qkvWeight, layer.ln1Weight, s, e), 3 * d, d, qScale),
+      whole(() => scaleColumns(biasThrough(layer.ln1Bias, layer.qkvWeight, layer.qkvBias), 3 * d, d, qScale)),
+      (s, e) => rowsOf(layer.projWeight, s, e),
+      vector(layer.projBias),
+      (s, e) => scaleRows(layer.fcWeight, layer.ln2Weight, s, e),
+      whole(() => biasThrough(layer.ln2Bias, layer.fcWeight, layer.fcBias)),
+      (s, e) => rowsOf(layer.fcProjWeight, s, e),
+      vector(layer.fcProjBias),
+    );
   }
-  out.push(scaleRows(w.lmHead, w.finalNormWeight), biasThrough(w.finalNormBias, w.lmHead, undefined));
+  out.push(
+    (s, e) => scaleRows(w.lmHead, w.finalNormWeight, s, e),
+    whole(() => biasThrough(w.finalNormBias, w.lmHead, undefined)),
+  );
   return out;
 }

@@ -1,16 +1,26 @@
 /**
  * Bringing the model's weights into MPC, from one of two sources:
  * - {@link loadSecureModel}: an owner party folds and encodes the weights and inputs them
- *   (protocols/input.ts, one round for all tensors);
+ *   (protocols/input.ts);
  * - {@link loadSecureModelFromShares}: the enclave service dealt every party an additive share of
- *   the folded, encoded weights; the shares become MACed inputs with `inputShared` (one round).
- * Then every matrix is prepared as a fixed operand (one round): masked and opened once for the
- * whole session. Other parties only need the config.
+ *   the folded, encoded weights; the shares become MACed inputs with `inputShared`.
+ * Every matrix is prepared as a fixed operand: masked and opened once for the whole session.
+ * Both go block by block ({@link weightBlocks}: one input round and one opening round per group
+ * of ≤ {@link WEIGHT_BLOCK_ELEMENTS} elements, large matrices by rows), so the memory the setup
+ * needs above the prepared model is one group's copies. Other parties only need the config.
  */
 import type { ModelConfig } from '../formats/model-spec.ts';
 import type { SecureLinear } from '../nn/linear.ts';
 import type { PartyContext } from '../protocols/context.ts';
-import { pinFixed, prepareFixed, releaseFixed, type FixedOperand } from '../protocols/fixed-operand.ts';
+import {
+  beginFixed,
+  finishFixed,
+  openFixedRows,
+  pinFixed,
+  releaseFixed,
+  type FixedInProgress,
+  type FixedOperand,
+} from '../protocols/fixed-operand.ts';
 import { input, inputShared } from '../protocols/input.ts';
 import { encode } from '../ring/fixed-point.ts';
 import { Z64 } from '../ring/ring.ts';
@@ -18,7 +28,7 @@ import * as T from '../ring/tensor.ts';
 import type { RingTensor } from '../ring/tensor.ts';
 import * as L from '../sharing/linear.ts';
 import type { SecretTensor } from '../sharing/secret-tensor.ts';
-import { foldedShapes, type FoldedTensor } from './fold-weights.ts';
+import { foldedShapes, type FoldedTensor, type FoldedWeights } from './fold-weights.ts';
 
 export interface SecureLayer {
   readonly wqkv: SecureLinear;
@@ -31,66 +41,80 @@ export interface SecureLayer {
 
 export interface SecureModel {
   readonly config: ModelConfig;
-  /** Token table [vocab, d] as a fixed operand (secret ids) ... */
+  /** Token table [vocab, d] as a fixed operand (secret ids: a product; public ids: rows of D and B). */
   readonly embedding: FixedOperand;
-  /** ... and as plain shares (public ids). */
-  readonly embeddingShares: SecretTensor;
-  /** GPT-2 learned positions [maxSeqLen, d]. */
-  readonly positions: SecretTensor | undefined;
+  /** GPT-2 learned positions [maxSeqLen, d] (public positions: rows of D and B). */
+  readonly positions: FixedOperand | undefined;
   readonly layers: readonly SecureLayer[];
   readonly lmHead: SecureLinear;
 }
 
-/** The shares W = D + B of a fixed operand (party 0 adds the public D). */
-export function operandShares(ctx: PartyContext, w: FixedOperand): SecretTensor {
-  return L.addSP(ctx, w.mask, w.opened);
+/**
+ * Weights are brought in blocks of at most this many elements: a group of whole tensors, or rows
+ * of a larger matrix. Each block costs an input round and an opening round; its transient copies
+ * (≈ 6 × 8 bytes per element) bound the memory the setup needs above the prepared model.
+ */
+export const WEIGHT_BLOCK_ELEMENTS = 1 << 22;
+
+/** Rows [start, end) of folded tensor `index` (a vector is one row). */
+export interface WeightBlock {
+  readonly index: number;
+  readonly start: number;
+  readonly end: number;
+  /** [end − start, cols] for matrices; the vector's shape for vectors. */
+  readonly shape: readonly number[];
 }
 
-/** Tensors are brought in groups of at most this many elements (a larger tensor is a group of its own). */
-export const WEIGHT_GROUP_ELEMENTS = 1 << 24;
-
-/** Consecutive groups of spec indices, each of at most WEIGHT_GROUP_ELEMENTS elements (or one tensor). */
-function weightGroups(specs: readonly FoldedTensor[]): number[][] {
-  const groups: number[][] = [];
-  let current: number[] = [];
+/** Consecutive blocks of at most WEIGHT_BLOCK_ELEMENTS elements (a single row may exceed it), grouped likewise. */
+export function weightBlocks(specs: readonly FoldedTensor[], limit = WEIGHT_BLOCK_ELEMENTS): WeightBlock[][] {
+  const groups: WeightBlock[][] = [];
+  let current: WeightBlock[] = [];
   let size = 0;
-  specs.forEach((s, i) => {
-    const n = T.sizeOf(s.shape);
-    if (current.length > 0 && size + n > WEIGHT_GROUP_ELEMENTS) {
+  const add = (b: WeightBlock): void => {
+    const n = T.sizeOf(b.shape);
+    if (current.length > 0 && size + n > limit) {
       groups.push(current);
       current = [];
       size = 0;
     }
-    current.push(i);
+    current.push(b);
     size += n;
+  };
+  specs.forEach((s, index) => {
+    if (s.kind !== 'matrix') return add({ index, start: 0, end: 1, shape: s.shape });
+    const [k, n] = s.shape;
+    const step = Math.max(1, Math.floor(limit / n));
+    for (let start = 0; start < k; start += step) {
+      const end = Math.min(k, start + step);
+      add({ index, start, end, shape: [end - start, n] });
+    }
   });
   if (current.length > 0) groups.push(current);
   return groups;
 }
 
 /**
- * Inputs the folded weights from `owner` (who passes `folded`, in foldedShapes order) and
- * prepares the fixed operands: per group of tensors (see {@link WEIGHT_GROUP_ELEMENTS}) one input
- * round and one fixed-operand round, so the transient memory is bounded by a group, not the model.
+ * Inputs the folded weights from `owner` (who passes `folded`, in foldedShapes order; each block
+ * of rows is folded and encoded only when it is brought in) and prepares the fixed operands.
  */
 export async function loadSecureModel(
   ctx: PartyContext,
   config: ModelConfig,
   owner: number,
-  folded: readonly Float64Array[] | undefined,
+  folded: FoldedWeights | undefined,
   o: LoadOptions = {},
 ): Promise<SecureModel> {
   const specs = foldedShapes(config);
   if (ctx.id === owner && (!folded || folded.length !== specs.length)) {
     throw new RangeError(`loadSecureModel: the owner must pass ${specs.length} folded tensors`);
   }
-  return assembleSecureModel(ctx, config, o, (group) =>
+  return assembleSecureModel(ctx, config, o, (blocks) =>
     input(
       ctx,
-      group.map((i) => ({
+      blocks.map((b) => ({
         owner,
-        shape: specs[i].shape,
-        value: ctx.id === owner ? encode(ctx.ring, specs[i].shape, (folded as Float64Array[])[i], ctx.scaleBits) : undefined,
+        shape: b.shape,
+        value: ctx.id === owner ? encode(ctx.ring, b.shape, (folded as FoldedWeights)[b.index](b.start, b.end), ctx.scaleBits) : undefined,
       })),
     ),
   );
@@ -98,8 +122,8 @@ export async function loadSecureModel(
 
 /**
  * Turns this party's additive shares of the folded, encoded weights (Z_2^64, in foldedShapes
- * order; e.g. from the enclave service) into the secure model: per group of tensors one
- * `inputShared` round and one fixed-operand round. Shapes are checked against the config.
+ * order; e.g. from the enclave service) into the secure model: per block one `inputShared`
+ * round and one fixed-operand round. Shapes are checked against the config.
  */
 export async function loadSecureModelFromShares(
   ctx: PartyContext,
@@ -114,21 +138,18 @@ export async function loadSecureModelFromShares(
     if (shares[i].shape.join('x') !== s.shape.join('x'))
       throw new RangeError(`loadSecureModelFromShares: ${s.name} has shape [${shares[i].shape}], expected [${s.shape}]`);
   });
-  return assembleSecureModel(ctx, config, o, async (group) => {
-    const total = group.reduce((n, i) => n + T.sizeOf(specs[i].shape), 0);
+  return assembleSecureModel(ctx, config, o, async (blocks) => {
+    const width = (b: WeightBlock): number => T.sizeOf(b.shape) / (b.end - b.start);
     const joined = await inputShared(
       ctx,
-      T.reshape(
-        T.concatFlat(
-          Z64,
-          group.map((i) => shares[i]),
-        ),
-        [total],
+      T.concatFlat(
+        Z64,
+        blocks.map((b) => T.sliceFlat(shares[b.index], b.start * width(b), b.end * width(b))),
       ),
     );
     return L.splitS(
       joined,
-      group.map((i) => specs[i].shape),
+      blocks.map((b) => b.shape),
     );
   });
 }
@@ -141,33 +162,45 @@ export interface LoadOptions {
    * must {@link releaseSecureModel} when the session ends.
    */
   readonly pin?: boolean;
+  /** Elements per block group (default {@link WEIGHT_BLOCK_ELEMENTS}); smaller bounds memory tighter at more rounds. */
+  readonly blockElements?: number;
 }
 
 /** Names of the matrices {@link LoadOptions.pin} pins: all but the token and position tables. */
 const pinned = (name: string): boolean => name !== 'embedding' && name !== 'positions';
 
-/** Brings the weights in group by group (`share` makes one group's secret tensors) and builds the model. */
+/** Brings the weights in block group by block group (`share` makes one group's secret tensors) and builds the model. */
 async function assembleSecureModel(
   ctx: PartyContext,
   config: ModelConfig,
   o: LoadOptions,
-  share: (group: number[]) => Promise<SecretTensor[]>,
+  share: (blocks: WeightBlock[]) => Promise<SecretTensor[]>,
 ): Promise<SecureModel> {
+  const limit = o.blockElements ?? WEIGHT_BLOCK_ELEMENTS;
+  if (!Number.isSafeInteger(limit) || limit < 1) throw new RangeError(`blockElements: expected an integer ≥ 1, got ${limit}`);
   const specs = foldedShapes(config);
   const byName = new Map<string, SecretTensor>();
   const op = new Map<string, FixedOperand>();
+  const started = new Map<number, FixedInProgress>();
   try {
-    for (const group of weightGroups(specs)) {
+    for (const group of weightBlocks(specs, limit)) {
       const shared = await share(group);
-      const matrices = group.map((i, j) => ({ spec: specs[i], w: shared[j] })).filter((x) => x.spec.kind === 'matrix');
-      for (const [j, i] of group.entries()) if (specs[i].kind !== 'matrix') byName.set(specs[i].name, shared[j]);
-      const operands = await prepareFixed(
-        ctx,
-        matrices.map((m) => ({ id: `w.${m.spec.name}`, w: m.w })),
-      );
-      matrices.forEach((m, k) =>
-        op.set(m.spec.name, o.pin && pinned(m.spec.name) ? pinFixed(ctx, operands[k], { resident: true }) : operands[k]),
-      );
+      const rows: { operand: FixedInProgress; start: number; w: SecretTensor }[] = [];
+      group.forEach((b, j) => {
+        const spec = specs[b.index];
+        if (spec.kind !== 'matrix') return byName.set(spec.name, shared[j]);
+        let operand = started.get(b.index);
+        if (!operand) started.set(b.index, (operand = beginFixed(ctx, `w.${spec.name}`, spec.shape[0], spec.shape[1])));
+        rows.push({ operand, start: b.start, w: shared[j] });
+      });
+      await openFixedRows(ctx, rows);
+      for (const [index, p] of started) {
+        if (p.rows < p.shape[0]) continue;
+        started.delete(index);
+        const name = specs[index].name;
+        const w = await finishFixed(p);
+        op.set(name, o.pin && pinned(name) ? pinFixed(ctx, w, { resident: true }) : w);
+      }
     }
   } catch (e) {
     // Pins of groups prepared before the failure would otherwise stay in the kernels' memory.
@@ -188,12 +221,10 @@ async function assembleSecureModel(
         }
       : { wqkv: lin(`${p}.wqkv`), wo: lin(`${p}.wo`), up: lin(`${p}.w13`), down: lin(`${p}.w2`) };
   });
-  const embedding = op.get('embedding') as FixedOperand;
   return {
     config,
-    embedding,
-    embeddingShares: operandShares(ctx, embedding),
-    positions: gpt2 ? operandShares(ctx, op.get('positions') as FixedOperand) : undefined,
+    embedding: op.get('embedding') as FixedOperand,
+    positions: gpt2 ? op.get('positions') : undefined,
     layers,
     lmHead: lin('lmHead', gpt2 ? 'lmHeadBias' : undefined),
   };

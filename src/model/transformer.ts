@@ -57,12 +57,13 @@ export async function forward(
   }
   let x =
     tokens.kind === 'public'
-      ? embedPublic(model.embeddingShares, tokens.ids)
+      ? embedPublic(ctx, model.embedding, tokens.ids)
       : await phase(ctx, 'embedding', () => embedSecret(ctx, tokens.onehot, model.embedding));
   if (model.positions)
     x = L.addSS(
       x,
       embedPublic(
+        ctx,
         model.positions,
         Array.from({ length: count }, (_, t) => cache.length + t),
       ),

@@ -98,13 +98,64 @@ export const fixedMatmulBytes = (ctx: Pick<PartyContext, 'n' | 'ring' | 'mode'>,
 
 /** Prepares several fixed operands in one round. `ids` must be unique within the session. */
 export async function prepareFixed(ctx: PartyContext, items: readonly { id: string; w: SecretTensor }[]): Promise<FixedOperand[]> {
-  // Requests issued together (in order), so the dealer's round trips overlap.
-  const masks = await Promise.all(items.map(({ id, w }) => ctx.material.fixedMask(id, w.shape[0], w.shape[1])));
-  const opened = await open(
+  const started = items.map(({ id, w }) => beginFixed(ctx, id, w.shape[0], w.shape[1]));
+  await openFixedRows(
     ctx,
-    items.map(({ w }, i) => L.subSS(w, masks[i])),
+    items.map(({ w }, i) => ({ operand: started[i], start: 0, w })),
   );
-  return items.map(({ id, w }, i) => ({ id, shape: [w.shape[0], w.shape[1]], opened: opened[i], mask: masks[i] }));
+  return Promise.all(started.map(finishFixed));
+}
+
+/**
+ * A fixed operand prepared a block of rows at a time ({@link beginFixed}, then
+ * {@link openFixedRows} until every row is open, then {@link finishFixed}), so a large W never
+ * has to exist as whole secret shares next to D: the transient memory is one block. Same
+ * openings, bytes and security as {@link prepareFixed}; one round per openFixedRows call.
+ */
+export interface FixedInProgress {
+  readonly id: string;
+  readonly shape: readonly [number, number];
+  readonly mask: Promise<SecretTensor>;
+  /** D, filled in row order. */
+  readonly opened: RingTensor;
+  /** Rows of D opened so far. */
+  rows: number;
+}
+
+/** Requests B for a [k, n] operand (synchronously, so requests keep the caller's order). */
+export function beginFixed(ctx: PartyContext, id: string, k: number, n: number): FixedInProgress {
+  return { id, shape: [k, n], mask: ctx.material.fixedMask(id, k, n), opened: T.zeros(ctx.ring, [k, n]), rows: 0 };
+}
+
+/** Opens D for blocks of rows of operands in progress, in one round; each block must continue its operand's rows. */
+export async function openFixedRows(
+  ctx: PartyContext,
+  blocks: readonly { operand: FixedInProgress; start: number; w: SecretTensor }[],
+): Promise<void> {
+  const masks = await Promise.all(blocks.map((b) => b.operand.mask));
+  const next = new Map<FixedInProgress, number>();
+  const masked = blocks.map(({ operand: p, start, w }, i) => {
+    const [k, n] = p.shape;
+    const rows = w.shape[0];
+    const at = next.get(p) ?? p.rows;
+    if (start !== at || w.shape.length !== 2 || w.shape[1] !== n || start + rows > k)
+      throw new RangeError(
+        `fixed operand ${p.id} [${k},${n}]: block of shape [${w.shape}] at row ${start}, expected rows from ${at} of width ${n}`,
+      );
+    next.set(p, start + rows);
+    return L.subSS(w, L.reshapeS(L.sliceS(masks[i], start * n, (start + rows) * n), [rows, n]));
+  });
+  const opened = await open(ctx, masked);
+  blocks.forEach(({ operand: p, start }, i) => {
+    p.opened.data.set(opened[i].data, start * p.shape[1] * ctx.ring.limbs);
+    p.rows = start + blocks[i].w.shape[0];
+  });
+}
+
+/** The prepared operand, once all its rows are open. */
+export async function finishFixed(p: FixedInProgress): Promise<FixedOperand> {
+  if (p.rows !== p.shape[0]) throw new RangeError(`fixed operand ${p.id}: ${p.rows} of ${p.shape[0]} rows opened`);
+  return { id: p.id, shape: p.shape, opened: p.opened, mask: await p.mask };
 }
 
 /**

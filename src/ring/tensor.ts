@@ -202,6 +202,14 @@ export function splitFlat(t: RingTensor, shapes: readonly (readonly number[])[])
 }
 
 /** Elements [start, end) of the flattened tensor, as a 1-D tensor (a view of t's words: no copy). */
+/** out[i] = t[index[i]] over the flattened tensor (a public re-arrangement), with shape `shape`. */
+export function gather(t: RingTensor, index: ArrayLike<number>, shape: readonly number[]): RingTensor {
+  const l = t.ring.limbs;
+  const out = zeros(t.ring, shape);
+  for (let i = 0; i < index.length; i++) for (let w = 0; w < l; w++) out.data[i * l + w] = t.data[index[i] * l + w];
+  return out;
+}
+
 export function sliceFlat(t: RingTensor, start: number, end: number): RingTensor {
   const l = t.ring.limbs;
   return { ring: t.ring, shape: [end - start], data: t.data.subarray(start * l, end * l) };

@@ -122,11 +122,5 @@ export function sliceS(x: SecretTensor, start: number, end: number): SecretTenso
 
 /** out[i] = x[index[i]] over the flattened tensor (a public re-arrangement), with shape `shape`. */
 export function gatherS(x: SecretTensor, index: ArrayLike<number>, shape: readonly number[]): SecretTensor {
-  const pick = (t: RingTensor): RingTensor => {
-    const l = t.ring.limbs;
-    const out = T.zeros(t.ring, shape);
-    for (let i = 0; i < index.length; i++) for (let w = 0; w < l; w++) out.data[i * l + w] = t.data[index[i] * l + w];
-    return out;
-  };
-  return make(shape, pick(x.share), x.mac && pick(x.mac));
+  return make(shape, T.gather(x.share, index, shape), x.mac && T.gather(x.mac, index, shape));
 }

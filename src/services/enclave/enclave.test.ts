@@ -19,7 +19,7 @@ import { loadModel } from '../../formats/load-model.ts';
 import { encryptModel } from '../../kms/envelope.ts';
 import { AwsKmsAdapter, createKmsHttpsServer, mtlsTransport } from '../../kms/aws.ts';
 import { KeyReleaseDenied, LocalKms } from '../../kms/kms.ts';
-import { foldedShapes, foldWeights } from '../../model/fold-weights.ts';
+import { foldedShapes, foldAll, foldWeights } from '../../model/fold-weights.ts';
 import { encode } from '../../ring/fixed-point.ts';
 import { Z64 } from '../../ring/ring.ts';
 import { add } from '../../ring/tensor.ts';
@@ -103,7 +103,7 @@ describe('enclave service', () => {
     assert.ok(got.every((g) => g.evidence.valid && g.evidence.details?.insecureDev === true));
     const plain = loadModel(modelDir);
     const specs = foldedShapes(plain.config);
-    const want = foldWeights(plain.config, plain.weights).map((w, i) => encode(Z64, specs[i].shape, w, 16));
+    const want = foldWeights(plain.config, plain.weights).map((fold, i) => encode(Z64, specs[i].shape, foldAll(fold, specs[i]), 16));
     want.forEach((w, i) => {
       const sum = got.map((g) => g.shares[i]).reduce((a, b) => add(a, b));
       assert.deepEqual(sum.data, w.data, `tensor ${specs[i].name}`);

@@ -18,7 +18,7 @@ import { loadHfCheckpointFiles } from '../../formats/hf-checkpoint.ts';
 import type { ModelConfig } from '../../formats/model-spec.ts';
 import { decryptModel, inspectEncryptedModel, unpackDirectory } from '../../kms/envelope.ts';
 import { openForRecipient, type Kms } from '../../kms/kms.ts';
-import { foldedShapes, foldWeights } from '../../model/fold-weights.ts';
+import { foldedShapes, foldAll, foldWeights } from '../../model/fold-weights.ts';
 import { encode } from '../../ring/fixed-point.ts';
 import { Z64 } from '../../ring/ring.ts';
 import type { RingTensor } from '../../ring/tensor.ts';
@@ -61,6 +61,8 @@ export async function releaseModel(o: ReleaseOptions): Promise<ReleasedModel> {
   }
   const model = loadHfCheckpointFiles(unpackDirectory(payload), `enclave:${header.source.name}`);
   const specs = foldedShapes(model.config);
-  const weights = foldWeights(model.config, model.weights).map((w, i) => encode(Z64, specs[i].shape, w, o.scaleBits));
+  const weights = foldWeights(model.config, model.weights).map((fold, i) =>
+    encode(Z64, specs[i].shape, foldAll(fold, specs[i]), o.scaleBits),
+  );
   return { config: model.config, weights, sha256: header.source.sha256, keyId: header.keyId };
 }

@@ -4,7 +4,17 @@ import assert from 'node:assert/strict';
 import { randomFillSync, randomInt } from 'node:crypto';
 import type { Limbs } from './kernel-api.ts';
 import { jsKernels } from './js-kernels.ts';
-import { matmulPinned, pinMatrix, readPinned, SCRATCH_CHUNK_BYTES, stageMatmul, unpin, wasmKernels } from './wasm-kernels.ts';
+import {
+  matmulPinned,
+  pinMatrix,
+  readPinned,
+  reservePinned,
+  SCRATCH_CHUNK_BYTES,
+  stageMatmul,
+  unpin,
+  wasmKernels,
+  writePinnedRows,
+} from './wasm-kernels.ts';
 
 const LIMBS: Limbs[] = [1, 2];
 const SIZES = [0, 1, 2, 3, 17, 64, 1001];
@@ -207,6 +217,28 @@ test('operands above the scratch chunk: elementwise in chunks, matmul in row blo
       assert.deepEqual(matmulPinned(limbs, am, pinned, m), want, `pinned [${m},${k}]x[${k},${n}] limbs=${limbs}`);
       if (limbs === 1) assert.deepEqual(readPinned(pinned), bm, 'pinned in row blocks reads back exactly');
       unpin(pinned);
+    }
+  }
+});
+
+test('a reserved pin filled in uneven row blocks (any order) equals the matrix pinned at once', () => {
+  for (const limbs of LIMBS) {
+    for (const [k, n] of [
+      [7, 3],
+      [10, 17],
+      [33, 9],
+    ]) {
+      const b = sample(limbs, k * n);
+      const a = sample(limbs, 5 * k);
+      const block = reservePinned(limbs, k, n);
+      const cuts = [0, 1, 4, Math.floor(k / 2), k].filter((c, i, xs) => c <= k && (i === 0 || c > xs[i - 1]));
+      for (let i = cuts.length - 2; i >= 0; i--) writePinnedRows(block, cuts[i], b.subarray(cuts[i] * n * limbs, cuts[i + 1] * n * limbs));
+      assert.deepEqual(matmulPinned(limbs, a, block, 5), jsKernels.matmul(limbs, a, b, 5, k, n), `[${k},${n}] limbs=${limbs}`);
+      if (limbs === 1) assert.deepEqual(readPinned(block), b);
+      assert.throws(() => writePinnedRows(block, k - 1, b.subarray(0, 2 * n * limbs)), /do not fit/);
+      assert.throws(() => writePinnedRows(block, 0, b.subarray(0, n * limbs + 1)), /do not fit/);
+      unpin(block);
+      assert.throws(() => writePinnedRows(block, 0, b.subarray(0, n * limbs)), /not pinned/);
     }
   }
 });

@@ -256,34 +256,61 @@ export function pinMatrix(limbs: Limbs, b: BigUint64Array, k: number, n: number)
   checkDim('k', k);
   checkDim('n', n);
   checkWords('b', b, k * n * limbs);
+  const block = reservePinned(limbs, k, n);
+  try {
+    writePinnedRows(block, 0, b);
+  } catch (err) {
+    unpin(block); // no half-pinned block on failure
+    throw err;
+  }
+  return block;
+}
+
+/**
+ * Reserves wasm memory (first fit among the pinned matrices) for a packed [k, n] B whose rows
+ * {@link writePinnedRows} then fills, so B never has to exist whole outside wasm memory.
+ * Throws a RangeError when wasm memory cannot grow.
+ */
+export function reservePinned(limbs: Limbs, k: number, n: number): PinnedMatrix {
+  checkLimbs(limbs);
+  checkDim('k', k);
+  checkDim('n', n);
   const bytes = packedBytes(limbs, k, n);
   let offset = align(load().heapBase());
   let index = 0;
   for (; index < pinned.length && pinned[index].offset - offset < bytes; index++) {
     offset = align(pinned[index].offset + pinned[index].bytes);
   }
-  const block: Block = Object.freeze({ limbs, k, n, offset, bytes });
   ensureMemory(offset + bytes);
+  const block: Block = Object.freeze({ limbs, k, n, offset, bytes });
   pinned.splice(index, 0, block);
-  try {
-    // Row blocks of B are packed in scratch and their panel rows copied into place (panel p holds
-    // rows 0..k-1 of its columns at offset + p·k·64, 64 bytes per row).
-    const panels = Math.ceil((n * limbs) / 8);
-    const rows = Math.max(1, Math.min(k, Math.floor(SCRATCH_CHUNK_BYTES / Math.max(1, n * limbs * 8))));
-    const [pb, pp] = scratch(rows * n * limbs * 8, packedBytes(limbs, rows, n));
-    const memory = new Uint8Array(load().memory.buffer);
-    for (let t0 = 0; t0 < k; t0 += rows) {
-      const kc = Math.min(rows, k - t0);
-      copyIn(pb, b.subarray(t0 * n * limbs, (t0 + kc) * n * limbs));
-      load()[`pack${bitsOf(limbs)}`](pb, pp, kc, n);
-      if (kc === k) memory.copyWithin(offset, pp, pp + bytes);
-      else for (let p = 0; p < panels; p++) memory.copyWithin(offset + (p * k + t0) * 64, pp + p * kc * 64, pp + (p + 1) * kc * 64);
-    }
-  } catch (err) {
-    pinned.splice(pinned.indexOf(block), 1); // no half-pinned block on failure
-    throw err;
-  }
   return block;
+}
+
+/** Packs rows [start, start + r) of a reserved B from `rows` ([r, n] row-major words). */
+export function writePinnedRows(b: PinnedMatrix, start: number, rows: BigUint64Array): void {
+  const block = b as Block;
+  if (!pinned.includes(block)) throw new Error('writePinnedRows: matrix is not pinned (unpinned already?)');
+  const { limbs, k, n, offset } = block;
+  checkArray('rows', rows);
+  const width = n * limbs;
+  const count = width === 0 ? 0 : rows.length / width;
+  if (!Number.isInteger(count) || !Number.isInteger(start) || start < 0 || start + count > k)
+    throw new RangeError(`writePinnedRows: ${rows.length} words at row ${start} do not fit a [${k},${n}] matrix of limbs=${limbs}`);
+  // Row blocks are packed in scratch and their panel rows copied into place (panel p holds rows
+  // 0..k-1 of its columns at offset + p·k·64, 64 bytes per row).
+  const panels = Math.ceil(width / 8);
+  const step = Math.max(1, Math.min(count, Math.floor(SCRATCH_CHUNK_BYTES / Math.max(1, width * 8))));
+  const [pb, pp] = scratch(step * width * 8, packedBytes(limbs, step, n));
+  const memory = new Uint8Array(load().memory.buffer);
+  for (let r = 0; r < count; r += step) {
+    const kc = Math.min(step, count - r);
+    const t0 = start + r;
+    copyIn(pb, rows.subarray(r * width, (r + kc) * width));
+    load()[`pack${bitsOf(limbs)}`](pb, pp, kc, n);
+    if (kc === k) memory.copyWithin(offset, pp, pp + block.bytes);
+    else for (let p = 0; p < panels; p++) memory.copyWithin(offset + (p * k + t0) * 64, pp + p * kc * 64, pp + (p + 1) * kc * 64);
+  }
 }
 
 /** C[m,n] = A[m,k] · B with a pinned B: copies only A in and C out. */

@@ -13,10 +13,10 @@ import type { ModelConfig } from '../formats/model-spec.ts';
 import type { SecureLinear } from '../nn/linear.ts';
 import type { PartyContext } from '../protocols/context.ts';
 import {
+  abandonFixed,
   beginFixed,
   finishFixed,
   openFixedRows,
-  pinFixed,
   releaseFixed,
   type FixedInProgress,
   type FixedOperand,
@@ -157,9 +157,9 @@ export async function loadSecureModelFromShares(
 export interface LoadOptions {
   /**
    * Pin the decode weight matrices (layers and LM head) resident-only in the kernels' memory as
-   * each group is prepared (protocols/fixed-operand.ts `pinFixed`; semi-honest mode), so their
-   * plain copies are dropped at once and a party holds D and its share of B once. The caller
-   * must {@link releaseSecureModel} when the session ends.
+   * their rows are opened (protocols/fixed-operand.ts `beginFixed`; semi-honest mode), so a
+   * party holds D and its share of W once, and never whole outside the kernels' memory. The
+   * caller must {@link releaseSecureModel} when the session ends.
    */
   readonly pin?: boolean;
   /** Elements per block group (default {@link WEIGHT_BLOCK_ELEMENTS}); smaller bounds memory tighter at more rounds. */
@@ -190,21 +190,24 @@ async function assembleSecureModel(
         const spec = specs[b.index];
         if (spec.kind !== 'matrix') return byName.set(spec.name, shared[j]);
         let operand = started.get(b.index);
-        if (!operand) started.set(b.index, (operand = beginFixed(ctx, `w.${spec.name}`, spec.shape[0], spec.shape[1])));
+        if (!operand)
+          started.set(
+            b.index,
+            (operand = beginFixed(ctx, `w.${spec.name}`, spec.shape[0], spec.shape[1], { resident: o.pin && pinned(spec.name) })),
+          );
         rows.push({ operand, start: b.start, w: shared[j] });
       });
       await openFixedRows(ctx, rows);
       for (const [index, p] of started) {
         if (p.rows < p.shape[0]) continue;
         started.delete(index);
-        const name = specs[index].name;
-        const w = await finishFixed(p);
-        op.set(name, o.pin && pinned(name) ? pinFixed(ctx, w, { resident: true }) : w);
+        op.set(specs[index].name, await finishFixed(ctx, p));
       }
     }
   } catch (e) {
-    // Pins of groups prepared before the failure would otherwise stay in the kernels' memory.
+    // Pins of operands prepared (or begun) before the failure would otherwise stay in the kernels' memory.
     for (const w of op.values()) releaseFixed(w);
+    for (const p of started.values()) abandonFixed(p);
     throw e;
   }
 

@@ -18,7 +18,7 @@
  * 1 round, (n−1)·Σ m·k·B_r bytes, doubled in malicious mode (B_r = 8 or 16).
  */
 import type { FixedTriple } from '../preprocessing/material.ts';
-import { matmulPinnedTensor, pin, pinnedValue, release, type PinnedTensor } from '../ring/pinned.ts';
+import { matmulPinnedTensor, pin, pinnedValue, release, reserveResident, writeRows, type PinnedTensor } from '../ring/pinned.ts';
 import { appendRows, type RowBuffer } from '../ring/row-buffer.ts';
 import type { RingTensor } from '../ring/tensor.ts';
 import * as T from '../ring/tensor.ts';
@@ -62,17 +62,20 @@ export interface FixedPins {
  */
 export function pinFixed(ctx: PartyContext, w: FixedOperand, o: { resident?: boolean } = {}): FixedOperand {
   if (ctx.macKeyShare !== undefined || w.pins) return w;
-  const first = ctx.id === 0;
   const d = pin(w.opened, o);
-  const mine = pin(first ? T.add(w.opened, w.mask.share) : w.mask.share, o);
-  const pins: FixedPins = { d, w: mine, batchAD: new WeakMap() };
-  if (d.tensor && mine.tensor) return { ...w, pins };
+  const mine = pin(ctx.id === 0 ? T.add(w.opened, w.mask.share) : w.mask.share, o);
+  if (d.tensor && mine.tensor) return { ...w, pins: { d, w: mine, batchAD: new WeakMap() } };
+  return pinnedOperand(ctx, w.id, w.shape, d, mine);
+}
+
+/** An operand whose D and W_i live in pins (resident-only ones are read back on access). */
+function pinnedOperand(ctx: PartyContext, id: string, shape: readonly [number, number], d: PinnedTensor, mine: PinnedTensor): FixedOperand {
   const ring = ctx.ring;
-  const { id, shape } = w;
+  const first = ctx.id === 0;
   return {
     id,
     shape,
-    pins,
+    pins: { d, w: mine, batchAD: new WeakMap() },
     get opened(): RingTensor {
       return pinnedValue(d, ring);
     },
@@ -103,7 +106,7 @@ export async function prepareFixed(ctx: PartyContext, items: readonly { id: stri
     ctx,
     items.map(({ w }, i) => ({ operand: started[i], start: 0, w })),
   );
-  return Promise.all(started.map(finishFixed));
+  return Promise.all(started.map((p) => finishFixed(ctx, p)));
 }
 
 /**
@@ -111,20 +114,36 @@ export async function prepareFixed(ctx: PartyContext, items: readonly { id: stri
  * {@link openFixedRows} until every row is open, then {@link finishFixed}), so a large W never
  * has to exist as whole secret shares next to D: the transient memory is one block. Same
  * openings, bytes and security as {@link prepareFixed}; one round per openFixedRows call.
+ * With `resident` (semi-honest), D and W_i go straight into resident-only pins row block by row
+ * block, so not even D is held whole outside the kernels' memory.
  */
 export interface FixedInProgress {
   readonly id: string;
   readonly shape: readonly [number, number];
   readonly mask: Promise<SecretTensor>;
-  /** D, filled in row order. */
-  readonly opened: RingTensor;
+  /** D, filled in row order (unless pinned). */
+  readonly opened: RingTensor | undefined;
+  /** Resident-only pins of D and W_i ({@link FixedPins}), filled in row order. */
+  readonly pins: { readonly d: PinnedTensor; readonly w: PinnedTensor } | undefined;
   /** Rows of D opened so far. */
   rows: number;
 }
 
-/** Requests B for a [k, n] operand (synchronously, so requests keep the caller's order). */
-export function beginFixed(ctx: PartyContext, id: string, k: number, n: number): FixedInProgress {
-  return { id, shape: [k, n], mask: ctx.material.fixedMask(id, k, n), opened: T.zeros(ctx.ring, [k, n]), rows: 0 };
+/**
+ * Requests B for a [k, n] operand (synchronously, so requests keep the caller's order). With
+ * `resident` in semi-honest mode the operand is pinned as it is opened (plain if the kernels'
+ * memory is short).
+ */
+export function beginFixed(ctx: PartyContext, id: string, k: number, n: number, o: { resident?: boolean } = {}): FixedInProgress {
+  const mask = ctx.material.fixedMask(id, k, n);
+  let pins: FixedInProgress['pins'];
+  if (o.resident && ctx.macKeyShare === undefined) {
+    const d = reserveResident(ctx.ring, [k, n]);
+    const w = d && reserveResident(ctx.ring, [k, n]);
+    if (d && w) pins = { d, w };
+    else if (d) release(d);
+  }
+  return { id, shape: [k, n], mask, opened: pins ? undefined : T.zeros(ctx.ring, [k, n]), pins, rows: 0 };
 }
 
 /** Opens D for blocks of rows of operands in progress, in one round; each block must continue its operand's rows. */
@@ -134,7 +153,7 @@ export async function openFixedRows(
 ): Promise<void> {
   const masks = await Promise.all(blocks.map((b) => b.operand.mask));
   const next = new Map<FixedInProgress, number>();
-  const masked = blocks.map(({ operand: p, start, w }, i) => {
+  const rowsOf = blocks.map(({ operand: p, start, w }, i) => {
     const [k, n] = p.shape;
     const rows = w.shape[0];
     const at = next.get(p) ?? p.rows;
@@ -143,19 +162,33 @@ export async function openFixedRows(
         `fixed operand ${p.id} [${k},${n}]: block of shape [${w.shape}] at row ${start}, expected rows from ${at} of width ${n}`,
       );
     next.set(p, start + rows);
-    return L.subSS(w, L.reshapeS(L.sliceS(masks[i], start * n, (start + rows) * n), [rows, n]));
+    return L.reshapeS(L.sliceS(masks[i], start * n, (start + rows) * n), [rows, n]);
   });
-  const opened = await open(ctx, masked);
+  const opened = await open(
+    ctx,
+    blocks.map(({ w }, i) => L.subSS(w, rowsOf[i])),
+  );
   blocks.forEach(({ operand: p, start }, i) => {
-    p.opened.data.set(opened[i].data, start * p.shape[1] * ctx.ring.limbs);
+    if (p.pins) {
+      writeRows(p.pins.d, start, opened[i]);
+      writeRows(p.pins.w, start, ctx.id === 0 ? T.add(opened[i], rowsOf[i].share) : rowsOf[i].share);
+    } else p.opened?.data.set(opened[i].data, start * p.shape[1] * ctx.ring.limbs);
     p.rows = start + blocks[i].w.shape[0];
   });
 }
 
 /** The prepared operand, once all its rows are open. */
-export async function finishFixed(p: FixedInProgress): Promise<FixedOperand> {
+export async function finishFixed(ctx: PartyContext, p: FixedInProgress): Promise<FixedOperand> {
   if (p.rows !== p.shape[0]) throw new RangeError(`fixed operand ${p.id}: ${p.rows} of ${p.shape[0]} rows opened`);
-  return { id: p.id, shape: p.shape, opened: p.opened, mask: await p.mask };
+  if (p.pins) return pinnedOperand(ctx, p.id, p.shape, p.pins.d, p.pins.w);
+  return { id: p.id, shape: p.shape, opened: p.opened as RingTensor, mask: await p.mask };
+}
+
+/** Frees what {@link beginFixed} pinned for an operand that will not be finished (e.g. after a failure). */
+export function abandonFixed(p: FixedInProgress): void {
+  if (!p.pins) return;
+  release(p.pins.d);
+  release(p.pins.w);
 }
 
 /**

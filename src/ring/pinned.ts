@@ -10,7 +10,7 @@
  * memory, so a weight matrix is held once, not twice; {@link pinnedValue} copies it back out
  * (Z_2^64 only) for the rare product that needs the plain tensor.
  */
-import { matmulPinned, pinMatrix, readPinned, unpin, type PinnedMatrix } from '../kernels/wasm-kernels.ts';
+import { matmulPinned, pinMatrix, readPinned, reservePinned, unpin, writePinnedRows, type PinnedMatrix } from '../kernels/wasm-kernels.ts';
 import type { RingTensor } from './tensor.ts';
 import { matmul } from './tensor.ts';
 
@@ -38,6 +38,27 @@ export function pin(t: RingTensor, o: { resident?: boolean } = {}): PinnedTensor
   }
   const resident = o.resident === true && block !== undefined && t.ring.limbs === 1;
   return { shape, tensor: resident ? undefined : t, block };
+}
+
+/**
+ * A resident-only pin of a [k, n] Z_2^64 matrix to be filled row block by row block with
+ * {@link writeRows} (the matrix never exists whole outside wasm memory); undefined when the
+ * kernel memory cannot grow.
+ */
+export function reserveResident(ring: RingTensor['ring'], shape: readonly [number, number]): PinnedTensor | undefined {
+  if (ring.limbs !== 1) return undefined;
+  try {
+    return { shape, tensor: undefined, block: reservePinned(1, shape[0], shape[1]) };
+  } catch (e) {
+    if (!(e instanceof RangeError)) throw e;
+    return undefined;
+  }
+}
+
+/** Writes rows [start, start + r) of a {@link reserveResident} pin from `rows` [r, n]. */
+export function writeRows(p: PinnedTensor, start: number, rows: RingTensor): void {
+  if (!p.block) throw new Error('writeRows: the pin was released');
+  writePinnedRows(p.block, start, rows.data);
 }
 
 /** The pinned matrix as a plain tensor (copied out of wasm memory for a resident-only pin). */

@@ -17,6 +17,7 @@ import {
   beginFixed,
   finishFixed,
   openFixedRows,
+  requestFixedRows,
   releaseFixed,
   type FixedInProgress,
   type FixedOperand,
@@ -66,6 +67,9 @@ export interface WeightBlock {
 }
 
 /** Consecutive blocks of at most WEIGHT_BLOCK_ELEMENTS elements (a single row may exceed it), grouped likewise. */
+/** Rows per block of a matrix with n columns. */
+const blockRows = (n: number, limit: number): number => Math.max(1, Math.floor(limit / n));
+
 export function weightBlocks(specs: readonly FoldedTensor[], limit = WEIGHT_BLOCK_ELEMENTS): WeightBlock[][] {
   const groups: WeightBlock[][] = [];
   let current: WeightBlock[] = [];
@@ -83,7 +87,7 @@ export function weightBlocks(specs: readonly FoldedTensor[], limit = WEIGHT_BLOC
   specs.forEach((s, index) => {
     if (s.kind !== 'matrix') return add({ index, start: 0, end: 1, shape: s.shape });
     const [k, n] = s.shape;
-    const step = Math.max(1, Math.floor(limit / n));
+    const step = blockRows(n, limit);
     for (let start = 0; start < k; start += step) {
       const end = Math.min(k, start + step);
       add({ index, start, end, shape: [end - start, n] });
@@ -184,24 +188,31 @@ async function assembleSecureModel(
   const started = new Map<number, FixedInProgress>();
   try {
     for (const group of weightBlocks(specs, limit)) {
+      // The group's mask rows are requested before its input, so both dealer round trips overlap.
+      const operands = group.map((b) => {
+        const spec = specs[b.index];
+        if (spec.kind !== 'matrix') return undefined;
+        let operand = started.get(b.index);
+        if (!operand) {
+          const [k, n] = spec.shape;
+          const resident = o.pin && pinned(spec.name);
+          started.set(b.index, (operand = beginFixed(ctx, `w.${spec.name}`, k, n, { resident, pieceRows: blockRows(n, limit) })));
+        }
+        requestFixedRows(operand, b.end);
+        return operand;
+      });
       const shared = await share(group);
       const rows: { operand: FixedInProgress; start: number; w: SecretTensor }[] = [];
       group.forEach((b, j) => {
-        const spec = specs[b.index];
-        if (spec.kind !== 'matrix') return byName.set(spec.name, shared[j]);
-        let operand = started.get(b.index);
-        if (!operand)
-          started.set(
-            b.index,
-            (operand = beginFixed(ctx, `w.${spec.name}`, spec.shape[0], spec.shape[1], { resident: o.pin && pinned(spec.name) })),
-          );
-        rows.push({ operand, start: b.start, w: shared[j] });
+        const operand = operands[j];
+        if (operand) rows.push({ operand, start: b.start, w: shared[j] });
+        else byName.set(specs[b.index].name, shared[j]);
       });
       await openFixedRows(ctx, rows);
       for (const [index, p] of started) {
         if (p.rows < p.shape[0]) continue;
         started.delete(index);
-        op.set(specs[index].name, await finishFixed(ctx, p));
+        op.set(specs[index].name, finishFixed(ctx, p));
       }
     }
   } catch (e) {

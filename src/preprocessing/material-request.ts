@@ -457,13 +457,28 @@ export abstract class DescriptorTripleSource implements TripleSource {
     return { a, b, c };
   }
 
-  async fixedMask(id: string, k: number, n: number): Promise<SecretTensor> {
-    const rows = Math.max(1, Math.floor(this.chunkElements / Math.max(1, n)));
-    if (k <= rows) return (await this.fetch({ kind: 'fixedMask', id, k, n })).parts[0];
-    const pending = [this.fetch({ kind: 'fixedMask', id, k: rows, n })];
-    for (let r = rows; r < k; r += rows) pending.push(this.fetch({ kind: 'fixedAppend', id, rows: Math.min(rows, k - r), n }));
+  fixedMask(id: string, k: number, n: number): Promise<SecretTensor> {
+    return this.#maskRows(id, 0, k, n);
+  }
+
+  fixedMaskRows(id: string, start: number, rows: number, n: number): Promise<SecretTensor> {
+    if (!Number.isSafeInteger(start) || start < 0 || !Number.isSafeInteger(rows) || rows < 1)
+      return Promise.reject(
+        new RangeError(`fixedMaskRows ${id}: expected start ≥ 0 and rows ≥ 1 (integers), got start ${start}, rows ${rows}`),
+      );
+    return this.#maskRows(id, start, rows, n);
+  }
+
+  /** Mask rows [start, start + rows): the first request of an operand is a fixedMask, the rest fixedAppend, each within `chunkElements`. */
+  async #maskRows(id: string, start: number, rows: number, n: number): Promise<SecretTensor> {
+    const step = Math.max(1, Math.floor(this.chunkElements / Math.max(1, n)));
+    const pending: Promise<FetchedMaterial>[] = [];
+    for (let r = 0; r < rows; r += step) {
+      const m = Math.min(step, rows - r);
+      pending.push(this.fetch(start + r === 0 ? { kind: 'fixedMask', id, k: m, n } : { kind: 'fixedAppend', id, rows: m, n }));
+    }
     const parts = (await Promise.all(pending)).map((f) => f.parts[0]);
-    return L.reshapeS(L.concatS(parts), [k, n]);
+    return parts.length === 1 ? parts[0] : L.reshapeS(L.concatS(parts), [rows, n]);
   }
 
   async fixedAppend(id: string, rows: number, n: number): Promise<SecretTensor> {

@@ -118,6 +118,13 @@ export interface TripleSource {
    */
   fixedAppend(id: string, rows: number, n: number): Promise<SecretTensor>;
   /**
+   * Rows [start, start + rows) of the mask of a fixed (not growing) operand dealt a block of rows
+   * at a time, so a large mask never has to be held whole: calls go in row order, start = 0
+   * creates the operand and each later call continues where the previous one ended. Afterwards
+   * the operand is used as if created by `fixedMask` with all its rows.
+   */
+  fixedMaskRows(id: string, start: number, rows: number, n: number): Promise<SecretTensor>;
+  /**
    * A fresh, C = A·B_id, for the operand's current rows k: A [m,k], C [m,n]; with `transposed`,
    * A [m,n] and C = A·B_idᵀ [m,k]. `fixedMask`/`fixedAppend` must have created the operand.
    */

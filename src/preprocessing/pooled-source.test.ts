@@ -79,6 +79,27 @@ for (const mode of ['semi-honest', 'malicious'] as const)
     assert.equal(views[0].stats.requests, before + 1);
   });
 
+test('a weight mask dealt in row pieces (fixedMaskRows) is one fixed operand whose triples stay pooled', async () => {
+  const dealer = new InsecureLocalDealer(2, 'semi-honest');
+  const views = [0, 1].map((i) => dealer.forParty(i));
+  const pooled = views.map((v) => new PooledTripleSource(v, { fixedBatchUses: 3 }));
+  const pieces = [];
+  for (const [start, rows] of [
+    [0, 2],
+    [2, 1],
+    [3, 2],
+  ])
+    pieces.push(value(await Promise.all(pooled.map((p) => p.fixedMaskRows('w.y', start, rows, 3)))));
+  const b = T.reshape(T.concatFlat(pieces[0].ring, pieces), [5, 3]);
+  const before = views[0].stats.requests;
+  for (let use = 0; use < 3; use++) {
+    const t = await Promise.all(pooled.map((p) => p.fixedTriple('w.y', 2)));
+    assert.deepEqual(value(t.map((x) => x.c)).data, T.matmul(value(t.map((x) => x.a)), b).data, `use ${use}`);
+  }
+  // 3 uses of 2 rows from one batch of 6 rows, and the next batch fetched ahead: 2 requests, not 3.
+  assert.equal(views[0].stats.requests - before, 2);
+});
+
 test('fixed-operand triples of weights are pooled by rows; an append switches the operand to on-demand triples', async () => {
   const dealer = new InsecureLocalDealer(2, 'semi-honest');
   const views = [0, 1].map((i) => dealer.forParty(i));

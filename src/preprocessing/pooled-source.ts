@@ -136,7 +136,7 @@ export class PooledTripleSource implements TripleSource {
   readonly #batch: number;
   readonly #pools = new Map<string, Pool>();
   readonly #fixedUses: number;
-  /** Fixed operands created by fixedMask and never appended to: their triples can be dealt ahead. */
+  /** Fixed operands created by fixedMask or fixedMaskRows and never appended to: their triples can be dealt ahead. */
   readonly #static = new Set<string>();
 
   constructor(inner: TripleSource, o: PooledSourceOptions = {}) {
@@ -252,6 +252,11 @@ export class PooledTripleSource implements TripleSource {
   fixedMask(id: string, k: number, n: number): Promise<SecretTensor> {
     this.#static.add(id);
     return this.#inner.fixedMask(id, k, n);
+  }
+
+  fixedMaskRows(id: string, start: number, rows: number, n: number): Promise<SecretTensor> {
+    if (start === 0) this.#static.add(id);
+    return this.#inner.fixedMaskRows(id, start, rows, n);
   }
 
   fixedAppend(id: string, rows: number, n: number): Promise<SecretTensor> {

@@ -7,7 +7,20 @@ import { encode, decode } from '../ring/fixed-point.ts';
 import { randomRingTensor } from '../crypto/prg.ts';
 import { makeDealer, measure, MODES, PARTY_COUNTS, runParties } from '../../test/helpers/parties.ts';
 import { matmul, matmulBytes, mul, mulBytes, square, squareBytes } from './beaver.ts';
-import { fixedMatmul, fixedMatmulBytes, fixedSetupBytes, pinFixed, prepareFixed, releaseFixed } from './fixed-operand.ts';
+import {
+  beginFixed,
+  finishFixed,
+  fixedMatmul,
+  fixedMatmulBytes,
+  fixedSetupBytes,
+  openFixedRows,
+  pinFixed,
+  prepareFixed,
+  releaseFixed,
+  requestFixedRows,
+} from './fixed-operand.ts';
+import * as L from '../sharing/linear.ts';
+import type { SecretTensor } from '../sharing/secret-tensor.ts';
 import { PooledTripleSource } from '../preprocessing/pooled-source.ts';
 import { reveal } from './reveal.ts';
 import { truncate } from './truncate.ts';
@@ -127,6 +140,43 @@ for (const mode of MODES) {
           { wrapMaterial: (_id, source) => new PooledTripleSource(source, { fixedBatchUses: 4 }) },
         );
         results[0].forEach((z, i) => assert.deepEqual(low64(z), low64(T.matmul(xsPlain[i], w)), `product ${i}`));
+      });
+
+      test('fixed operand opened in row blocks with its mask dealt in pieces of other sizes: same operand as prepareFixed; blocks out of order refused', async () => {
+        const dealer = makeDealer(n, mode);
+        const w = randomRingTensor(ring, [7, 4]);
+        const ws = dealer.shareForTest(w);
+        const x = randomRingTensor(ring, [2, 7]);
+        const xs = dealer.shareForTest(x);
+        const rowsOf = (t: SecretTensor, s: number, e: number): SecretTensor => L.reshapeS(L.sliceS(t, s * 4, e * 4), [e - s, 4]);
+        const { results } = await runParties(dealer, async (ctx) => {
+          const outs = [];
+          // Blocks of 2 rows against pieces of 3 (a block spans two pieces) and of 1 (a block takes two), plain and resident.
+          for (const [pieceRows, resident] of [
+            [3, false],
+            [1, true],
+            [5, true],
+          ] as const) {
+            const p = beginFixed(ctx, `w.p${pieceRows}`, 7, 4, { pieceRows, resident });
+            requestFixedRows(p, 2);
+            const before = { ...ctx.channel.stats };
+            await assert.rejects(
+              openFixedRows(ctx, [{ operand: p, start: 2, w: rowsOf(ws[ctx.id], 2, 4) }]),
+              new RegExp(`fixed operand w\\.p${pieceRows} \\[7,4\\]: block of shape \\[2,4\\] at row 2, expected rows from 0 of width 4`),
+            );
+            assert.equal(ctx.channel.stats.rounds, before.rounds, 'a refused block costs no round');
+            for (let start = 0; start < 7; start += 2) {
+              const end = Math.min(7, start + 2);
+              await openFixedRows(ctx, [{ operand: p, start, w: rowsOf(ws[ctx.id], start, end) }]);
+            }
+            const op = finishFixed(ctx, p);
+            assert.equal(op.pins !== undefined, resident && mode === 'semi-honest');
+            outs.push(await fixedMatmul(ctx, xs[ctx.id], op));
+            releaseFixed(op);
+          }
+          return reveal(ctx, outs);
+        });
+        results[0].forEach((z, i) => assert.deepEqual(low64(z), low64(T.matmul(x, w)), `case ${i}`));
       });
 
       test('fixed-point multiply (mul + truncate) is within 1 LSB = 2^-16 of the exact product (property)', async () => {

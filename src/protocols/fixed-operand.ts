@@ -25,6 +25,7 @@ import * as T from '../ring/tensor.ts';
 import * as L from '../sharing/linear.ts';
 import type { SecretTensor } from '../sharing/secret-tensor.ts';
 import { nextChallenge, type PartyContext } from './context.ts';
+import { FixedMaskRows } from './fixed-mask-rows.ts';
 import { open } from './open.ts';
 
 export interface FixedOperand {
@@ -106,36 +107,49 @@ export async function prepareFixed(ctx: PartyContext, items: readonly { id: stri
     ctx,
     items.map(({ w }, i) => ({ operand: started[i], start: 0, w })),
   );
-  return Promise.all(started.map((p) => finishFixed(ctx, p)));
+  return started.map((p) => finishFixed(ctx, p));
 }
 
 /**
  * A fixed operand prepared a block of rows at a time ({@link beginFixed}, then
  * {@link openFixedRows} until every row is open, then {@link finishFixed}), so a large W never
- * has to exist as whole secret shares next to D: the transient memory is one block. Same
- * openings, bytes and security as {@link prepareFixed}; one round per openFixedRows call.
- * With `resident` (semi-honest), D and W_i go straight into resident-only pins row block by row
- * block, so not even D is held whole outside the kernels' memory.
+ * has to exist as whole secret shares next to D, and its mask B arrives from the dealer in
+ * pieces of rows as they are needed (fixed-mask-rows.ts): the transient memory is a block or
+ * two. Same openings, bytes and security as {@link prepareFixed}; one round per openFixedRows
+ * call. With `resident` (semi-honest), D and W_i go straight into resident-only pins row block
+ * by row block, so not even D or B_i is held whole outside the kernels' memory.
  */
 export interface FixedInProgress {
   readonly id: string;
   readonly shape: readonly [number, number];
-  readonly mask: Promise<SecretTensor>;
-  /** D, filled in row order (unless pinned). */
+  /** B_i, requested and let go a piece of rows at a time. */
+  readonly maskRows: FixedMaskRows;
+  /** D and B_i, filled in row order (unless pinned). */
   readonly opened: RingTensor | undefined;
+  readonly mask: SecretTensor | undefined;
   /** Resident-only pins of D and W_i ({@link FixedPins}), filled in row order. */
   readonly pins: { readonly d: PinnedTensor; readonly w: PinnedTensor } | undefined;
   /** Rows of D opened so far. */
   rows: number;
 }
 
+export interface BeginFixedOptions {
+  /** Pin D and W_i resident-only as rows are opened (semi-honest; plain if the kernels' memory is short). */
+  readonly resident?: boolean;
+  /**
+   * Rows per mask request (default: all k at once, requested now). Smaller pieces are requested
+   * as {@link openFixedRows} reaches them, or earlier with {@link requestFixedRows}.
+   */
+  readonly pieceRows?: number;
+}
+
 /**
- * Requests B for a [k, n] operand (synchronously, so requests keep the caller's order). With
- * `resident` in semi-honest mode the operand is pinned as it is opened (plain if the kernels'
- * memory is short).
+ * Starts a [k, n] operand. Without `pieceRows`, its whole mask B is requested now (synchronously,
+ * so requests keep the caller's order).
  */
-export function beginFixed(ctx: PartyContext, id: string, k: number, n: number, o: { resident?: boolean } = {}): FixedInProgress {
-  const mask = ctx.material.fixedMask(id, k, n);
+export function beginFixed(ctx: PartyContext, id: string, k: number, n: number, o: BeginFixedOptions = {}): FixedInProgress {
+  const maskRows = new FixedMaskRows(ctx, id, k, n, o.pieceRows ?? k);
+  if (o.pieceRows === undefined) maskRows.request(k);
   let pins: FixedInProgress['pins'];
   if (o.resident && ctx.macKeyShare === undefined) {
     const d = reserveResident(ctx.ring, [k, n]);
@@ -143,7 +157,25 @@ export function beginFixed(ctx: PartyContext, id: string, k: number, n: number, 
     if (d && w) pins = { d, w };
     else if (d) release(d);
   }
-  return { id, shape: [k, n], mask, opened: pins ? undefined : T.zeros(ctx.ring, [k, n]), pins, rows: 0 };
+  const plain = (): SecretTensor => ({
+    shape: [k, n],
+    share: T.zeros(ctx.ring, [k, n]),
+    mac: ctx.macKeyShare === undefined ? undefined : T.zeros(ctx.ring, [k, n]),
+  });
+  return {
+    id,
+    shape: [k, n],
+    maskRows,
+    opened: pins ? undefined : T.zeros(ctx.ring, [k, n]),
+    mask: pins ? undefined : plain(),
+    pins,
+    rows: 0,
+  };
+}
+
+/** Requests now (in order) the mask rows of an operand in progress up to row `end`, so the dealer's round trip overlaps other work. */
+export function requestFixedRows(p: FixedInProgress, end: number): void {
+  p.maskRows.request(end);
 }
 
 /** Opens D for blocks of rows of operands in progress, in one round; each block must continue its operand's rows. */
@@ -151,9 +183,8 @@ export async function openFixedRows(
   ctx: PartyContext,
   blocks: readonly { operand: FixedInProgress; start: number; w: SecretTensor }[],
 ): Promise<void> {
-  const masks = await Promise.all(blocks.map((b) => b.operand.mask));
   const next = new Map<FixedInProgress, number>();
-  const rowsOf = blocks.map(({ operand: p, start, w }, i) => {
+  blocks.forEach(({ operand: p, start, w }) => {
     const [k, n] = p.shape;
     const rows = w.shape[0];
     const at = next.get(p) ?? p.rows;
@@ -162,26 +193,31 @@ export async function openFixedRows(
         `fixed operand ${p.id} [${k},${n}]: block of shape [${w.shape}] at row ${start}, expected rows from ${at} of width ${n}`,
       );
     next.set(p, start + rows);
-    return L.reshapeS(L.sliceS(masks[i], start * n, (start + rows) * n), [rows, n]);
   });
+  const masks = await Promise.all(blocks.map(({ operand: p, start, w }) => p.maskRows.take(start, start + w.shape[0])));
   const opened = await open(
     ctx,
-    blocks.map(({ w }, i) => L.subSS(w, rowsOf[i])),
+    blocks.map(({ w }, i) => L.subSS(w, masks[i])),
   );
   blocks.forEach(({ operand: p, start }, i) => {
+    const at = start * p.shape[1] * ctx.ring.limbs;
     if (p.pins) {
       writeRows(p.pins.d, start, opened[i]);
-      writeRows(p.pins.w, start, ctx.id === 0 ? T.add(opened[i], rowsOf[i].share) : rowsOf[i].share);
-    } else p.opened?.data.set(opened[i].data, start * p.shape[1] * ctx.ring.limbs);
+      writeRows(p.pins.w, start, ctx.id === 0 ? T.add(opened[i], masks[i].share) : masks[i].share);
+    } else {
+      p.opened?.data.set(opened[i].data, at);
+      p.mask?.share.data.set(masks[i].share.data, at);
+      if (masks[i].mac) p.mask?.mac?.data.set((masks[i].mac as RingTensor).data, at);
+    }
     p.rows = start + blocks[i].w.shape[0];
   });
 }
 
 /** The prepared operand, once all its rows are open. */
-export async function finishFixed(ctx: PartyContext, p: FixedInProgress): Promise<FixedOperand> {
+export function finishFixed(ctx: PartyContext, p: FixedInProgress): FixedOperand {
   if (p.rows !== p.shape[0]) throw new RangeError(`fixed operand ${p.id}: ${p.rows} of ${p.shape[0]} rows opened`);
   if (p.pins) return pinnedOperand(ctx, p.id, p.shape, p.pins.d, p.pins.w);
-  return { id: p.id, shape: p.shape, opened: p.opened as RingTensor, mask: await p.mask };
+  return { id: p.id, shape: p.shape, opened: p.opened as RingTensor, mask: p.mask as SecretTensor };
 }
 
 /** Frees what {@link beginFixed} pinned for an operand that will not be finished (e.g. after a failure). */

@@ -63,6 +63,22 @@ export function runTripleSourceConformance(f: TripleSourceFactory): void {
           const ft = await all((s) => s.fixedTriple('w', 4));
           assert.deepEqual(value(ft.map((t) => t.c)).data, T.matmul(value(ft.map((t) => t.a)), b).data);
 
+          // A mask dealt in row pieces is one operand: its triples use the pieces joined in order.
+          const pieces: SecretTensor[][] = [];
+          for (const [start, rows] of [
+            [0, 2],
+            [2, 1],
+          ])
+            pieces.push(await all((s) => s.fixedMaskRows('w.rows', start, rows, 4)));
+          pieces.forEach((piece) => assertMacs(piece, a));
+          const joined = T.reshape(T.concatFlat(b.ring, pieces.map(value)), [3, 4]);
+          const fr = await all((s) => s.fixedTriple('w.rows', 2));
+          assert.deepEqual(value(fr.map((t) => t.c)).data, T.matmul(value(fr.map((t) => t.a)), joined).data);
+          await assert.rejects(
+            all((s) => s.fixedMaskRows('w.bad', 0, 0, 4)),
+            /fixedMaskRows w\.bad: expected start ≥ 0 and rows ≥ 1/,
+          );
+
           const k1 = value(await all((s) => s.fixedAppend('kv', 2, 3)));
           const k2 = value(await all((s) => s.fixedAppend('kv', 1, 3)));
           const kAll = T.reshape(T.concatFlat(k1.ring, [k1, k2]), [3, 3]);

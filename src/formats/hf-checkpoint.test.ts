@@ -84,9 +84,8 @@ describe('loadHfCheckpoint: GPT-2', () => {
     );
     const file = raw(dir);
     assert.deepEqual(l.qkvWeight.data, file.get('h.1.attn.c_attn.weight')!.data, 'Conv1D is already [in, out]');
-    assert.deepEqual(w.lmHead.shape, [64, V]);
-    const wte = file.get('wte.weight')!.data;
-    assert.equal(w.lmHead.data[7 * V + 300], wte[300 * 64 + 7], 'lmHead[j][t] = wte[t][j]');
+    assert.equal(w.outputEmbedding, w.tokenEmbedding, 'tied: the LM head is wte itself, not a transposed copy');
+    assert.deepEqual(w.tokenEmbedding.data, file.get('wte.weight')!.data);
     assert.ok(m.tokenizer instanceof ByteLevelBpe);
     assert.equal(m.tokenizer.decode(m.tokenizer.encode('Hello world')), 'Hello world');
   });
@@ -103,7 +102,9 @@ describe('loadHfCheckpoint: GPT-2', () => {
     editConfig(untied, (c) => (c['tie_word_embeddings'] = false));
     const u = loadHfCheckpoint(untied);
     assert.equal(u.config.tiedEmbeddings, false);
-    assert.equal(u.weights.lmHead.data[3 * 317 + 5], 5 * 64 + 3);
+    assert.deepEqual(u.weights.outputEmbedding.shape, [317, 64]);
+    assert.equal(u.weights.outputEmbedding.data[5 * 64 + 3], 5 * 64 + 3, 'lm_head.weight as stored, [vocab, dim]');
+    assert.notEqual(u.weights.outputEmbedding, u.weights.tokenEmbedding);
 
     const sharded = copy('gpt2');
     const all = raw(sharded);
@@ -198,7 +199,7 @@ describe('loadHfCheckpoint: LLaMA', () => {
         [160, 64],
       ],
     );
-    assert.deepEqual([w.tokenEmbedding.shape, w.finalNorm.shape, w.lmHead.shape], [[V, 64], [64], [64, V]]);
+    assert.deepEqual([w.tokenEmbedding.shape, w.finalNorm.shape, w.outputEmbedding.shape], [[V, 64], [64], [V, 64]]);
     const file = raw(dir);
     // HF k_proj is [out=32, in=64]; ours is [in, out]: wk[i][o] = k_proj[o][i].
     const [o, i] = [5, 17];
@@ -206,8 +207,8 @@ describe('loadHfCheckpoint: LLaMA', () => {
     assert.equal(l.w1.data[i * 160 + 100], file.get('model.layers.1.mlp.gate_proj.weight')!.data[100 * 64 + i], 'gate → w1');
     assert.equal(l.w3.data[i * 160 + 100], file.get('model.layers.1.mlp.up_proj.weight')!.data[100 * 64 + i], 'up → w3');
     assert.equal(l.w2.data[100 * 64 + i], file.get('model.layers.1.mlp.down_proj.weight')!.data[i * 160 + 100], 'down → w2');
-    assert.equal(w.lmHead.data[i * V + 250], file.get('lm_head.weight')!.data[250 * 64 + i]);
-    assert.notEqual(w.lmHead.data[i * V + 250], w.tokenEmbedding.data[250 * 64 + i], 'untied');
+    assert.equal(w.outputEmbedding.data[250 * 64 + i], file.get('lm_head.weight')!.data[250 * 64 + i]);
+    assert.notEqual(w.outputEmbedding.data[250 * 64 + i], w.tokenEmbedding.data[250 * 64 + i], 'untied');
     assert.ok(m.tokenizer !== undefined);
     assert.deepEqual(m.tokenizer.encode('<s>Hello world</s>'), [
       V - 2,

@@ -205,8 +205,8 @@ export function mapHfWeights(config: ModelConfig, tensors: ReadonlyMap<string, S
     }
     const finalNormWeight = g('ln_f.weight', [d]);
     const finalNormBias = g('ln_f.bias', [d]);
-    const lmHead = transpose(config.tiedEmbeddings ? tokenEmbedding : take('lm_head.weight', [v, d]));
-    return { arch: 'gpt2', tokenEmbedding, positionEmbedding, layers, finalNormWeight, finalNormBias, lmHead };
+    const outputEmbedding = config.tiedEmbeddings ? tokenEmbedding : take('lm_head.weight', [v, d]);
+    return { arch: 'gpt2', tokenEmbedding, positionEmbedding, layers, finalNormWeight, finalNormBias, outputEmbedding };
   }
   const { nHeads, nKvHeads, headDim } = config;
   /** nn.Linear weight [out, in] → [in, out]. */
@@ -228,8 +228,8 @@ export function mapHfWeights(config: ModelConfig, tensors: ReadonlyMap<string, S
     });
   }
   const finalNorm = take('model.norm.weight', [d]);
-  const lmHead = transpose(config.tiedEmbeddings ? tokenEmbedding : take('lm_head.weight', [v, d]));
-  return { arch: 'llama', tokenEmbedding, layers, finalNorm, lmHead };
+  const outputEmbedding = config.tiedEmbeddings ? tokenEmbedding : take('lm_head.weight', [v, d]);
+  return { arch: 'llama', tokenEmbedding, layers, finalNorm, outputEmbedding };
 }
 
 /** Row-major [rows, cols] → [cols, rows] (a new array). */

@@ -74,9 +74,9 @@ test('parses a tiny shared-classifier checkpoint and transposes (out, in) to [in
   assert.equal(layer.w2.data[5 * dim + 7], base('w2') + l * dim * hidden + 7 * hidden + 5);
   assert.equal(layer.ffnNorm.data[2], base('rms_ffn_weight') + l * dim + 2);
   assert.equal(m.weights.finalNorm.data[dim - 1], base('rms_final_weight') + dim - 1);
-  // tied: lmHead = embedding transposed
-  assert.deepEqual(m.weights.lmHead.shape, [dim, vocab]);
-  assert.equal(m.weights.lmHead.data[4 * vocab + 9], m.weights.tokenEmbedding.data[9 * dim + 4]);
+  // tied: the output embedding is the token embedding itself
+  assert.equal(m.weights.outputEmbedding, m.weights.tokenEmbedding);
+  assert.equal(m.weights.tokenEmbedding.data[9 * dim + 4], base('token_embedding_table') + 9 * dim + 4);
   assert.equal(m.tokenizer, undefined);
 });
 
@@ -88,14 +88,15 @@ test('negative vocab_size reads an unshared classifier after the freq_cis tables
   assert.equal(m.config.vocabSize, 10);
   assert.equal(m.config.tiedEmbeddings, false);
   const wcls = (llama2cExpectedBytes(parseLlama2cHeader(bytes, 'x')) - 28) / 4 - 10 * 8;
-  assert.equal(m.weights.lmHead.data[3 * 10 + 7], wcls + 7 * 8 + 3); // wcls (vocab, dim) → [dim, vocab]
+  assert.deepEqual(m.weights.outputEmbedding.shape, [10, 8]);
+  assert.equal(m.weights.outputEmbedding.data[7 * 8 + 3], wcls + 7 * 8 + 3); // wcls (vocab, dim), as stored
 });
 
 test('works on a misaligned view of the bytes', () => {
   const bytes = checkpoint(TINY);
   const shifted = new Uint8Array(bytes.length + 1).subarray(1);
   shifted.set(bytes);
-  assert.deepEqual(parseLlama2c(shifted, 'x').weights.lmHead, parseLlama2c(bytes, 'x').weights.lmHead);
+  assert.deepEqual(parseLlama2c(shifted, 'x').weights.outputEmbedding, parseLlama2c(bytes, 'x').weights.outputEmbedding);
 });
 
 test('rejects a file shorter than the header', () => {

@@ -137,15 +137,15 @@ export function parseLlama2c(bytes: Uint8Array, source: string): LoadedModel {
     });
   }
   const embedding = take('token_embedding_table');
-  const classifier = h.sharedClassifier ? embedding : take('wcls');
+  const tokenEmbedding = { shape: [vocab, dim], data: embedding.slice() };
   return {
     config: llama2cConfig(h),
     weights: {
       arch: 'llama',
-      tokenEmbedding: { shape: [vocab, dim], data: embedding.slice() },
+      tokenEmbedding,
       layers,
       finalNorm: vector(take('rms_final_weight'), 0, dim),
-      lmHead: transposed(classifier, 0, vocab, dim), // (vocab, dim) → (dim, vocab)
+      outputEmbedding: h.sharedClassifier ? tokenEmbedding : { shape: [vocab, dim], data: take('wcls').slice() },
     },
     tokenizer: undefined,
     source,

@@ -77,7 +77,7 @@ export interface LlamaWeights {
   readonly tokenEmbedding: FloatTensor; // (vocab, dim)
   readonly layers: readonly LlamaLayerWeights[];
   readonly finalNorm: FloatTensor; // (dim)
-  readonly lmHead: FloatTensor; // (dim, vocab); the transposed embedding when tied
+  readonly outputEmbedding: FloatTensor; // (vocab, dim): logits = x·outputEmbeddingᵀ; the tokenEmbedding tensor itself when tied
 }
 
 export interface Gpt2Weights {
@@ -87,7 +87,7 @@ export interface Gpt2Weights {
   readonly layers: readonly Gpt2LayerWeights[];
   readonly finalNormWeight: FloatTensor; // ln_f (dim)
   readonly finalNormBias: FloatTensor; // (dim)
-  readonly lmHead: FloatTensor; // (dim, vocab); the transposed wte when tied
+  readonly outputEmbedding: FloatTensor; // (vocab, dim): logits = x·outputEmbeddingᵀ; the wte tensor itself when tied
 }
 
 export type ModelWeights = LlamaWeights | Gpt2Weights;

@@ -97,8 +97,6 @@ export function randomGpt2(spec: string): LoadedModel {
     fcProjWeight: normal([h, d], proj),
     fcProjBias: constant(d, 0),
   }));
-  const lmHead: FloatTensor = { shape: [d, v], data: new Float32Array(d * v) };
-  for (let i = 0; i < v; i++) for (let j = 0; j < d; j++) lmHead.data[j * v + i] = tokenEmbedding.data[i * d + j];
   return {
     config: c,
     weights: {
@@ -108,7 +106,7 @@ export function randomGpt2(spec: string): LoadedModel {
       layers,
       finalNormWeight: constant(d, 1),
       finalNormBias: constant(d, 0),
-      lmHead,
+      outputEmbedding: tokenEmbedding, // tied, as in GPT-2
     },
     tokenizer: undefined,
     source: spec,

@@ -58,7 +58,10 @@ function llama(): { config: ModelConfig; weights: LlamaWeights } {
     w2: values([h, d]),
     w3: values([d, h]),
   }));
-  return { config, weights: { arch: 'llama', tokenEmbedding: values([v, d]), layers, finalNorm: values([d]), lmHead: values([d, v]) } };
+  return {
+    config,
+    weights: { arch: 'llama', tokenEmbedding: values([v, d]), layers, finalNorm: values([d]), outputEmbedding: values([v, d]) },
+  };
 }
 
 test('every row block of every folded tensor equals the same rows of the whole fold (GPT-2 and LLaMA)', () => {
@@ -115,5 +118,12 @@ test('folding follows its definition: diag(γ)·W, the attention scale on Q, β�
   }
   const head = at('lmHead');
   const v = config.vocabSize;
-  assert.ok(Math.abs(head[3 * v + 7] - weights.finalNormWeight.data[3] * weights.lmHead.data[3 * v + 7]) < 1e-12);
+  // Folded LM head [d, v] = diag(γ)·Eᵀ for the output embedding E [v, d].
+  assert.ok(Math.abs(head[3 * v + 7] - weights.finalNormWeight.data[3] * weights.outputEmbedding.data[7 * d + 3]) < 1e-12);
+  const headBias = at('lmHeadBias');
+  for (const j of [0, 7, v - 1]) {
+    let want = 0;
+    for (let i = 0; i < d; i++) want += weights.finalNormBias.data[i] * weights.outputEmbedding.data[j * d + i];
+    assert.ok(Math.abs(headBias[j] - want) < 1e-9, `lmHeadBias[${j}]`);
+  }
 });

@@ -93,6 +93,33 @@ function biasThrough(beta: FloatTensor, w: FloatTensor, b: FloatTensor | undefin
   return out;
 }
 
+/**
+ * Rows [start, end) of diag(γ)·Eᵀ for E [out, in] (an output embedding, often the token table
+ * itself): the LM head is never held transposed; each block gathers its columns of E.
+ */
+function transposedRows(e: FloatTensor, gamma: FloatTensor, start: number, end: number): Float64Array {
+  const [rows, cols] = e.shape;
+  const out = new Float64Array((end - start) * rows);
+  for (let i = start; i < end; i++) {
+    const g = gamma.data[i];
+    const at = (i - start) * rows;
+    for (let j = 0; j < rows; j++) out[at + j] = g * e.data[j * cols + i];
+  }
+  return out;
+}
+
+/** β·Eᵀ for β [in], E [out, in]. */
+function biasThroughTransposed(beta: FloatTensor, e: FloatTensor): Float64Array {
+  const [rows, cols] = e.shape;
+  const out = new Float64Array(rows);
+  for (let j = 0; j < rows; j++) {
+    let s = 0;
+    for (let i = 0; i < cols; i++) s += beta.data[i] * e.data[j * cols + i];
+    out[j] = s;
+  }
+  return out;
+}
+
 /** A vector tensor as its one row. */
 const whole =
   (make: () => Float64Array): FoldRows =>
@@ -133,7 +160,7 @@ function foldLlama(c: ModelConfig, w: LlamaWeights): FoldedWeights {
       (s, e) => rowsOf(layer.w2, s, e),
     );
   }
-  out.push((s, e) => scaleRows(w.lmHead, w.finalNorm, s, e));
+  out.push((s, e) => transposedRows(w.outputEmbedding, w.finalNorm, s, e));
   return out;
 }
 
@@ -155,8 +182,8 @@ function foldGpt2(c: ModelConfig, w: Gpt2Weights): FoldedWeights {
     );
   }
   out.push(
-    (s, e) => scaleRows(w.lmHead, w.finalNormWeight, s, e),
-    whole(() => biasThrough(w.finalNormBias, w.lmHead, undefined)),
+    (s, e) => transposedRows(w.outputEmbedding, w.finalNormWeight, s, e),
+    whole(() => biasThroughTransposed(w.finalNormBias, w.outputEmbedding)),
   );
   return out;
 }

@@ -28,6 +28,8 @@ export interface DealerOptions {
    * sacrifice check can catch it).
    */
   readonly corrupt?: CorruptionHook;
+  /** Keep weight masks resident in the kernels' memory, as the triple service does (dealer-session.ts). */
+  readonly pinOperands?: boolean;
 }
 
 export class InsecureLocalDealer {
@@ -40,7 +42,7 @@ export class InsecureLocalDealer {
     options: DealerOptions = {},
   ) {
     if (!Number.isInteger(n) || n < 2) throw new RangeError(`InsecureLocalDealer: need n >= 2 parties, got ${n}`);
-    this.#session = new DealerSession(n, mode, { corrupt: options.corrupt, limits: UNBOUNDED_LIMITS });
+    this.#session = new DealerSession(n, mode, { corrupt: options.corrupt, pinOperands: options.pinOperands, limits: UNBOUNDED_LIMITS });
     this.ring = this.#session.ring;
   }
 

@@ -58,7 +58,7 @@ function tinyGpt2(activation: ModelConfig['activation']): { config: ModelConfig;
     layers: Array.from({ length: nLayers }, layer),
     finalNormWeight: t(dim),
     finalNormBias: t(dim),
-    lmHead: t(dim, vocab),
+    outputEmbedding: t(vocab, dim),
   };
   return { config, weights };
 }
@@ -85,7 +85,11 @@ function naiveForward(c: ModelConfig, w: Gpt2Weights, ids: number[]): Float64Arr
       return addInPlace(x, matmul(a, l.fcProjWeight, l.fcProjBias));
     });
   }
-  return xs.map((x) => matmul(layernorm(x, w.finalNormWeight, w.finalNormBias, c.normEps), w.lmHead));
+  const head = {
+    shape: [dim, vocab],
+    data: Float32Array.from({ length: dim * vocab }, (_, k) => w.outputEmbedding.data[(k % vocab) * dim + Math.floor(k / vocab)]),
+  };
+  return xs.map((x) => matmul(layernorm(x, w.finalNormWeight, w.finalNormBias, c.normEps), head));
 }
 
 for (const activation of ['gelu_tanh', 'gelu_erf'] as const) {

@@ -6,12 +6,12 @@
  *   per layer:  h = ln_1(x);  q,k,v = split(h·W_attn + b);  cache[pos] = k, v
  *               x += attention(q, cache[0..pos]) · W_proj + b
  *               h = ln_2(x);  x += act(h·W_fc + b) · W_fcproj + b
- *   logits = ln_f(x) · lmHead
+ *   logits = ln_f(x) · outputEmbeddingᵀ
  */
 import { ValidationError } from '../base/errors.ts';
 import type { Gpt2LayerWeights, Gpt2Weights, ModelConfig } from '../formats/model-spec.ts';
 import { attention, type KvCache } from './attention.ts';
-import { activate, addInPlace, layernorm, matmul } from './ops.ts';
+import { activate, addInPlace, layernorm, matmul, matmulTransposed } from './ops.ts';
 import {
   checkReferenceConfig,
   expectLayerCount,
@@ -64,7 +64,7 @@ export function createGpt2Reference(config: ModelConfig, weights: Gpt2Weights, o
     }
     const xf = layernorm(x, weights.finalNormWeight, weights.finalNormBias, eps); // (dim)
     trace('final_norm', -1, xf);
-    return matmul(xf, weights.lmHead); // (vocab)
+    return matmulTransposed(xf, weights.outputEmbedding); // (vocab)
   });
 }
 
@@ -81,7 +81,7 @@ function checkGpt2Shapes(c: ModelConfig, w: Gpt2Weights): void {
   expectShape(w.positionEmbedding, [c.maxSeqLen, dim], 'weights.positionEmbedding');
   expectShape(w.finalNormWeight, [dim], 'weights.finalNormWeight');
   expectShape(w.finalNormBias, [dim], 'weights.finalNormBias');
-  expectShape(w.lmHead, [dim, vocab], 'weights.lmHead');
+  expectShape(w.outputEmbedding, [vocab, dim], 'weights.outputEmbedding');
   expectLayerCount(w.layers.length, c.nLayers);
   w.layers.forEach((layer, l) => {
     const p = `weights.layers.${l}`;

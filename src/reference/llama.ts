@@ -6,11 +6,11 @@
  *   per layer:  h = rmsnorm(x);  q,k,v = h·Wq, h·Wk, h·Wv;  rope(q, k);  cache[pos] = k, v
  *               x += attention(q, cache[0..pos]) · Wo
  *               h = rmsnorm(x);  x += (silu(h·W1) ⊙ (h·W3)) · W2
- *   logits = rmsnorm(x) · lmHead
+ *   logits = rmsnorm(x) · outputEmbeddingᵀ
  */
 import type { LlamaLayerWeights, LlamaWeights, ModelConfig } from '../formats/model-spec.ts';
 import { attention, type KvCache } from './attention.ts';
-import { addInPlace, matmul, rmsnorm, rope, silu } from './ops.ts';
+import { addInPlace, matmul, matmulTransposed, rmsnorm, rope, silu } from './ops.ts';
 import {
   checkReferenceConfig,
   expectLayerCount,
@@ -62,7 +62,7 @@ export function createLlamaReference(config: ModelConfig, weights: LlamaWeights,
     }
     const xf = rmsnorm(x, weights.finalNorm, eps); // (dim)
     trace('final_norm', -1, xf);
-    return matmul(xf, weights.lmHead); // (vocab)
+    return matmulTransposed(xf, weights.outputEmbedding); // (vocab)
   });
 }
 
@@ -78,7 +78,7 @@ function checkLlamaShapes(c: ModelConfig, w: LlamaWeights): void {
   const kvDim = c.nKvHeads * c.headDim;
   expectShape(w.tokenEmbedding, [vocab, dim], 'weights.tokenEmbedding');
   expectShape(w.finalNorm, [dim], 'weights.finalNorm');
-  expectShape(w.lmHead, [dim, vocab], 'weights.lmHead');
+  expectShape(w.outputEmbedding, [vocab, dim], 'weights.outputEmbedding');
   expectLayerCount(w.layers.length, c.nLayers);
   w.layers.forEach((layer, l) => {
     const p = `weights.layers.${l}`;

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { argmax, erf, geluErf, geluTanh, layernorm, matmul, rmsnorm, rope, silu, softmax } from './ops.ts';
+import { argmax, erf, geluErf, geluTanh, layernorm, matmul, matmulTransposed, rmsnorm, rope, silu, softmax } from './ops.ts';
 
 const t32 = (shape: number[], values: number[]) => ({ shape, data: Float32Array.from(values) });
 const close = (a: number, b: number, tol = 1e-12) => assert.ok(Math.abs(a - b) <= tol, `${a} vs ${b}`);
@@ -9,6 +9,11 @@ test('matmul is x · W with W [in, out], plus bias', () => {
   const w = t32([2, 3], [1, 2, 3, 4, 5, 6]);
   assert.deepEqual(Array.from(matmul(Float64Array.of(1, 10), w)), [41, 52, 63]);
   assert.deepEqual(Array.from(matmul(Float64Array.of(1, 10), w, t32([3], [1, 1, 1]))), [42, 53, 64]);
+});
+
+test('matmulTransposed is x · Wᵀ with W [out, in] (an output embedding)', () => {
+  const w = t32([3, 2], [1, 4, 2, 5, 3, 6]); // the transpose of the [2, 3] matrix above
+  assert.deepEqual(Array.from(matmulTransposed(Float64Array.of(1, 10), w)), [41, 52, 63]);
 });
 
 test('rmsnorm, layernorm, softmax, argmax', () => {

@@ -18,6 +18,20 @@ export function matmul(x: Float64Array, w: FloatTensor, bias?: FloatTensor): Flo
   return y;
 }
 
+/** y = x·Wᵀ for W [out, in] (an output embedding: one dot product per row). */
+export function matmulTransposed(x: Float64Array, w: FloatTensor): Float64Array {
+  const [outDim, inDim] = w.shape;
+  const W = w.data;
+  const y = new Float64Array(outDim);
+  for (let j = 0; j < outDim; j++) {
+    const row = j * inDim;
+    let s = 0;
+    for (let i = 0; i < inDim; i++) s += x[i] * W[row + i]; // y[j] = Σ_i x[i] * W[j, i]
+    y[j] = s;
+  }
+  return y;
+}
+
 /** RMSNorm: x / sqrt(mean(x²) + eps) * weight. */
 export function rmsnorm(x: Float64Array, weight: FloatTensor, eps: number): Float64Array {
   let ss = 0;

@@ -66,10 +66,10 @@ export interface WeightBlock {
   readonly shape: readonly number[];
 }
 
-/** Consecutive blocks of at most WEIGHT_BLOCK_ELEMENTS elements (a single row may exceed it), grouped likewise. */
 /** Rows per block of a matrix with n columns. */
 const blockRows = (n: number, limit: number): number => Math.max(1, Math.floor(limit / n));
 
+/** Consecutive blocks of at most WEIGHT_BLOCK_ELEMENTS elements (a single row may exceed it), grouped likewise. */
 export function weightBlocks(specs: readonly FoldedTensor[], limit = WEIGHT_BLOCK_ELEMENTS): WeightBlock[][] {
   const groups: WeightBlock[][] = [];
   let current: WeightBlock[] = [];

@@ -201,7 +201,6 @@ export function splitFlat(t: RingTensor, shapes: readonly (readonly number[])[])
   });
 }
 
-/** Elements [start, end) of the flattened tensor, as a 1-D tensor (a view of t's words: no copy). */
 /** out[i] = t[index[i]] over the flattened tensor (a public re-arrangement), with shape `shape`. */
 export function gather(t: RingTensor, index: ArrayLike<number>, shape: readonly number[]): RingTensor {
   const l = t.ring.limbs;
@@ -210,6 +209,7 @@ export function gather(t: RingTensor, index: ArrayLike<number>, shape: readonly 
   return out;
 }
 
+/** Elements [start, end) of the flattened tensor, as a 1-D tensor (a view of t's words: no copy). */
 export function sliceFlat(t: RingTensor, start: number, end: number): RingTensor {
   const l = t.ring.limbs;
   return { ring: t.ring, shape: [end - start], data: t.data.subarray(start * l, end * l) };

@@ -89,9 +89,13 @@ function pinnedOperand(ctx: PartyContext, id: string, shape: readonly [number, n
 
 /** Frees the kernel memory held by {@link pinFixed} (the operand stays usable). */
 export function releaseFixed(w: FixedOperand): void {
-  if (!w.pins) return;
-  release(w.pins.d);
-  release(w.pins.w);
+  releasePins(w.pins);
+}
+
+function releasePins(pins: { readonly d: PinnedTensor; readonly w: PinnedTensor } | undefined): void {
+  if (!pins) return;
+  release(pins.d);
+  release(pins.w);
 }
 
 export const fixedSetupBytes = (ctx: Pick<PartyContext, 'n' | 'ring'>, k: number, n: number): number =>
@@ -222,9 +226,7 @@ export function finishFixed(ctx: PartyContext, p: FixedInProgress): FixedOperand
 
 /** Frees what {@link beginFixed} pinned for an operand that will not be finished (e.g. after a failure). */
 export function abandonFixed(p: FixedInProgress): void {
-  if (!p.pins) return;
-  release(p.pins.d);
-  release(p.pins.w);
+  releasePins(p.pins);
 }
 
 /**

@@ -1,7 +1,7 @@
 /**
  * mpc-prompt bench [--json] [--model gpt2-small-random|SPEC|PATH] [--parties 2[,3]]
  *                  [--security semi-honest[,malicious]] [--contexts 64[,256,1024]] [--sessions 1[,4,8]]
- *                  [--decode-tokens 6] [--out FILE.json] [--chart FILE.svg]
+ *                  [--decode-tokens 6] [--out FILE.json] [--chart FILE.svg] [--logs DIR]
  *
  * Secure decoding through the real services (separate processes, mTLS on loopback; see
  * bench/deployment-run.ts), for every combination of the listed parties, security modes,
@@ -11,10 +11,12 @@
  * tokens/s over all sessions, peak RSS of every process, the per-phase breakdown, and the
  * plaintext float64 reference's time per token in the same process and the ratio. Machine info
  * and the CrypTen baseline of the brief are included for comparison. --chart writes the first
- * run's time breakdown as SVG.
+ * run's time breakdown as SVG. --logs keeps every run's service logs under DIR/<run>/ (by default
+ * they are deleted after a successful run), e.g. for MPC_PROMPT_NODE_FLAGS="--trace-gc".
  */
 import { writeFileSync } from 'node:fs';
 import { cpus, platform, release, totalmem } from 'node:os';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ValidationError } from '../base/errors.ts';
 import { aint } from '../base/validate.ts';
@@ -53,6 +55,7 @@ export async function benchCommand(argv: string[], out: (line: string) => void):
       'decode-tokens': { type: 'string', default: '6' },
       out: { type: 'string' },
       chart: { type: 'string' },
+      logs: { type: 'string' },
     },
   });
   if (positionals.length) throw new ValidationError(`unexpected argument ${JSON.stringify(positionals[0])}`, 'bench');
@@ -95,6 +98,7 @@ export async function benchCommand(argv: string[], out: (line: string) => void):
             decodeTokens,
             sessions: s,
             log: progress,
+            ...(values.logs === undefined ? {} : { logDir: join(values.logs, `${n}p-${security}-ctx${ctx}-s${s}`) }),
           });
           const st = r.stats[0];
           const decodeMs = median(r.stats.flatMap((x) => x.decodeMs));

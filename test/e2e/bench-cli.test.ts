@@ -34,8 +34,10 @@ test('mpc-prompt bench --json on a tiny model: every figure present, chart writt
         out,
         '--chart',
         chart,
+        '--logs',
+        join(dir, 'logs'),
       ],
-      { encoding: 'utf8', timeout: 180_000 },
+      { encoding: 'utf8', timeout: 180_000, env: { ...process.env, MPC_PROMPT_NODE_FLAGS: '--trace-gc' } },
     );
     assert.equal(r.status, 0, r.stderr);
     const j = JSON.parse(r.stdout) as {
@@ -74,6 +76,9 @@ test('mpc-prompt bench --json on a tiny model: every figure present, chart writt
     const svg = readFileSync(chart, 'utf8');
     assert.match(svg, /^<svg[^>]+xmlns="http:\/\/www\.w3\.org\/2000\/svg"/);
     assert.match(svg, /attention\.softmax/);
+    // --logs keeps each run's service logs; MPC_PROMPT_NODE_FLAGS reached the services.
+    for (const name of ['party-A', 'party-B', 'triples'])
+      assert.match(readFileSync(join(dir, 'logs', '2p-semi-honest-ctx4-s1', `${name}.log`), 'utf8'), /ms: (Scavenge|Mark-Compact)/, name);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

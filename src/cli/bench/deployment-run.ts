@@ -26,6 +26,8 @@ export interface RunSpec {
   readonly sessions: number;
   /** Start-up limit (the owner node generates or loads the model). */
   readonly readyTimeoutMs?: number;
+  /** Keep the services' logs here (created if missing); by default they go to a scratch directory deleted after a successful run. */
+  readonly logDir?: string;
   readonly log?: (line: string) => void;
 }
 
@@ -88,7 +90,8 @@ export async function runDeployment(spec: RunSpec): Promise<RunResult> {
     deployment: { max_concurrent_sessions: spec.sessions, session_timeout_s: 86_400 },
   });
   const t0 = performance.now();
-  const deployment = await startLocalDeployment(config, configPath, join(dir, 'logs'), spec.readyTimeoutMs ?? 600_000);
+  const logDir = spec.logDir ?? join(dir, 'logs');
+  const deployment = await startLocalDeployment(config, configPath, logDir, spec.readyTimeoutMs ?? 600_000);
   spec.log?.(`deployment up in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
   let failed = false;
   let sampler: ReturnType<typeof setInterval> | undefined;
@@ -157,10 +160,10 @@ export async function runDeployment(spec: RunSpec): Promise<RunResult> {
     const tails = [...deployment.children]
       .map(([n, c]) => {
         const how = c.signalCode ? `killed by ${c.signalCode}` : c.exitCode !== null ? `exited with code ${c.exitCode}` : 'running';
-        return `--- ${n} (${how}) ${n}.log ---\n${tail(join(dir, 'logs', `${n}.log`))}`;
+        return `--- ${n} (${how}) ${n}.log ---\n${tail(join(logDir, `${n}.log`))}`;
       })
       .join('\n');
-    throw new Error(`${(e as Error).message}\n(logs kept in ${join(dir, 'logs')})\n${tails}`, { cause: e });
+    throw new Error(`${(e as Error).message}\n(logs kept in ${logDir})\n${tails}`, { cause: e });
   } finally {
     clearInterval(sampler);
     await deployment.stop();

@@ -9,6 +9,8 @@ import {
   chebyshevLevels,
   chebyshevRounds,
   chebyshevValue,
+  coefficientBound,
+  wideSumBits,
 } from './chebyshev.ts';
 import * as L from '../sharing/linear.ts';
 
@@ -36,6 +38,14 @@ describe('Chebyshev fit (float64)', () => {
     assert.deepEqual([1, 2, 3, 4, 5, 8, 9, 16, 17].map(chebyshevLevels), [0, 1, 2, 2, 3, 3, 4, 4, 5]);
     assert.equal(chebyshevRounds({ truncation: 'local' }, 16), 4);
     assert.equal(chebyshevRounds({ truncation: 'dealer' }, 16), 9);
+    // The last level kept wide saves its truncation round when the sum fits below 2^61.
+    assert.equal(chebyshevRounds({ truncation: 'dealer' }, 16, { scale: 19, valueBound: 4 }), 8);
+    assert.equal(chebyshevRounds({ truncation: 'local' }, 16, { scale: 19, valueBound: 4 }), 4);
+    assert.equal(chebyshevRounds({ truncation: 'dealer' }, 16, { scale: 19, valueBound: 2 ** 10 }), 9);
+    assert.equal(wideSumBits(19, 4), 21);
+    assert.equal(wideSumBits(19, 8), 20);
+    assert.equal(wideSumBits(19, 16), 19);
+    assert.equal(wideSumBits(19, 32), undefined);
     assert.throws(() => chebyshevLevels(0), RangeError);
     assert.throws(() => chebyshevLevels(65), RangeError);
   });
@@ -50,9 +60,11 @@ describe('Chebyshev secure evaluation', () => {
       const run = await runApprox({ truncation }, [{ shape: [ts.length], values: ts }], async (ctx, [x]) => {
         const tS = L.mulScalarS(x, 1n << BigInt(CHEB_GUARD_BITS)); // t at scale s (exact)
         const b = await chebyshevBasis(ctx, tS, s, 16);
+        // 'dealer': the last level (T_9..T_16) stays untruncated at scale 2s.
+        assert.deepEqual([...b.wide.keys()], truncation === 'dealer' ? [9, 10, 11, 12, 13, 14, 15, 16] : []);
         const [p] = await chebyshevSums(ctx, b, [{ coeffs }]);
-        // T_k at scale s, reinterpreted at scale f by dividing by 2^3 in float below.
-        return [b.basis[2], b.basis[7], b.basis[16], p];
+        // T_k at scale s (2s if wide), reinterpreted at scale f by dividing by 2^3 (2^(2s−f)) below.
+        return [b.basis[2], b.basis[7], b.wide.get(16) ?? b.basis[16], p];
       });
       const tv = run.inputs[0];
       const [t2, t7, t16, p] = run.outputs;
@@ -66,7 +78,7 @@ describe('Chebyshev secure evaluation', () => {
         Array.from(tv, (v) => Math.cos(7 * Math.acos(v))),
       ).max;
       const e16 = maxAbsError(
-        scaleBack(t16),
+        truncation === 'dealer' ? Array.from(t16, (v) => v / 2 ** (2 * s - 16)) : scaleBack(t16),
         Array.from(tv, (v) => Math.cos(16 * Math.acos(v))),
       ).max;
       const ep = maxAbsError(
@@ -79,7 +91,9 @@ describe('Chebyshev secure evaluation', () => {
       // T_k error grows like k²·2^−(s+1) at worst (derivative of T_k); the sum is within ~2 LSB.
       assert.ok(e2 <= 4 * 2 ** -s && e7 <= 49 * 2 ** -s && e16 <= 256 * 2 ** -s, 'basis error');
       assert.ok(ep <= 3 * 2 ** -16, `sum error ${ep}`);
-      for (const c of run.costs) assert.equal(c.rounds, chebyshevRounds({ truncation }, 16));
+      const rounds = chebyshevRounds({ truncation }, 16, { scale: s, valueBound: coefficientBound(coeffs) });
+      assert.equal(rounds, truncation === 'dealer' ? 8 : 4);
+      for (const c of run.costs) assert.equal(c.rounds, rounds);
     });
   }
 });

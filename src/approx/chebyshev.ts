@@ -31,10 +31,22 @@
  * s = 19), weighted by |c_k|, plus the final rounding; measured end to end per function.
  * Measured here: a degree-16 sum with coefficients ±1/(k+1) on 1,001 points of [−1, 1]:
  * 1.7e−5 (1.1 LSB) in both truncation modes.
+ * Last level kept wide ('dealer' truncation): the products of the last doubling level are
+ *   never factors of another product, so they are not truncated at all: those T_k stay exact at
+ *   scale 2s (2·T_m·T_j − T_(m−j)·2^s) and enter the final sum with coefficients at g_w bits, the
+ *   whole sum at scale 2s + g_w, g_w = min(s + 2, 61 − 2s − ⌈log2 bound⌉) (the dealer truncation
+ *   is exact for |x| < 2^62; s = 19 and bound 4 give g_w = 21 = s + 2, the precision of the other
+ *   coefficients). This saves the last level's truncation round and its d − (highest factor)
+ *   truncated elements (d = 8: 4 of 7; d = 16: 8 of 15) per input, and removes their rounding.
+ *   When g_w < s (large values or scale) the wide terms are truncated first, as before.
+ *   'local' truncation keeps every level truncated (its failure probability grows with |x|).
  * Cost: levels = ⌈log2 d⌉; rounds = levels·(1 + tr) + tr, tr = 0 ('local') or 1 ('dealer')
- * truncation. Openings per element: malicious mode, 2(d − 1) (one Beaver mul call per level,
- * every product sacrificed); semi-honest mode, one per factor of the doubling plan (d = 8: 4,
- * d = 16: 8) against the dealer's basis masks (`basisProducts`).
+ * truncation, minus 1 when the last level stays wide ({@link chebyshevRounds}). Openings per
+ * element: malicious mode, 2(d − 1) (one Beaver mul call per level, every product sacrificed);
+ * semi-honest mode, one per factor of the doubling plan (d = 8: 4, d = 16: 8) against the
+ * dealer's basis masks (`basisProducts`). Truncated elements per input: one per product below
+ * the last level (d = 8: 3, d = 16: 7; all d − 1 with 'local' truncation, which costs no bytes),
+ * plus one per sum.
  */
 import type { RingTensor } from '../ring/tensor.ts';
 import * as T from '../ring/tensor.ts';
@@ -110,39 +122,89 @@ export function chebyshevLevels(degree: number): number {
   return Math.ceil(Math.log2(degree));
 }
 
-/** Rounds of {@link chebyshevEval} (basis + one combined final truncation). */
-export function chebyshevRounds(ctx: Pick<PartyContext, 'truncation'>, degree: number): number {
+/**
+ * Rounds of {@link chebyshevBasis} + {@link chebyshevSums}: the levels, then one combined final
+ * truncation; with 'dealer' truncation the last level's own truncation is saved when the sums fit
+ * wide (`fit`: the basis scale s and the bound on |sum|, see {@link wideSumBits}).
+ */
+export function chebyshevRounds(
+  ctx: Pick<PartyContext, 'truncation'>,
+  degree: number,
+  fit?: { readonly scale: number; readonly valueBound: number },
+): number {
   const tr = truncateRounds(ctx);
-  return chebyshevLevels(degree) * (1 + tr) + tr;
+  const levels = chebyshevLevels(degree);
+  const wide = fit !== undefined && keepsWideLevel(ctx, degree) && wideSumBits(fit.scale, fit.valueBound) !== undefined;
+  return levels * (1 + tr) + tr - (wide ? tr : 0);
+}
+
+/** The dealer truncation is exact for |x| < 2^62; wide sums stay below 2^61. */
+const WIDE_SUM_MAX_BITS = 61;
+
+/** Does {@link chebyshevBasis} leave the last level untruncated (wide)? With 'dealer' truncation and d ≥ 2. */
+function keepsWideLevel(ctx: Pick<PartyContext, 'truncation'>, degree: number): boolean {
+  return ctx.truncation === 'dealer' && degree >= 2;
+}
+
+/**
+ * Coefficient bits g_w of the wide terms when sums bounded by `valueBound` over a basis at scale
+ * s are formed at scale 2s + g_w: min(s + 2, 61 − 2s − ⌈log2 bound⌉), or undefined when that is
+ * below s (then the wide terms are truncated to scale s first).
+ */
+export function wideSumBits(scale: number, valueBound: number): number | undefined {
+  const g = Math.min(scale + CHEB_COEFF_EXTRA_BITS, WIDE_SUM_MAX_BITS - 2 * scale - Math.ceil(Math.log2(Math.max(1, valueBound))));
+  return g >= scale ? g : undefined;
 }
 
 /** T_1..T_d of a secret t (flattened), all at the scale of t. */
 export interface ChebyshevBasis {
-  /** basis[k] = T_k for k = 1..d (basis[0] unused: T_0 = 1 is public). */
+  /**
+   * basis[k] = T_k at `scale` for k = 1..d, except the wide ones (basis[0] unused: T_0 = 1 is
+   * public).
+   */
   readonly basis: readonly SecretTensor[];
-  /** Fractional bits of every T_k. */
+  /** Fractional bits of every T_k in `basis`. */
   readonly scale: number;
+  /** The last level's T_k, untruncated at scale 2·`scale` ('dealer' truncation; else empty). */
+  readonly wide: ReadonlyMap<number, SecretTensor>;
   /** Shape of t. */
   readonly shape: readonly number[];
 }
 
-/** Computes T_1..T_degree of t (given at `scale` fractional bits) by the doubling identities. */
+/**
+ * Computes T_1..T_degree of t (given at `scale` fractional bits) by the doubling identities; with
+ * 'dealer' truncation the last level stays wide (see the module header).
+ */
 export async function chebyshevBasis(ctx: PartyContext, t: SecretTensor, scale: number, degree: number): Promise<ChebyshevBasis> {
   checkDegree(degree);
   if (!Number.isInteger(scale) || scale < 2 || scale > 40) throw new RangeError(`chebyshevBasis: bad scale ${scale}`);
   const size = T.sizeOf(t.shape);
   const basis: SecretTensor[] = new Array<SecretTensor>(degree + 1);
+  const wide = new Map<number, SecretTensor>();
   basis[1] = L.reshapeS(t, [size]);
   const one = 1n << BigInt(scale);
-  if (degree === 1) return { basis, scale, shape: t.shape };
+  if (degree === 1) return { basis, scale, wide, shape: t.shape };
   const plan = chebyshevPlan(degree);
   // Semi-honest: every factor opened once against the dealer's basis masks (products below).
   const shared = ctx.mode === 'semi-honest' ? await basisProducts(ctx, plan, size) : undefined;
+  const last = plan.levels[plan.levels.length - 1];
   for (const level of plan.levels) {
     const { m, js } = level;
     const products = shared
       ? await shared(basis, level)
       : await mul(ctx, L.concatS(js.map(() => basis[m])), L.concatS(js.map((j) => basis[j])));
+    if (level === last && keepsWideLevel(ctx, degree)) {
+      // T_{m+j} = 2·T_m·T_j − T_{m−j}·2^s at scale 2s, exact (T_0·2^s = 2^2s).
+      const parts = L.splitS(
+        products,
+        js.map(() => [size]),
+      );
+      js.forEach((j, i) => {
+        const twice = L.mulScalarS(parts[i], 2n);
+        wide.set(m + j, j === m ? L.addScalarS(ctx, twice, -(one * one)) : L.subSS(twice, L.mulScalarS(basis[m - j], one)));
+      });
+      break;
+    }
     const parts = L.splitS(
       await truncate(ctx, products, scale - 1),
       js.map(() => [size]),
@@ -152,7 +214,7 @@ export async function chebyshevBasis(ctx: PartyContext, t: SecretTensor, scale: 
       basis[m + j] = j === m ? L.addScalarS(ctx, parts[i], -one) : L.subSS(parts[i], basis[m - j]);
     });
   }
-  return { basis, scale, shape: t.shape };
+  return { basis, scale, wide, shape: t.shape };
 }
 
 /**
@@ -206,58 +268,85 @@ export interface ChebyshevSum {
   readonly valueBound?: number;
 }
 
+/** Σ|c_k|: a bound on |Σ c_k T_k| over [−1, 1]. */
+export const coefficientBound = (coeffs: ArrayLike<number>): number => Array.from(coeffs).reduce((a, c) => a + Math.abs(c), 0);
+
+/** Bound on |sum| (valueBound, default Σ|c_k|). */
+const sumBound = (sum: ChebyshevSum): number => sum.valueBound ?? coefficientBound(sum.coeffs);
+
 /** Coefficient scale g for sums over a basis at scale s: s + 2, or less for large values. */
 export function coefficientScale(s: number, sums: readonly ChebyshevSum[]): number {
-  const bound = Math.max(1, ...sums.map((x) => x.valueBound ?? Array.from(x.coeffs).reduce((a, c) => a + Math.abs(c), 0)));
+  const bound = Math.max(1, ...sums.map(sumBound));
   return Math.min(s + CHEB_COEFF_EXTRA_BITS, Math.floor(CHEB_MAX_SUM_BITS - s - Math.log2(bound)));
 }
 
 /**
  * Evaluates each sum over the basis and truncates all of them in one call (one round in
- * 'dealer' mode). Coefficients are encoded at scale g = {@link coefficientScale} (s + 2 unless
- * the values are large); results are at `outScale` fractional bits (default f; at most s).
- * Terms of degree above the basis degree are not allowed.
+ * 'dealer' mode). Over a narrow basis the sums are formed at scale s + g, g =
+ * {@link coefficientScale} (s + 2 unless the values are large); over a basis with wide terms at
+ * 2s + g_w ({@link wideSumBits}), or, if they do not fit, after truncating the wide terms to s
+ * (one more round). Results are at `outScale` fractional bits (default f; at most s). Terms of
+ * degree above the basis degree are not allowed.
  */
 export async function chebyshevSums(
   ctx: PartyContext,
-  b: ChebyshevBasis,
+  basis: ChebyshevBasis,
   sums: readonly ChebyshevSum[],
   outScale = ctx.scaleBits,
 ): Promise<SecretTensor[]> {
-  const s = b.scale;
-  const g = coefficientScale(s, sums); // sums at scale s + g
+  const s = basis.scale;
   const f = ctx.scaleBits;
   if (!Number.isInteger(outScale) || outScale < 1 || outScale > s)
     throw new RangeError(`chebyshevSums: outScale ${outScale} not in [1, ${s}]`);
+  const degree = basis.basis.length - 1;
+  for (const sum of sums)
+    if (sum.coeffs.length > degree + 1) throw new RangeError(`chebyshevSums: ${sum.coeffs.length - 1} > basis degree ${degree}`);
+  const gWide = basis.wide.size > 0 ? wideSumBits(s, Math.max(1, ...sums.map(sumBound))) : undefined;
+  const b = basis.wide.size > 0 && gWide === undefined ? await narrowed(ctx, basis) : basis;
+  // Scale of the sums: S = s + g over a narrow basis, 2s + g_w over a wide one.
+  const S = gWide === undefined ? s + coefficientScale(s, sums) : 2 * s + gWide;
+  const termScale = (k: number): number => (b.wide.has(k) ? 2 * s : s);
+  const term = (k: number): SecretTensor => (b.wide.get(k) ?? b.basis[k]) as SecretTensor;
   const size = T.sizeOf(b.shape);
   const accs = sums.map((sum) => {
-    if (sum.coeffs.length > b.basis.length)
-      throw new RangeError(`chebyshevSums: ${sum.coeffs.length - 1} > basis degree ${b.basis.length - 1}`);
-    // Σ_k round(c_k·2^g)·T_k at scale s + g; c_0 as a public constant at that scale.
-    const ck = Array.from(sum.coeffs, (c) => BigInt(Math.round(c * 2 ** g)));
-    let c0 = BigInt(Math.round(sum.coeffs[0] * 2 ** (s + g)));
+    // Σ_k round(c_k·2^(S − scale of T_k))·T_k at scale S; c_0 as a public constant at that scale.
+    const ck = Array.from(sum.coeffs, (c, k) => (k === 0 ? 0n : BigInt(Math.round(c * 2 ** (S - termScale(k))))));
+    let c0 = BigInt(Math.round(sum.coeffs[0] * 2 ** S));
     if (sum.anchor) {
-      // Σ_{k≥1} C_k·(±1)^k·2^s + C_0 = round(value·2^(s+g))
+      // Σ_{k≥1} C_k·(±1)^k·2^(scale of T_k) + C_0 = round(value·2^S)
       let rest = 0n;
-      for (let k = 1; k < ck.length; k++) rest += (sum.anchor.t === -1 && k % 2 === 1 ? -ck[k] : ck[k]) << BigInt(s);
-      c0 = BigInt(Math.round(sum.anchor.value * 2 ** (s + g))) - rest;
+      for (let k = 1; k < ck.length; k++) rest += (sum.anchor.t === -1 && k % 2 === 1 ? -ck[k] : ck[k]) << BigInt(termScale(k));
+      c0 = BigInt(Math.round(sum.anchor.value * 2 ** S)) - rest;
     }
     let acc = L.publicAsShared(ctx, T.fill(ctx.ring, [size], c0));
     for (let k = 1; k < ck.length; k++) {
-      if (ck[k] !== 0n) acc = L.addSS(acc, L.mulScalarS(b.basis[k], ck[k]));
+      if (ck[k] !== 0n) acc = L.addSS(acc, L.mulScalarS(term(k), ck[k]));
     }
-    for (const term of sum.linear ?? []) {
-      const w = term.coeff * 2 ** (s + g - f);
-      if (!Number.isInteger(w)) throw new RangeError(`chebyshevSums: linear coefficient ${term.coeff} is not a multiple of 2^${f - s - g}`);
-      acc = L.addSS(acc, L.mulScalarS(L.reshapeS(term.x, [size]), BigInt(w)));
+    for (const lin of sum.linear ?? []) {
+      const w = lin.coeff * 2 ** (S - f);
+      if (!Number.isInteger(w)) throw new RangeError(`chebyshevSums: linear coefficient ${lin.coeff} is not a multiple of 2^${f - S}`);
+      acc = L.addSS(acc, L.mulScalarS(L.reshapeS(lin.x, [size]), BigInt(w)));
     }
     return acc;
   });
-  const out = await truncate(ctx, L.concatS(accs), s + g - outScale);
+  const out = await truncate(ctx, L.concatS(accs), S - outScale);
   return L.splitS(
     out,
     sums.map(() => b.shape),
   );
+}
+
+/** The basis with its wide terms truncated to its scale (one truncation). */
+async function narrowed(ctx: PartyContext, b: ChebyshevBasis): Promise<ChebyshevBasis> {
+  const ks = [...b.wide.keys()];
+  const size = T.sizeOf(b.shape);
+  const parts = L.splitS(
+    await truncate(ctx, L.concatS(ks.map((k) => b.wide.get(k) as SecretTensor)), b.scale),
+    ks.map(() => [size]),
+  );
+  const basis = [...b.basis];
+  ks.forEach((k, i) => (basis[k] = parts[i]));
+  return { basis, scale: b.scale, wide: new Map(), shape: b.shape };
 }
 
 /** Σ c_k T_k(t) for t at `scale` fractional bits; result at `outScale` (default f). */

@@ -37,8 +37,9 @@
  * Valid domain: x ≤ U = 1, any x below −T; |x + T| < 2^(ℓ−f) for the comparison. Above U the
  * polynomial extrapolates and the error grows quickly: callers must not pass x > U.
  * Magnitudes: products ≤ 2^38, final sums ≤ 2^42 (local-truncation failure ≤ 2^−22 per element).
- * Cost (rounds): ltz (compare.ts ltzRounds: 4 semi-honest, 7 malicious at ℓ = 40) + 1 + [0, or tr for a general map] + ⌈log2 d⌉·(1 + tr) + tr
- *   + k·(1 + tr), tr = 0 ('local') or 1 ('dealer') truncation: 12 (local) / 17 (dealer) for the
+ * Cost (rounds): ltz (compare.ts ltzRounds: 4 semi-honest, 7 malicious at ℓ = 40) + 1 + [0, or tr for a general map]
+ *   + chebyshevRounds (⌈log2 d⌉·(1 + tr) + tr, one tr fewer with the last level wide, chebyshev.ts)
+ *   + k·(1 + tr), tr = 0 ('local') or 1 ('dealer') truncation: 12 (local) / 16 (dealer) for the
  *   defaults at ℓ = 40; see {@link expRounds}. Bytes per element (2 parties semi-honest): 1.5 KB,
  *   almost all of it the comparison.
  * Citation: Chebyshev interpolation: Trefethen, "Approximation Theory and Approximation
@@ -54,7 +55,15 @@ import * as T from '../ring/tensor.ts';
 import * as L from '../sharing/linear.ts';
 import type { SecretTensor } from '../sharing/secret-tensor.ts';
 import { ltzRounds } from './common.ts';
-import { affineRounds, affineToScale, cachedChebyshevFit, CHEB_GUARD_BITS, chebyshevEval, chebyshevRounds } from './chebyshev.ts';
+import {
+  affineRounds,
+  affineToScale,
+  cachedChebyshevFit,
+  CHEB_GUARD_BITS,
+  chebyshevEval,
+  chebyshevRounds,
+  coefficientBound,
+} from './chebyshev.ts';
 
 /** Default Chebyshev degree of exp (the `cheby.deg` tunable). */
 export const DEFAULT_CHEBY_DEG = 16;
@@ -95,6 +104,10 @@ function resolve(opts: ExpOptions, ctxDegree: number | undefined): ResolvedExp {
   return r;
 }
 
+/** The Chebyshev coefficients of exp(x/2^k) on [−T, U]. */
+const expFit = (o: ResolvedExp): Float64Array =>
+  cachedChebyshevFit(`exp/${o.squarings}`, (v) => Math.exp(v / 2 ** o.squarings), -o.lower, o.upper, o.degree);
+
 /** Documented round cost of {@link exp}. */
 export function expRounds(
   ctx: Pick<PartyContext, 'mode' | 'truncation' | 'compareBits' | 'scaleBits'> & { readonly chebyDeg?: number },
@@ -103,7 +116,14 @@ export function expRounds(
   const o = resolve(opts, ctx.chebyDeg);
   const tr = truncateRounds(ctx);
   const s = ctx.scaleBits + CHEB_GUARD_BITS;
-  return ltzRounds(ctx) + 1 + affineRounds(ctx, 2 / (o.lower + o.upper), s) + chebyshevRounds(ctx, o.degree) + o.squarings * (1 + tr);
+  const bound = coefficientBound(expFit(o));
+  return (
+    ltzRounds(ctx) +
+    1 +
+    affineRounds(ctx, 2 / (o.lower + o.upper), s) +
+    chebyshevRounds(ctx, o.degree, { scale: s, valueBound: bound }) +
+    o.squarings * (1 + tr)
+  );
 }
 
 /** exp(x) elementwise (see the module header for domain and error). */
@@ -128,7 +148,7 @@ export async function expWithGuardBits(ctx: PartyContext, x: SecretTensor, opts:
   const toEdge = L.subPS(ctx, T.fill(ctx.ring, raw.shape, -(1n << BigInt(s))), raw);
   const t = L.addSS(raw, await mul(ctx, below, toEdge));
   const k = o.squarings;
-  const coeffs = cachedChebyshevFit(`exp/${k}`, (v) => Math.exp(v / 2 ** k), -o.lower, o.upper, o.degree);
+  const coeffs = expFit(o);
   // Clipped inputs (t = −1) give exactly 0 (k = 0; exp(−T) < 2^−21 is below any LSB) so that they
   // do not add up in a softmax row; with squarings, exp(−T/2^k) (whose 2^k-th power is ≈ 0).
   const anchor = { t: -1 as const, value: k === 0 ? 0 : Math.exp(-o.lower / 2 ** k) };

@@ -19,8 +19,8 @@
  * [−1000, 1000] and ±5e5): erf form 1.27e−4 (the tail at |x| = B), tanh form 7.5e−5;
  * asserted ≤ GELU_MAX_ABS_ERROR = 1.5e−4 (erf) / 1e−4 (tanh), valid on the whole real line.
  * Valid domain: |x| < 2^(ℓ−f−1) (comparison bound, 2^23 at ℓ = 40, f = 16).
- * Cost (rounds): ltz (compare.ts ltzRounds: 4 semi-honest, 7 malicious at ℓ = 40) + (1 + tr) + ⌈log2 d_u⌉·(1 + tr) + tr
- * + 1 = 12 with 'local' truncation (ℓ = 40) and 17 with 'dealer' in malicious mode, 9 and 14 in
+ * Cost (rounds): ltz (compare.ts ltzRounds: 4 semi-honest, 7 malicious at ℓ = 40) + (1 + tr) + chebyshevRounds
+ * + 1 = 12 with 'local' truncation (ℓ = 40) and 16 with 'dealer' in malicious mode, 9 and 13 in
  * semi-honest mode; see {@link geluRounds}. Bytes per element and party (2 parties): 2.6 KB with the
  * arithmetic comparator (malicious mode: 4× that, Z_2^128 and MACs), mostly the two comparisons;
  * 0.28 KB in semi-honest mode with the binary comparator (measured by `mpc-prompt bench` on

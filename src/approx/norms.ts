@@ -30,8 +30,8 @@
  *   so this is ≈ 2^−13 of a typical output. With σ = 1/64 and p = 5: 2.4e−5. For reference,
  *   stories260K's norm inputs have σ ∈ [0.18, 2.9] (max |x| = 12).
  * Cost (rounds): rms: [tr if p < 0] + (1 + tr) + rsqrtRounds + (1 + tr); layer: rms + tr
- *   (= 14 / 22 rounds for RMSNorm and 14 / 23 for LayerNorm with 'local' / 'dealer' truncation
- *   at ℓ = 40); rsqrt runs on one value per row, so its ~30 comparisons are per row, not per
+ *   (= 14 / 21 rounds for RMSNorm and 14 / 22 for LayerNorm with 'local' / 'dealer' truncation
+ *   at ℓ = 40, malicious mode); rsqrt runs on one value per row, so its ~30 comparisons are per row, not per
  *   element: 0.7 KB per element for d = 64 (2 parties semi-honest).
  * Citation: Zhang & Sennrich, "Root Mean Square Layer Normalization", NeurIPS 2019; Ba, Kiros &
  * Hinton, "Layer Normalization", 2016; secure LayerNorm via rsqrt as in CrypTen (Knott et al.,

@@ -28,8 +28,9 @@
  * absolute where 1/x ≤ 1 and relative where 1/x > 1; asserted ≤ RECIPROCAL_MAX_ERROR = 3e−5.
  * Valid domain: x ∈ [2^m, 2^M]; a few LSB outside is harmless; x ≤ 0 gives garbage.
  * Magnitudes before truncation: ≤ 2^(f + M + 5) (2^31 for M = 10).
- * Cost (rounds): ltz (compare.ts ltzRounds: 4 semi-honest, 7 malicious at ℓ = 40; none if M − m = 1) + (1 + tr·[M > 1]) + ⌈log2 d⌉·(1 + tr)
- *   + tr + newton·2·(1 + tr) + (1 + tr·[some shift is negative]); 12 ('local') / 18 ('dealer')
+ * Cost (rounds): ltz (compare.ts ltzRounds: 4 semi-honest, 7 malicious at ℓ = 40; none if M − m = 1) + (1 + tr·[M > 1])
+ *   + chebyshevRounds (⌈log2 d⌉·(1 + tr) + tr, one tr fewer with the last level wide)
+ *   + newton·2·(1 + tr) + (1 + tr·[some shift is negative]); 12 ('local') / 17 ('dealer')
  *   for the defaults at ℓ = 40 — see {@link reciprocalRounds}. Comparisons: (M − m − 1) per
  *   element (≈ 1.3 KB each, 2 parties semi-honest); Beaver products: 2(M − m) + d − 1.
  * Citation: Newton–Raphson reciprocal as in CrypTen (Knott et al., NeurIPS 2021); normalization
@@ -42,7 +43,7 @@ import { truncateRounds } from '../protocols/truncate.ts';
 import * as T from '../ring/tensor.ts';
 import * as L from '../sharing/linear.ts';
 import type { SecretTensor } from '../sharing/secret-tensor.ts';
-import { affineToScale, cachedChebyshevFit, CHEB_GUARD_BITS, chebyshevEval, chebyshevRounds } from './chebyshev.ts';
+import { affineToScale, cachedChebyshevFit, CHEB_GUARD_BITS, chebyshevEval, chebyshevRounds, coefficientBound } from './chebyshev.ts';
 import { checkPow2Domain, pow2BucketRounds, pow2Buckets, scaleByBuckets, scaleByBucketsRounds } from './pow2.ts';
 
 export const DEFAULT_RECIPROCAL_DEGREE = 8;
@@ -104,17 +105,19 @@ function resolve(ctx: Pick<PartyContext, 'scaleBits' | 'compareBits'>, opts: Rec
   return { lo, hi, degree: opts.degree ?? DEFAULT_RECIPROCAL_DEGREE, newton, a, c };
 }
 
+const reciprocalFit = (degree: number): Float64Array => cachedChebyshevFit('reciprocal', (v) => 1 / v, 1, 2, degree);
+
 /** Documented round cost of {@link reciprocal}. */
 export function reciprocalRounds(
   ctx: Pick<PartyContext, 'mode' | 'truncation' | 'compareBits' | 'scaleBits'>,
   opts: ReciprocalOptions,
 ): number {
-  const { lo, hi, degree, newton, a } = resolve(ctx, opts);
+  const { lo, hi, degree, newton, a, c } = resolve(ctx, opts);
   const tr = truncateRounds(ctx);
   return (
     pow2BucketRounds(ctx, lo, hi) +
     scaleByBucketsRounds(ctx, bucketExps(lo, hi)) +
-    chebyshevRounds(ctx, degree) +
+    chebyshevRounds(ctx, degree, { scale: ctx.scaleBits + CHEB_GUARD_BITS, valueBound: coefficientBound(reciprocalFit(degree)) * c }) +
     newton * 2 * (1 + tr) +
     scaleByBucketsRounds(ctx, bucketExps(lo, hi, a - coreGuard(newton)))
   );
@@ -134,7 +137,7 @@ export async function reciprocal(ctx: PartyContext, x: SecretTensor, opts: Recip
   );
   const s = ctx.scaleBits + CHEB_GUARD_BITS;
   const t = await affineToScale(ctx, xt, 2, -3, s);
-  const fit = cachedChebyshevFit('reciprocal', (v) => 1 / v, 1, 2, degree);
+  const fit = reciprocalFit(degree);
   // The core keeps CHEB_GUARD_BITS below the output LSB (dropped by the final shifts), except
   // when Newton steps (written for scale f) follow.
   const guard = coreGuard(newton);

@@ -17,7 +17,7 @@
  * Outside [−B, B], u and g are garbage (x² wraps around the ring) but are multiplied by an
  * exact 0, so any |x| < 2^(ℓ−f−1) is valid.
  * Cost (rounds): ltz (compare.ts ltzRounds: 4 semi-honest, 7 malicious at ℓ = 40) + [tr if B² is not a power of two] + (1 + tr)
- *   + ⌈log2 d_u⌉·(1 + tr) + tr + 1; tr = 0 ('local') or 1 ('dealer').
+ *   + chebyshevRounds (⌈log2 d⌉·(1 + tr) + tr, one tr fewer with the last level wide) + 1; tr = 0 ('local') or 1 ('dealer').
  * Error: max(fit error of G, sup_{|x|≥B} |φ(x) − ReLU(x)|) + rounding; measured per activation
  * in gelu.ts / silu.ts.
  * Magnitudes (inside [−B, B]): x²·2^(2f) ≤ B²·2^32, basis products ≤ 2^38, the final sum ≤ 2^42
@@ -71,7 +71,7 @@ export function reluTailRounds(
   const tr = truncateRounds(ctx);
   const s = ctx.scaleBits + CHEB_GUARD_BITS;
   const pre = squareShift(bound) === undefined ? affineRounds(ctx, Math.SQRT2 / bound, s) : 0;
-  return ltzRounds(ctx) + pre + 1 + tr + chebyshevRounds(ctx, degree) + 1;
+  return ltzRounds(ctx) + pre + 1 + tr + chebyshevRounds(ctx, degree, { scale: s, valueBound: bound }) + 1;
 }
 
 /** φ(x) elementwise, for the fit described by `fit`. */

@@ -26,8 +26,9 @@
  * √768·64, [1, 2]; 2 and 3 parties, semi-honest and malicious, both truncations): max 1.8e−5
  * (1.2 LSB); asserted ≤ RSQRT_MAX_ERROR = 3e−5. The reference is 1/√ of the encoded input.
  * Valid domain: x ∈ [2^m, 2^M] with −f ≤ m < M < ℓ − f. x = 0 gives a finite garbage value.
- * Cost (rounds): ltz (compare.ts ltzRounds: 4 semi-honest, 7 malicious at ℓ = 40) + (1 + tr·[M > 1]) + ⌈log2 d⌉·(1 + tr) + tr
- *   + newton·2·(1 + tr) + (1 + tr·[some shift is negative]); 12 ('local') / 18 ('dealer') for
+ * Cost (rounds): ltz (compare.ts ltzRounds: 4 semi-honest, 7 malicious at ℓ = 40) + (1 + tr·[M > 1])
+ *   + chebyshevRounds (⌈log2 d⌉·(1 + tr) + tr, one tr fewer with the last level wide)
+ *   + newton·2·(1 + tr) + (1 + tr·[some shift is negative]); 12 ('local') / 17 ('dealer') for
  *   the defaults at ℓ = 40 — see {@link rsqrtRounds}. Comparisons: (M − m − 1) per element;
  *   Beaver products: 2(M − m) + d − 1 per element.
  * Citation: Newton rsqrt as in CrypTen (Knott et al., NeurIPS 2021) and PUMA (Dong et al.,
@@ -39,7 +40,15 @@ import { truncate, truncateRounds } from '../protocols/truncate.ts';
 import * as T from '../ring/tensor.ts';
 import * as L from '../sharing/linear.ts';
 import type { SecretTensor } from '../sharing/secret-tensor.ts';
-import { affineToScale, cachedChebyshevFit, CHEB_GUARD_BITS, chebyshevBasis, chebyshevRounds, chebyshevSums } from './chebyshev.ts';
+import {
+  affineToScale,
+  cachedChebyshevFit,
+  CHEB_GUARD_BITS,
+  chebyshevBasis,
+  chebyshevRounds,
+  chebyshevSums,
+  coefficientBound,
+} from './chebyshev.ts';
 import { coreGuard, splitFactor } from './reciprocal.ts';
 import { checkPow2Domain, pow2BucketRounds, pow2Buckets, scaleByBuckets, scaleByBucketsRounds } from './pow2.ts';
 
@@ -85,14 +94,16 @@ function resolve(
 const normExps = (lo: number, hi: number): number[] => Array.from({ length: hi - lo }, (_, i) => -(lo + i));
 const outExps = (lo: number, hi: number, a: number): number[] => Array.from({ length: hi - lo }, (_, i) => a - Math.floor((lo + i) / 2));
 
+const rsqrtFit = (degree: number): Float64Array => cachedChebyshevFit('rsqrt', (v) => 1 / Math.sqrt(v), 1, 2, degree);
+
 /** Documented round cost of {@link rsqrt}. */
 export function rsqrtRounds(ctx: Pick<PartyContext, 'mode' | 'truncation' | 'compareBits' | 'scaleBits'>, opts: RsqrtOptions = {}): number {
-  const { lo, hi, degree, newton, a } = resolve(ctx, opts);
+  const { lo, hi, degree, newton, a, c } = resolve(ctx, opts);
   const tr = truncateRounds(ctx);
   return (
     pow2BucketRounds(ctx, lo, hi) +
     scaleByBucketsRounds(ctx, normExps(lo, hi)) +
-    chebyshevRounds(ctx, degree) +
+    chebyshevRounds(ctx, degree, { scale: ctx.scaleBits + CHEB_GUARD_BITS, valueBound: coefficientBound(rsqrtFit(degree)) * c }) +
     newton * 2 * (1 + tr) +
     scaleByBucketsRounds(ctx, outExps(lo, hi, a - coreGuard(newton)))
   );
@@ -113,7 +124,7 @@ export async function rsqrt(ctx: PartyContext, x: SecretTensor, opts: RsqrtOptio
   );
   const s = f + CHEB_GUARD_BITS;
   const basis = await chebyshevBasis(ctx, await affineToScale(ctx, xt, 2, -3, s), s, degree);
-  const fit = cachedChebyshevFit('rsqrt', (v) => 1 / Math.sqrt(v), 1, 2, degree);
+  const fit = rsqrtFit(degree);
   const even = Array.from(fit, (k) => k * c);
   const odd = Array.from(fit, (k) => k * c * Math.SQRT1_2);
   const guard = coreGuard(newton);

@@ -19,8 +19,8 @@
  * [−1000, 1000] and ±5e5): 3.9e−4 (the fit error near 0); asserted ≤ SILU_MAX_ABS_ERROR = 5e−4,
  * valid on the whole real line.
  * Valid domain: |x| < 2^(ℓ−f−1) (comparison bound, 2^23 at ℓ = 40, f = 16).
- * Cost (rounds): ltz (compare.ts ltzRounds: 4 semi-honest, 7 malicious at ℓ = 40) + (1 + tr) + ⌈log2 d_u⌉·(1 + tr) + tr
- * + 1 = 13 with 'local' truncation (ℓ = 40) and 19 with 'dealer' in malicious mode, 10 and 16 in
+ * Cost (rounds): ltz (compare.ts ltzRounds: 4 semi-honest, 7 malicious at ℓ = 40) + (1 + tr) + chebyshevRounds
+ * + 1 = 13 with 'local' truncation (ℓ = 40) and 18 with 'dealer' in malicious mode, 10 and 15 in
  * semi-honest mode; see {@link siluRounds}. Bytes per element (2 parties): 2.8 KB with the arithmetic
  * comparator; about a tenth of that in semi-honest mode (binary comparator, as for GeLU).
  * Citation: Elfwing, Uchibe & Doya, "Sigmoid-weighted linear units for neural network function

@@ -17,7 +17,7 @@
  *    Reveals: c, uniform over the ring. Cost: 1 round, (n−1)·size·(8 or 16) bytes.
  */
 import type { RingTensor } from '../ring/tensor.ts';
-import { high63, msbAndHigh } from '../ring/bit-fields.ts';
+import { msbAndHigh } from '../ring/bit-fields.ts';
 import * as T from '../ring/tensor.ts';
 import * as L from '../sharing/linear.ts';
 import type { SecretTensor } from '../sharing/secret-tensor.ts';
@@ -87,48 +87,45 @@ function maskedHighShare64(first: boolean, c: RingTensor, rHigh: RingTensor, rMs
   if (!(shift >= 1 && shift <= 62)) throw new RangeError(`maskedHigh: shift must be in [1, 62], got ${shift}`);
   const size = c.data.length;
   const out = new BigUint64Array(size);
-  const [c32, h32, m32, o32] = [c.data, rHigh.data, rMsb.data, out].map((d) => new Uint32Array(d.buffer, d.byteOffset, 2 * d.length));
+  const c32 = words32(c.data);
+  const h32 = words32(rHigh.data);
+  const m32 = words32(rMsb.data);
+  const o32 = words32(out);
   const k = 63 - shift;
   const off = BigInt.asUintN(64, offset);
-  const [offLo, offHi] = [Number(off & 0xffffffffn), Number(off >> 32n)];
-  const [kLo, kHi] = pow2(k);
+  const offLo = Number(off & 0xffffffffn);
+  const offHi = Number(off >> 32n);
+  // K = 2^k as halves
+  const kLo = k >= 32 ? 0 : 2 ** k;
+  const kHi = k >= 32 ? 2 ** (k - 32) : 0;
+  // Each half is summed as a signed double (|sum| < 2^35) and reduced mod 2^32 once, the low
+  // half's carry moved into the high half: no tuples, no BigInt per element.
   for (let i = 0; i < size; i++) {
     const at = 2 * i;
-    // −rHigh_i
-    let [lo, hi] = negate(h32[at], h32[at + 1]);
-    // ± K·rMsb_i (a shift by k), negated where c_63 = 1
-    const msb = c32[at + 1] >>> 31;
+    const cLo = c32[at];
+    const cHi = c32[at + 1];
+    const msb = cHi >>> 31;
+    // T = K·rMsb_i mod 2^64 (a shift by k), added with sign (1 − 2c_63); −rHigh_i
     const mLo = m32[at];
-    const mHi = m32[at + 1];
-    let tLo = k >= 32 ? 0 : (mLo << k) >>> 0;
-    let tHi = k >= 32 ? (mLo << (k - 32)) >>> 0 : ((mHi << k) | (mLo >>> (32 - k))) >>> 0;
-    if (msb) [tLo, tHi] = negate(tLo, tHi);
-    [lo, hi] = add(lo, hi, tLo, tHi);
+    const tLo = k >= 32 ? 0 : (mLo << k) >>> 0;
+    const tHi = k >= 32 ? (mLo << (k - 32)) >>> 0 : ((m32[at + 1] << k) | (mLo >>> (32 - k))) >>> 0;
+    let lo = msb ? -tLo - h32[at] : tLo - h32[at];
+    let hi = msb ? -tHi - h32[at + 1] : tHi - h32[at + 1];
     if (first) {
-      const [pLo, pHi] = high63(c32[at], c32[at + 1], shift);
-      [lo, hi] = add(lo, hi, pLo, pHi);
-      if (msb) [lo, hi] = add(lo, hi, kLo, kHi);
-      [lo, hi] = add(lo, hi, offLo, offHi);
+      // + ⌊(c mod 2^63)/2^shift⌋ + c_63·K + offset
+      const c63 = cHi & 0x7fffffff;
+      lo += (shift < 32 ? ((cLo >>> shift) | (c63 << (32 - shift))) >>> 0 : c63 >>> (shift - 32)) + offLo + (msb ? kLo : 0);
+      hi += (shift < 32 ? c63 >>> shift : 0) + offHi + (msb ? kHi : 0);
     }
-    o32[at] = lo;
-    o32[at + 1] = hi;
+    const lo32 = lo >>> 0;
+    o32[at] = lo32;
+    o32[at + 1] = (hi + (lo - lo32) / 0x100000000) >>> 0;
   }
   return { ring: c.ring, shape: [size], data: out };
 }
 
-/** 2^e (0 ≤ e ≤ 63) as 32-bit halves. */
-const pow2 = (e: number): [number, number] => (e >= 32 ? [0, 2 ** (e - 32)] : [2 ** e, 0]);
-
-/** (lo, hi) + (lo', hi') mod 2^64, as halves. */
-function add(lo: number, hi: number, lo2: number, hi2: number): [number, number] {
-  const l = lo + lo2;
-  return [l >>> 0, (hi + hi2 + (l > 0xffffffff ? 1 : 0)) >>> 0];
-}
-
-/** −(lo, hi) mod 2^64, as halves. */
-function negate(lo: number, hi: number): [number, number] {
-  return [(0x100000000 - lo) >>> 0, (~hi + (lo === 0 ? 1 : 0)) >>> 0];
-}
+/** The 32-bit halves of 64-bit words (little-endian host). */
+const words32 = (d: BigUint64Array): Uint32Array => new Uint32Array(d.buffer, d.byteOffset, 2 * d.length);
 
 /** Public pieces of an opened mask c: bit 63, 1 − 2·bit 63, and ⌊(c mod 2^63)/2^shift⌋. */
 export function splitOpened(c: RingTensor, shift: number): { cMsb: RingTensor; oneMinus2cMsb: RingTensor; cLow: RingTensor } {

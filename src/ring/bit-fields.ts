@@ -20,15 +20,15 @@ export function msbAndHigh(t: RingTensor, shift: number): { msb: RingTensor; hig
     const lo = src[at];
     const hi = src[at + 1];
     m32[at] = hi >>> 31;
-    [h32[at], h32[at + 1]] = high63(lo, hi, shift);
+    // ⌊(w mod 2^63) / 2^shift⌋ as 32-bit halves
+    const hi63 = hi & 0x7fffffff;
+    if (shift === 0) {
+      h32[at] = lo;
+      h32[at + 1] = hi63;
+    } else if (shift < 32) {
+      h32[at] = ((lo >>> shift) | (hi63 << (32 - shift))) >>> 0;
+      h32[at + 1] = hi63 >>> shift;
+    } else h32[at] = hi63 >>> (shift - 32);
   }
   return { msb, high };
-}
-
-/** ⌊(w mod 2^63) / 2^shift⌋ of the 64-bit word w = hi·2^32 + lo, as 32-bit halves (0 ≤ shift ≤ 63). */
-export function high63(lo: number, hi: number, shift: number): [number, number] {
-  const hi63 = hi & 0x7fffffff;
-  if (shift === 0) return [lo, hi63];
-  if (shift < 32) return [((lo >>> shift) | (hi63 << (32 - shift))) >>> 0, hi63 >>> shift];
-  return [hi63 >>> (shift - 32), 0];
 }

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { runApprox, seededUniform } from '../../test/helpers/approx-harness.ts';
-import { argmaxCost } from '../protocols/select.ts';
+import { maxCost } from '../protocols/select.ts';
 import { Z64 } from '../ring/ring.ts';
 import { maxRounds, SOFTMAX_MAX_ABS_ERROR, softmax, softmaxRounds } from './softmax.ts';
 
@@ -67,10 +67,10 @@ describe('softmax (max, exp, reciprocal)', () => {
     });
   }
 
-  test('maxRounds agrees with protocols/select.ts argmaxCost', () => {
+  test('maxRounds agrees with protocols/select.ts maxCost', () => {
     for (const len of [1, 2, 3, 7, 64, 100]) {
       for (const mode of ['semi-honest', 'malicious'] as const)
-        assert.equal(maxRounds({ mode, compareBits: 40 }, len), argmaxCost({ n: 2, ring: Z64, mode }, 3, len, 40).rounds);
+        assert.equal(maxRounds({ mode, compareBits: 40 }, len), maxCost({ n: 2, ring: Z64, mode }, 3, len, 40).rounds);
     }
   });
 

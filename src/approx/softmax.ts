@@ -75,7 +75,7 @@ function reciprocalOptions(len: number): ReciprocalOptions {
   return { minLog2: GUARD, maxLog2: softmaxSumLog2(len) + GUARD, factor: 2 ** (2 * GUARD) };
 }
 
-/** Rounds of the row maximum (protocols/select.ts argmaxCost): ⌈log2 len⌉ levels of ltz + 1. */
+/** Rounds of the row maximum (protocols/select.ts maxCost): ⌈log2 len⌉ levels of ltz + 1. */
 export function maxRounds(ctx: Pick<PartyContext, 'mode' | 'compareBits'>, len: number): number {
   return Math.ceil(Math.log2(len)) * (ltzRounds(ctx) + 1);
 }

@@ -6,7 +6,7 @@ import * as T from '../ring/tensor.ts';
 import { makeDealer, measure, MODES, PARTY_COUNTS, runParties } from '../../test/helpers/parties.ts';
 import { comparatorDigits, oneHotRows } from '../preprocessing/compare-digits.ts';
 import { ltz, ltzCost, ltzRounds } from './compare.ts';
-import { argmax, argmaxCost, max } from './select.ts';
+import { argmax, argmaxCost, max, maxCost } from './select.ts';
 import { reveal } from './reveal.ts';
 
 const BITS = 20;
@@ -71,12 +71,13 @@ for (const mode of MODES) {
                 dealer,
                 async (ctx) => {
                   const m = await measure(ctx, () => argmax(ctx, xs[ctx.id], BITS));
-                  const mx = await max(ctx, xs[ctx.id], BITS);
-                  return { out: await reveal(ctx, [m.value.max, m.value.index, mx]), cost: m.cost };
+                  const mx = await measure(ctx, () => max(ctx, xs[ctx.id], BITS));
+                  return { out: await reveal(ctx, [m.value.max, m.value.index, mx.value]), cost: m.cost, maxCost: mx.cost };
                 },
                 { compareBits: BITS },
               );
               const expectedCost = argmaxCost({ n, ring, mode }, rows, len, BITS);
+              const expectedMaxCost = maxCost({ n, ring, mode }, rows, len, BITS);
               for (let r = 0; r < rows; r++) {
                 const row = values.slice(r * len, (r + 1) * len);
                 const best = Math.max(...row);
@@ -88,6 +89,10 @@ for (const mode of MODES) {
               for (const res of results) {
                 assert.equal(res.cost.rounds, expectedCost.rounds);
                 assert.equal(res.cost.bytesSent, expectedCost.bytes);
+                // max: the same rounds, one product per pair (no index).
+                assert.equal(res.maxCost.rounds, expectedCost.rounds);
+                assert.equal(res.maxCost.bytesSent, expectedMaxCost.bytes);
+                if (len > 2) assert.ok(expectedMaxCost.bytes < expectedCost.bytes);
               }
             },
           ),

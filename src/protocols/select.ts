@@ -5,7 +5,8 @@
  * max / argmax over the last axis: a tournament tree. Each level compares pairs (a, b) with
  * d = ltz(a − b) and keeps a + d⊙(b − a) (ties keep the lower index). The index of the winner is
  * carried along: in the first level indices are public, so i_a + d·(i_b − i_a) is local; later
- * levels select the (secret) index in the same product round as the value.
+ * levels select the (secret) index in the same product round as the value. `max` carries no
+ * index: one product per pair instead of two (softmax needs only the value).
  * Cost per level: ltz (compare.ts ltzRounds: 4 rounds semi-honest, 7 malicious at ℓ = 40) + 1 round; ⌈log2 len⌉ levels.
  * Reveals: nothing beyond the Beaver-masked values of its sub-protocols.
  */
@@ -36,6 +37,26 @@ export function argmaxCost(
   len: number,
   bits: number,
 ): { rounds: number; bytes: number } {
+  return tournamentCost(ctx, rows, len, bits, true);
+}
+
+/** Documented cost of {@link max} on [rows, len]: the rounds of argmax, one product per pair. */
+export function maxCost(
+  ctx: Pick<PartyContext, 'n' | 'ring' | 'mode'>,
+  rows: number,
+  len: number,
+  bits: number,
+): { rounds: number; bytes: number } {
+  return tournamentCost(ctx, rows, len, bits, false);
+}
+
+function tournamentCost(
+  ctx: Pick<PartyContext, 'n' | 'ring' | 'mode'>,
+  rows: number,
+  len: number,
+  bits: number,
+  withIndex: boolean,
+): { rounds: number; bytes: number } {
   let rounds = 0;
   let bytes = 0;
   let first = true;
@@ -43,7 +64,7 @@ export function argmaxCost(
     const pairs = Math.floor(width / 2) * rows;
     const c = ltzCost(ctx, pairs, bits);
     rounds += c.rounds + 1;
-    bytes += c.bytes + mulBytes(ctx, pairs * (first ? 1 : 2));
+    bytes += c.bytes + mulBytes(ctx, pairs * (first || !withIndex ? 1 : 2));
     first = false;
   }
   return { rounds, bytes };
@@ -51,6 +72,21 @@ export function argmaxCost(
 
 /** Max and argmax along the last axis of x [rows, len] (or [len]). Values need |a − b| < 2^ℓ. */
 export async function argmax(ctx: PartyContext, x: SecretTensor, bits = ctx.compareBits): Promise<MaxResult> {
+  const r = await tournament(ctx, x, bits, true);
+  return { max: r.max, index: r.index as SecretTensor };
+}
+
+/** Max along the last axis (the tournament of {@link argmax} without the index; cost {@link maxCost}). */
+export async function max(ctx: PartyContext, x: SecretTensor, bits = ctx.compareBits): Promise<SecretTensor> {
+  return (await tournament(ctx, x, bits, false)).max;
+}
+
+async function tournament(
+  ctx: PartyContext,
+  x: SecretTensor,
+  bits: number,
+  withIndex: boolean,
+): Promise<{ max: SecretTensor; index: SecretTensor | undefined }> {
   const len = x.shape[x.shape.length - 1];
   const rows = T.sizeOf(x.shape) / len;
   // Candidate-major: element j·rows + r is candidate j of row r. Adjacent candidates are paired,
@@ -65,8 +101,10 @@ export async function argmax(ctx: PartyContext, x: SecretTensor, bits = ctx.comp
     const diff = L.subSS(hi, lo);
     const d = await ltz(ctx, L.subSS(lo, hi), bits); // d = [lo < hi]
     let newVals: SecretTensor;
-    let newIdx: SecretTensor;
-    if (!indices) {
+    let newIdx: SecretTensor | undefined;
+    if (!withIndex) {
+      newVals = L.addSS(lo, await mul(ctx, d, diff));
+    } else if (!indices) {
       // Public indices 2p and 2p + 1: index = 2p + d.
       newVals = L.addSS(lo, await mul(ctx, d, diff));
       const base = T.zeros(ctx.ring, [pairs * rows]);
@@ -84,13 +122,14 @@ export async function argmax(ctx: PartyContext, x: SecretTensor, bits = ctx.comp
     if (width % 2 === 1) {
       const last = L.sliceS(values, (width - 1) * rows, width * rows);
       newVals = L.concatS([newVals, last]);
-      newIdx = L.concatS([newIdx, indices ? L.sliceS(indices, (width - 1) * rows, width * rows) : publicIndex(ctx, rows, width - 1)]);
+      if (newIdx)
+        newIdx = L.concatS([newIdx, indices ? L.sliceS(indices, (width - 1) * rows, width * rows) : publicIndex(ctx, rows, width - 1)]);
     }
     values = newVals;
     indices = newIdx;
     width = Math.ceil(width / 2);
   }
-  return { max: values, index: indices ?? publicIndex(ctx, rows, 0) };
+  return { max: values, index: withIndex ? (indices ?? publicIndex(ctx, rows, 0)) : undefined };
 }
 
 /** index[j·rows + r] = r·len + j: row-major [rows, len] to candidate-major. */
@@ -109,9 +148,4 @@ function pairIndex(pairs: number, rows: number, side: 0 | 1): Int32Array {
 
 function publicIndex(ctx: PartyContext, rows: number, j: number): SecretTensor {
   return L.publicAsShared(ctx, T.fill(ctx.ring, [rows], BigInt(j)));
-}
-
-/** Max along the last axis (computed by {@link argmax}; same cost). */
-export async function max(ctx: PartyContext, x: SecretTensor, bits = ctx.compareBits): Promise<SecretTensor> {
-  return (await argmax(ctx, x, bits)).max;
 }

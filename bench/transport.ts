@@ -9,6 +9,9 @@
  *   exchange   both parties call exchange(16 bytes) (one MPC round); median/p10/p90 of 1000
  *   throughput party 0 sends 64 frames of 1 MiB, party 1 acknowledges the last; MB/s = 10^6 B/s,
  *              median of 5 repetitions
+ *   cpu        party 0's CPU time (user + system, process.cpuUsage) per exchange of 1 KiB, 16 KiB,
+ *              64 KiB and 256 KiB, 500 exchanges each: what one MPC round costs a party in CPU
+ *              besides its computation
  * Warm-up: 200 round trips and one throughput repetition, not counted.
  */
 import { fork } from 'node:child_process';
@@ -25,6 +28,8 @@ const WARMUP = 200;
 const FRAME = 1 << 20;
 const FRAMES = 64;
 const REPS = 5;
+const CPU_SIZES = [1 << 10, 1 << 14, 1 << 16, 1 << 18];
+const CPU_ROUNDS = 500;
 const IDENTITIES = ['party-A', 'party-B'];
 
 const now = (): number => Number(process.hrtime.bigint()) / 1e3; // µs
@@ -60,6 +65,15 @@ async function leader(ch: Channel) {
     if (r > 0) rates.push((FRAME * FRAMES) / (now() - t)); // bytes/µs = MB/s
   }
   rates.sort((x, y) => x - y);
+  const cpu: Record<string, number> = {};
+  for (const size of CPU_SIZES) {
+    const m = new Uint8Array(size).fill(3);
+    for (let i = 0; i < WARMUP; i++) await ch.exchange(m);
+    const before = process.cpuUsage();
+    for (let i = 0; i < CPU_ROUNDS; i++) await ch.exchange(m);
+    const used = process.cpuUsage(before);
+    cpu[`${size / 1024}KiB`] = Number(((used.user + used.system) / CPU_ROUNDS).toFixed(1));
+  }
   return {
     rtt_16B: summary(rtt),
     exchange_16B: summary(exchange),
@@ -69,6 +83,7 @@ async function leader(ch: Channel) {
       frames: FRAMES,
       reps: REPS,
     },
+    cpu_us_per_exchange: cpu,
   };
 }
 
@@ -80,6 +95,10 @@ async function follower(ch: Channel): Promise<void> {
   for (let r = 0; r < REPS + 1; r++) {
     for (let k = 0; k < FRAMES; k++) await ch.receive(0);
     ch.send(0, Uint8Array.of(1));
+  }
+  for (const size of CPU_SIZES) {
+    const m = new Uint8Array(size).fill(4);
+    for (let i = 0; i < WARMUP + CPU_ROUNDS; i++) await ch.exchange(m);
   }
 }
 
@@ -142,6 +161,7 @@ async function main(): Promise<void> {
       console.log(`rtt 16 B        median ${r.median_us} µs (p10 ${r.p10_us}, p90 ${r.p90_us})`);
       console.log(`exchange 16 B   median ${e.median_us} µs (p10 ${e.p10_us}, p90 ${e.p90_us})`);
       console.log(`1 MiB frames    ${t.MBps} MB/s (min ${t.min_MBps})`);
+      console.log(`CPU per exchange (party 0, µs): ${JSON.stringify(result.cpu_us_per_exchange)}`);
     }
   } finally {
     await rm(dir, { recursive: true, force: true });

@@ -10,6 +10,7 @@ import {
   chebyshevRounds,
   chebyshevValue,
   coefficientBound,
+  coefficientScale,
   wideSumBits,
 } from './chebyshev.ts';
 import * as L from '../sharing/linear.ts';
@@ -52,6 +53,31 @@ describe('Chebyshev fit (float64)', () => {
 });
 
 describe('Chebyshev secure evaluation', () => {
+  test('a wide last level whose sum would not fit below 2^61 is truncated first (one more round), same values', async () => {
+    const ts = grid(-1, 1, 401);
+    const coeffs = Array.from({ length: 9 }, (_, k) => (k % 2 === 0 ? 0.5 : -0.25) / (k + 1));
+    const s = 16 + CHEB_GUARD_BITS;
+    const bound = 2 ** 10; // declared bound: g_w = 61 − 38 − 10 = 13 < s, so the wide terms are narrowed
+    assert.equal(wideSumBits(s, bound), undefined);
+    const run = await runApprox({ truncation: 'dealer' }, [{ shape: [ts.length], values: ts }], async (ctx, [x]) => {
+      const b = await chebyshevBasis(ctx, L.mulScalarS(x, 1n << BigInt(CHEB_GUARD_BITS)), s, 8);
+      assert.deepEqual([...b.wide.keys()], [5, 6, 7, 8]);
+      return chebyshevSums(ctx, b, [{ coeffs, valueBound: bound }]);
+    });
+    const err = maxAbsError(
+      run.outputs[0],
+      Array.from(run.inputs[0], (v) => chebyshevValue(coeffs, v)),
+    ).max;
+    // The declared bound also lowers the coefficients' precision to g = 13 bits (as without the
+    // wide level): each of the 8 rounded coefficients is off by ≤ 2^−(g+1), plus ~2 LSB of rounding.
+    const g = coefficientScale(s, [{ coeffs, valueBound: bound }]);
+    assert.equal(g, 13);
+    assert.ok(err <= 8 * 2 ** -(g + 1) + 2 * 2 ** -16, `sum error ${err}`);
+    const rounds = chebyshevRounds({ truncation: 'dealer' }, 8, { scale: s, valueBound: bound });
+    assert.equal(rounds, chebyshevRounds({ truncation: 'dealer' }, 8));
+    for (const c of run.costs) assert.equal(c.rounds, rounds);
+  });
+
   for (const truncation of ['local', 'dealer'] as const) {
     test(`basis T_1..T_16 and a degree-16 sum match float64 on [−1, 1] (${truncation} truncation), at the documented rounds`, async (t) => {
       const ts = grid(-1, 1, 1001);

@@ -39,7 +39,7 @@ const marks: { t: number; bytes: number; rounds: number }[] = [];
 let prefillPhases: unknown;
 await Promise.all(
   ctxs.map(async (ctx, i) => {
-    const p = await promptFromOwners(ctx, [{ owner: 0, length: prompt.length, ids: i === 0 ? prompt : undefined }], model.config.vocabSize);
+    const p = promptFromOwners(ctx, [{ owner: 0, length: prompt.length, ids: i === 0 ? prompt : undefined }], model.config.vocabSize);
     return secureGenerate(ctx, secure[i], p, {
       maxNewTokens: Number(values.tokens),
       sampler: { kind: 'greedy' },

@@ -1,11 +1,12 @@
 /**
  * mpc-prompt bench [--json] [--model gpt2-small-random|SPEC|PATH] [--parties 2[,3]]
  *                  [--security semi-honest[,malicious]] [--contexts 64[,256,1024]] [--sessions 1[,4,8]]
- *                  [--decode-tokens 6] [--out FILE.json] [--chart FILE.svg] [--logs DIR]
+ *                  [--decode-tokens 6] [--prefill-chunk 64] [--out FILE.json] [--chart FILE.svg] [--logs DIR]
  *
  * Secure decoding through the real services (separate processes, mTLS on loopback; see
  * bench/deployment-run.ts), for every combination of the listed parties, security modes,
- * contexts (= prompt tokens prefilled before decoding) and concurrent sessions. Per run it
+ * contexts (= prompt tokens prefilled before decoding, --prefill-chunk rows per pass) and
+ * concurrent sessions. Per run it
  * reports the decode time per token (median of the nodes' per-step times; at least 5 steps with
  * the default 6 tokens), bytes and rounds per token per party, prefill and weight-setup time,
  * tokens/s over all sessions, peak RSS of every process, the per-phase breakdown, and the
@@ -20,6 +21,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ValidationError } from '../base/errors.ts';
 import { aint } from '../base/validate.ts';
+import { DEFAULT_CONFIG } from '../config/config.ts';
 import { loadModel } from '../formats/load-model.ts';
 import { GPT2_SMALL_SPEC } from '../formats/random-gpt2.ts';
 import { foldedShapes } from '../model/fold-weights.ts';
@@ -53,6 +55,7 @@ export async function benchCommand(argv: string[], out: (line: string) => void):
       contexts: { type: 'string', default: '64' },
       sessions: { type: 'string', default: '1' },
       'decode-tokens': { type: 'string', default: '6' },
+      'prefill-chunk': { type: 'string', default: String(DEFAULT_CONFIG.scheduler.prefill_chunk) },
       out: { type: 'string' },
       chart: { type: 'string' },
       logs: { type: 'string' },
@@ -64,6 +67,7 @@ export async function benchCommand(argv: string[], out: (line: string) => void):
   const contexts = ints(values.contexts as string, '--contexts', 1, 1 << 16);
   const sessions = ints(values.sessions as string, '--sessions', 1, 64);
   const decodeTokens = aint(Number(values['decode-tokens']), '--decode-tokens', 2, 1024);
+  const prefillChunk = aint(Number(values['prefill-chunk']), '--prefill-chunk', 1, 1 << 20);
   const progress = (line: string): void => {
     if (values.json) process.stderr.write(`bench: ${line}\n`);
     else out(`  ${line}`);
@@ -96,6 +100,7 @@ export async function benchCommand(argv: string[], out: (line: string) => void):
             security,
             promptTokens: ctx,
             decodeTokens,
+            prefillChunk,
             sessions: s,
             log: progress,
             ...(values.logs === undefined ? {} : { logDir: join(values.logs, `${n}p-${security}-ctx${ctx}-s${s}`) }),
@@ -113,6 +118,7 @@ export async function benchCommand(argv: string[], out: (line: string) => void):
             bytes_per_token_per_party: Math.round(st.bytesPerTokenPerParty),
             rounds_per_token: round(st.roundsPerToken),
             prefill_ms: round(st.prefillMs - st.setupMs),
+            prefill_chunk: prefillChunk,
             weights_setup_ms: round(st.setupMs),
             preprocessing_bytes_per_party: Math.round(st.preprocessingBytes),
             tokens_per_second: round(r.tokensPerSecond, 3),

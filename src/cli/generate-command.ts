@@ -51,6 +51,7 @@ export async function generateCommand(argv: string[], out: (line: string) => voi
     scaleBits: aint(Number(values['scale-bits'] ?? cfg.fixed_point.scale_bits), '--scale-bits', 8, 24),
     chebyDeg: cfg.cheby.deg,
     maxContext: aint(Number(values['max-context'] ?? cfg.scheduler.max_context), '--max-context', 1, 1 << 20),
+    prefillChunk: cfg.scheduler.prefill_chunk,
     maxNewTokens: aint(Number(values['max-new-tokens']), '--max-new-tokens', 1, 1 << 20),
   };
   const result =

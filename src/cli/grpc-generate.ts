@@ -23,6 +23,8 @@ export interface GrpcGenerateOptions {
   readonly scaleBits: number;
   readonly chebyDeg?: number;
   readonly maxContext: number;
+  /** scheduler.prefill_chunk (undefined: the config default). */
+  readonly prefillChunk?: number;
   readonly maxNewTokens: number;
   readonly sampling: { topK: number; temperature: number; seed: string };
 }
@@ -40,7 +42,7 @@ export async function generateOverGrpc(o: GrpcGenerateOptions): Promise<{ ids: n
       security: { mode: o.mode },
       fixed_point: { scale_bits: o.scaleBits },
       ...(o.chebyDeg === undefined ? {} : { cheby: { deg: o.chebyDeg } }),
-      scheduler: { max_context: o.maxContext },
+      scheduler: { max_context: o.maxContext, ...(o.prefillChunk === undefined ? {} : { prefill_chunk: o.prefillChunk }) },
     },
     deployment: { session_timeout_s: 3600 },
   });

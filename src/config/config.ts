@@ -14,8 +14,11 @@ export interface Config {
   readonly fixed_point: { readonly scale_bits: number };
   /** Degree of the Chebyshev approximation of exp in softmax (2–32; default 16, see approx/exp.ts). */
   readonly cheby: { readonly deg: number };
-  /** Longest prompt + generated tokens per session. */
-  readonly scheduler: { readonly max_context: number };
+  /**
+   * max_context: longest prompt + generated tokens per session; prefill_chunk: prompt rows
+   * fed through the model per prefill pass (bounds the prefill's memory; default 64).
+   */
+  readonly scheduler: { readonly max_context: number; readonly prefill_chunk: number };
   /** Preprocessing pool refill threshold (items per material kind). */
   readonly triple_pool: { readonly min_size: number };
   /** Default k for top-k sampling (0 = greedy). */
@@ -90,7 +93,7 @@ export const DEFAULT_CONFIG: Config = Object.freeze<Config>({
   security: { mode: 'semi-honest' },
   fixed_point: { scale_bits: 16 },
   cheby: { deg: 16 },
-  scheduler: { max_context: 512 },
+  scheduler: { max_context: 512, prefill_chunk: 64 },
   triple_pool: { min_size: 1024 },
   topk: 0,
   temperature: 1,
@@ -149,7 +152,7 @@ export function validateConfig(raw: unknown): Config {
   const sec = section(raw, 'security', ['mode']);
   const fp = section(raw, 'fixed_point', ['scale_bits']);
   const ch = section(raw, 'cheby', ['deg']);
-  const sc = section(raw, 'scheduler', ['max_context']);
+  const sc = section(raw, 'scheduler', ['max_context', 'prefill_chunk']);
   const tp = section(raw, 'triple_pool', ['min_size']);
   const tls = section(raw, 'tls', ['enabled']);
   if (tls.enabled !== undefined && typeof tls.enabled !== 'boolean') throw new ValidationError('expected true or false', 'tls.enabled');
@@ -157,7 +160,10 @@ export function validateConfig(raw: unknown): Config {
     security: { mode: aoneOf(sec.mode ?? d.security.mode, 'security.mode', ['semi-honest', 'malicious'] as const) },
     fixed_point: { scale_bits: aint(fp.scale_bits ?? d.fixed_point.scale_bits, 'fixed_point.scale_bits', 8, 24) },
     cheby: { deg: aint(ch.deg ?? d.cheby.deg, 'cheby.deg', 2, 32) },
-    scheduler: { max_context: aint(sc.max_context ?? d.scheduler.max_context, 'scheduler.max_context', 1, 1 << 20) },
+    scheduler: {
+      max_context: aint(sc.max_context ?? d.scheduler.max_context, 'scheduler.max_context', 1, 1 << 20),
+      prefill_chunk: aint(sc.prefill_chunk ?? d.scheduler.prefill_chunk, 'scheduler.prefill_chunk', 1, 1 << 20),
+    },
     triple_pool: { min_size: aint(tp.min_size ?? d.triple_pool.min_size, 'triple_pool.min_size', 1, 1 << 30) },
     topk: aint(raw.topk ?? d.topk, 'topk', 0, 1 << 20),
     temperature: anumber(raw.temperature ?? d.temperature, 'temperature', 1e-3, 1e3),

@@ -1,20 +1,25 @@
 /**
  * Autoregressive generation inside MPC, run by every party in lock-step:
- *   1. the prompt enters as secret one-hot rows from its owners (one input round for all parts)
- *      and is prefilled in one batched pass, filling the secret-shared KV cache;
+ *   1. the prompt enters as secret one-hot rows and is prefilled in blocks of `prefillChunk`
+ *      rows (scheduler.prefill_chunk): each block's rows are input (one round for all parts it
+ *      spans) and fed through every layer, attending to the blocks before it through the
+ *      secret-shared KV cache, so the prefill's memory grows with the block, not the prompt
+ *      (a 1,024-token one-hot prompt alone is 0.4 GB per share); the block size is public;
  *   2. each step samples a token inside MPC and reveals only its id; the revealed token is fed
  *      back as a public id (local embedding lookup), attending to the cached keys/values — no
  *      recomputation of the prefix.
  */
 import { ProtocolAbort, ValidationError } from '../base/errors.ts';
 import { phase, type PartyContext } from '../protocols/context.ts';
-import { input } from '../protocols/input.ts';
+import { input, inputShared } from '../protocols/input.ts';
+import { Z64 } from '../ring/ring.ts';
+import type { RingTensor } from '../ring/tensor.ts';
 import * as T from '../ring/tensor.ts';
 import * as L from '../sharing/linear.ts';
 import type { SecretTensor } from '../sharing/secret-tensor.ts';
 import { partyRandomness, sampleGreedy, sampleTopK, type Sampler } from './sampling.ts';
 import type { SecureModel } from './secure-weights.ts';
-import { emptyModelCache, forward } from './transformer.ts';
+import { emptyModelCache, feed, forward, lastLogits } from './transformer.ts';
 
 /** One party's part of the joint prompt; `ids` is known to its owner only. */
 export interface PromptPart {
@@ -28,45 +33,113 @@ export interface GenerateOptions {
   readonly sampler: Sampler;
   /** scheduler.max_context: prompt + generated tokens. */
   readonly maxContext: number;
+  /** scheduler.prefill_chunk: prompt rows fed per pass (default {@link DEFAULT_PREFILL_CHUNK}). */
+  readonly prefillChunk?: number;
   /** Called with each revealed token as soon as it is known. */
   readonly onToken?: (id: number, index: number) => void;
   /** Stop after emitting one of these ids (e.g. EOS). */
   readonly stopIds?: readonly number[];
 }
 
-/** Secret one-hot rows [T, vocab] for prompt parts whose owners are parties, in order, in one input round. */
-export async function promptFromOwners(ctx: PartyContext, parts: readonly PromptPart[], vocab: number): Promise<SecretTensor> {
-  const rows = await input(
-    ctx,
-    parts.map((p, i) => {
-      if (p.owner === ctx.id) {
-        if (!p.ids || p.ids.length !== p.length) throw new ValidationError(`expected ${p.length} token ids`, `prompt.parts[${i}]`);
-        const onehot = T.zeros(ctx.ring, [p.length, vocab]);
-        p.ids.forEach((id, t) => {
-          if (!Number.isInteger(id) || id < 0 || id >= vocab)
-            throw new ValidationError(`token id ${id} is outside [0, ${vocab})`, `prompt.parts[${i}].ids[${t}]`);
-          T.setElement(onehot, t * vocab + id, 1n);
-        });
-        return { owner: p.owner, shape: [p.length, vocab], value: onehot };
-      }
-      return { owner: p.owner, shape: [p.length, vocab] };
-    }),
-  );
-  const total = parts.reduce((s, p) => s + p.length, 0);
-  return L.reshapeS(L.concatS(rows), [total, vocab]);
+/** Prompt rows per prefill pass when the options name none (the bench's 64-token prompt: one pass). */
+export const DEFAULT_PREFILL_CHUNK = 64;
+
+/** The prompt's secret one-hot rows [length, vocab], produced a block of rows at a time. */
+export interface PromptRows {
+  readonly length: number;
+  /** Rows [start, start + count) as a secret [count, vocab] tensor; called with consecutive ranges. */
+  rows(start: number, count: number): Promise<SecretTensor>;
+}
+
+/** A prompt already input as one secret tensor [T, vocab]. */
+export function promptRowsOf(onehot: SecretTensor): PromptRows {
+  const [length, vocab] = onehot.shape;
+  return {
+    length,
+    rows: (start, count) => Promise.resolve(L.reshapeS(L.sliceS(onehot, start * vocab, (start + count) * vocab), [count, vocab])),
+  };
 }
 
 /**
- * Generates up to maxNewTokens ids from a secret one-hot prompt [T, vocab]; every party returns
- * the same list.
+ * Prompt parts whose owners are parties, in order: each block of rows is input from the owners of
+ * the parts it spans in one input round. Owners' ids are checked here, before any round.
  */
-export async function secureGenerate(
-  ctx: PartyContext,
-  model: SecureModel,
-  prompt: SecretTensor,
-  opts: GenerateOptions,
-): Promise<number[]> {
-  const promptLength = prompt.shape[0];
+export function promptFromOwners(ctx: PartyContext, parts: readonly PromptPart[], vocab: number): PromptRows {
+  const offsets: number[] = [];
+  let length = 0;
+  parts.forEach((p, i) => {
+    if (!Number.isInteger(p.length) || p.length < 0)
+      throw new ValidationError(`expected a token count >= 0, got ${p.length}`, `prompt.parts[${i}].length`);
+    if (p.owner === ctx.id) {
+      if (!p.ids || p.ids.length !== p.length) throw new ValidationError(`expected ${p.length} token ids`, `prompt.parts[${i}]`);
+      p.ids.forEach((id, t) => {
+        if (!Number.isInteger(id) || id < 0 || id >= vocab)
+          throw new ValidationError(`token id ${id} is outside [0, ${vocab})`, `prompt.parts[${i}].ids[${t}]`);
+      });
+    }
+    offsets.push(length);
+    length += p.length;
+  });
+  return {
+    length,
+    rows: async (start, count) => {
+      const pieces = parts.flatMap((p, i) => {
+        const from = Math.max(start, offsets[i]);
+        const to = Math.min(start + count, offsets[i] + p.length);
+        if (from >= to) return [];
+        const shape = [to - from, vocab];
+        if (p.owner !== ctx.id) return [{ owner: p.owner, shape }];
+        const onehot = T.zeros(ctx.ring, shape);
+        for (let t = from; t < to; t++) T.setElement(onehot, (t - from) * vocab + (p.ids as readonly number[])[t - offsets[i]], 1n);
+        return [{ owner: p.owner, shape, value: onehot }];
+      });
+      return L.reshapeS(L.concatS(await input(ctx, pieces)), [count, vocab]);
+    },
+  };
+}
+
+/**
+ * Prompt parts this party holds additive shares of (the clients' one-hot rows [length, vocab]
+ * over Z_2^64, in order): each block of rows becomes a secret input (protocols/input.ts
+ * inputShared, one round); a part's share is let go once its last row is input.
+ */
+export function promptFromShares(ctx: PartyContext, shares: readonly RingTensor[]): PromptRows {
+  const parts: (RingTensor | undefined)[] = [...shares]; // the closure keeps these, not `shares`
+  const lengths = shares.map((p) => p.shape[0]);
+  const offsets: number[] = [];
+  let length = 0;
+  const vocab = shares[0]?.shape[1] ?? 0;
+  shares.forEach((p, i) => {
+    if (p.shape.length !== 2 || p.shape[1] !== vocab)
+      throw new ValidationError(`expected a [length, ${vocab}] share, got [${p.shape.join(', ')}]`, `prompt.parts[${i}]`);
+    offsets.push(length);
+    length += p.shape[0];
+  });
+  return {
+    length,
+    rows: async (start, count) => {
+      const block = T.zeros(Z64, [count, vocab]);
+      parts.forEach((p, i) => {
+        const from = Math.max(start, offsets[i]);
+        const to = Math.min(start + count, offsets[i] + lengths[i]);
+        if (from >= to) return;
+        if (!p) throw new RangeError(`promptFromShares: rows of part ${i} were requested after its last row`);
+        block.data.set(p.data.subarray((from - offsets[i]) * vocab, (to - offsets[i]) * vocab), (from - start) * vocab);
+        if (to === offsets[i] + lengths[i]) parts[i] = undefined;
+      });
+      return inputShared(ctx, block);
+    },
+  };
+}
+
+/**
+ * Generates up to maxNewTokens ids from a secret one-hot prompt; every party returns the same
+ * list.
+ */
+export async function secureGenerate(ctx: PartyContext, model: SecureModel, prompt: PromptRows, opts: GenerateOptions): Promise<number[]> {
+  const promptLength = prompt.length;
+  const chunk = opts.prefillChunk ?? DEFAULT_PREFILL_CHUNK;
+  if (!Number.isInteger(chunk) || chunk < 1) throw new ValidationError(`expected an integer >= 1, got ${chunk}`, 'scheduler.prefill_chunk');
   if (promptLength === 0) throw new ValidationError('the prompt is empty: expected at least one token', 'prompt');
   const limit = Math.min(opts.maxContext, model.config.maxSeqLen);
   if (promptLength + Math.max(0, opts.maxNewTokens - 1) > limit) {
@@ -76,7 +149,12 @@ export async function secureGenerate(
     );
   }
   const cache = emptyModelCache(model);
-  let logits = await forward(ctx, model, cache, { kind: 'secret', onehot: prompt }, limit);
+  let hidden: SecretTensor | undefined;
+  for (let start = 0; start < promptLength; start += chunk) {
+    const count = Math.min(chunk, promptLength - start);
+    hidden = await feed(ctx, model, cache, { kind: 'secret', onehot: await prompt.rows(start, count) }, limit);
+  }
+  let logits = await lastLogits(ctx, model, hidden as SecretTensor);
   const ids: number[] = [];
   for (let step = 0; step < opts.maxNewTokens; step++) {
     const s = opts.sampler;

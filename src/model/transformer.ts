@@ -8,9 +8,9 @@
  *                      h = layernorm(x); x += gelu(h·Wfc + bfc)·Wproj + bproj
  *   logits = norm(x_last)·lmHead (+ b)
  *
- * `forward` takes T new tokens (a prefill of the prompt in one batched pass, or one token when
- * decoding) and appends their keys/values to the secret-shared KV cache; only the last
- * position's logits are computed.
+ * `feed` takes T new tokens (a block of the prompt's rows when prefilling, or one token when
+ * decoding), appends their keys/values to the secret-shared KV cache and returns their hidden
+ * states; `forward` is `feed` and the LM head of the last position (only its logits are computed).
  */
 import { ValidationError } from '../base/errors.ts';
 import { layerNorm, rmsNorm } from '../approx/norms.ts';
@@ -39,6 +39,20 @@ export type TokenInput =
 
 /** Feeds the tokens at the next positions; returns the logits of the last one [1, vocab]. */
 export async function forward(
+  ctx: PartyContext,
+  model: SecureModel,
+  cache: ModelCache,
+  tokens: TokenInput,
+  maxContext: number,
+): Promise<SecretTensor> {
+  return lastLogits(ctx, model, await feed(ctx, model, cache, tokens, maxContext));
+}
+
+/**
+ * Feeds the tokens at the next positions through every layer (their keys and values join the
+ * cache); returns their hidden states [T, dim] before the final norm.
+ */
+export async function feed(
   ctx: PartyContext,
   model: SecureModel,
   cache: ModelCache,
@@ -98,6 +112,13 @@ export async function forward(
     x = L.addSS(x, mlp);
   }
   cache.length += count;
+  return x;
+}
+
+/** The logits [1, vocab] of the last row of hidden states x [T, dim]: final norm and LM head. */
+export async function lastLogits(ctx: PartyContext, model: SecureModel, x: SecretTensor): Promise<SecretTensor> {
+  const c = model.config;
+  const count = x.shape[0];
   const last = L.sliceS(x, (count - 1) * c.dim, count * c.dim);
   const normed = await phase(ctx, 'norm', () =>
     c.arch === 'llama' ? rmsNorm(ctx, L.reshapeS(last, [1, c.dim]), c.normEps) : layerNorm(ctx, L.reshapeS(last, [1, c.dim]), c.normEps),

@@ -20,6 +20,8 @@ export interface SessionOptions {
   /** cheby.deg (undefined: the approx default). */
   readonly chebyDeg?: number;
   readonly maxContext: number;
+  /** scheduler.prefill_chunk (undefined: generate.ts's default). */
+  readonly prefillChunk?: number;
   readonly maxNewTokens: number;
   readonly sampler: Sampler;
   readonly stopIds?: readonly number[];
@@ -75,21 +77,31 @@ export async function runMemorySession(
   const start = snapshot(contexts[0]);
   const results = await Promise.all(
     contexts.map((ctx, i) =>
-      promptFromOwners(ctx, [{ owner: 0, length: promptIds.length, ids: ctx.id === 0 ? promptIds : undefined }], model.config.vocabSize)
-        .then((prompt) =>
-          secureGenerate(ctx, models[i], prompt, {
-            maxNewTokens: o.maxNewTokens,
-            sampler: o.sampler,
-            maxContext: o.maxContext,
-            stopIds: o.stopIds,
-            onToken:
-              ctx.id === 0
-                ? (id, index) => {
-                    marks.push(snapshot(ctx));
-                    o.onToken?.(id, index);
-                  }
-                : undefined,
-          }),
+      Promise.resolve()
+        .then(() =>
+          secureGenerate(
+            ctx,
+            models[i],
+            promptFromOwners(
+              ctx,
+              [{ owner: 0, length: promptIds.length, ids: ctx.id === 0 ? promptIds : undefined }],
+              model.config.vocabSize,
+            ),
+            {
+              maxNewTokens: o.maxNewTokens,
+              sampler: o.sampler,
+              maxContext: o.maxContext,
+              prefillChunk: o.prefillChunk,
+              stopIds: o.stopIds,
+              onToken:
+                ctx.id === 0
+                  ? (id, index) => {
+                      marks.push(snapshot(ctx));
+                      o.onToken?.(id, index);
+                    }
+                  : undefined,
+            },
+          ),
         )
         .catch((e: unknown) => {
           for (const ch of channels) ch.close(e instanceof Error ? e : new Error(String(e)));

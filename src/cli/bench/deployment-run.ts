@@ -24,6 +24,8 @@ export interface RunSpec {
   readonly promptTokens: number;
   readonly decodeTokens: number;
   readonly sessions: number;
+  /** scheduler.prefill_chunk (prompt rows per prefill pass). */
+  readonly prefillChunk: number;
   /** Start-up limit (the owner node generates or loads the model). */
   readonly readyTimeoutMs?: number;
   /** Keep the services' logs here (created if missing); by default they go to a scratch directory deleted after a successful run. */
@@ -86,7 +88,10 @@ export async function runDeployment(spec: RunSpec): Promise<RunResult> {
   } = await scratchOwnerDeployment(dir, {
     parties: spec.parties,
     model: spec.model,
-    top: { security: { mode: spec.security }, scheduler: { max_context: spec.promptTokens + spec.decodeTokens } },
+    top: {
+      security: { mode: spec.security },
+      scheduler: { max_context: spec.promptTokens + spec.decodeTokens, prefill_chunk: spec.prefillChunk },
+    },
     deployment: { max_concurrent_sessions: spec.sessions, session_timeout_s: 86_400 },
   });
   const t0 = performance.now();

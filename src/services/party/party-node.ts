@@ -70,6 +70,7 @@ export async function startPartyNode(o: PartyNodeOptions): Promise<{ close(): Pr
     scaleBits: o.config.fixed_point.scale_bits,
     chebyDeg: o.config.cheby.deg,
     maxContext: o.config.scheduler.max_context,
+    prefillChunk: o.config.scheduler.prefill_chunk,
     logger: log,
     metrics: o.metrics,
   };

@@ -8,7 +8,7 @@ import * as grpc from '@grpc/grpc-js';
 import { ValidationError } from '../../base/errors.ts';
 import type { Config } from '../../config/config.ts';
 import { CoordinatorClient, type RegisterPartyRequest, type SessionStats, type TokenEvent } from '../gen/mpc_prompt/v1/coordinator.ts';
-import { CHANNEL_OPTIONS, clientCredentials } from '../grpc-common.ts';
+import { clientCredentials, promptChannelOptions } from '../grpc-common.ts';
 import type { TlsIdentity } from '../pki.ts';
 import { sealingKeyMessage, sealPromptPart } from '../prompt-shares.ts';
 
@@ -53,7 +53,11 @@ export function verifiedNodeKeys(config: Config, ca: string, registrations: read
 }
 
 export async function submitPrompt(o: SubmitOptions): Promise<SubmitResult> {
-  const client = new CoordinatorClient(o.coordinator ?? o.config.deployment.coordinator, clientCredentials(o.identity), CHANNEL_OPTIONS);
+  const client = new CoordinatorClient(
+    o.coordinator ?? o.config.deployment.coordinator,
+    clientCredentials(o.identity),
+    promptChannelOptions(o.config.deployment.parties.length, o.ids.length, o.vocabSize),
+  );
   try {
     const deadline = Date.now() + (o.waitForNodesMs ?? 30_000);
     let keys: Map<string, Uint8Array> | undefined;

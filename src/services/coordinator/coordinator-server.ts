@@ -18,7 +18,16 @@ import {
   type TokenEvent,
   type TokenOutputRequest,
 } from '../gen/mpc_prompt/v1/coordinator.ts';
-import { bindServer, callerIdentity, listenAddress, serverCredentials, ServiceError, toStatus, unary } from '../grpc-common.ts';
+import {
+  bindServer,
+  callerIdentity,
+  listenAddress,
+  promptChannelOptions,
+  serverCredentials,
+  ServiceError,
+  toStatus,
+  unary,
+} from '../grpc-common.ts';
 import { HealthState } from '../health.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
@@ -112,7 +121,10 @@ export async function startCoordinator(o: CoordinatorOptions): Promise<{ port: n
     error: s.error,
   });
 
-  const server = new grpc.Server({ 'grpc.max_receive_message_length': 256 << 20 });
+  // A SubmitPrompt carries one sealed share per node of a part of up to max_context tokens.
+  const server = new grpc.Server({
+    'grpc.max_receive_message_length': promptChannelOptions(nodeIds.length, maxContext, o.vocabSize)['grpc.max_receive_message_length'],
+  });
   const health = new HealthState();
   health.addTo(server);
   server.addService(CoordinatorService, {

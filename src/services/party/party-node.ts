@@ -13,7 +13,7 @@ import { generateSealingKeyPair } from '../../crypto/sealing.ts';
 import type { ModelConfig, ModelWeights } from '../../formats/model-spec.ts';
 import { TlsListener } from '../../net/tls-channel.ts';
 import { CoordinatorClient, type PartyWorkEvent, type ReportRequest } from '../gen/mpc_prompt/v1/coordinator.ts';
-import { CHANNEL_OPTIONS, clientCredentials, listenAddress, splitAddress } from '../grpc-common.ts';
+import { clientCredentials, listenAddress, promptChannelOptions, splitAddress } from '../grpc-common.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import type { TlsIdentity } from '../pki.ts';
@@ -48,7 +48,12 @@ export async function startPartyNode(o: PartyNodeOptions): Promise<{ close(): Pr
   const advertised = `${splitAddress(dataAddress).host}:${listener.port}`;
   const sealing = generateSealingKeyPair();
   const signature = sign('sha256', sealingKeyMessage(o.partyId, sealing.publicKey), o.identity.key);
-  const client = new CoordinatorClient(o.coordinator ?? dep.coordinator, clientCredentials(o.identity), CHANNEL_OPTIONS);
+  // A work item carries this node's sealed shares of every prompt part (max_context tokens in all).
+  const client = new CoordinatorClient(
+    o.coordinator ?? dep.coordinator,
+    clientCredentials(o.identity),
+    promptChannelOptions(1, o.config.scheduler.max_context, o.modelConfig.vocabSize),
+  );
   const sessions = new Map<string, SessionHandle>();
   let weights: WeightSource;
   if (dep.model_source === 'enclave') {

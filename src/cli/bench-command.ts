@@ -128,6 +128,9 @@ export async function benchCommand(argv: string[], out: (line: string) => void):
             plaintext_ms_per_token: round(plainMs),
             ratio_to_plaintext: round(decodeMs / plainMs, 1),
             tokens_equal_reference: r.ids[0].every((id, i) => id === plain.ids[i]),
+            ids: r.ids[0],
+            reference_ids: plain.ids,
+            reference_top2_margins: plain.margins.map((m) => round(m, 4)),
             phases: st.decodePhases.map((p) => ({ name: p.name, ms: round(p.ms), bytes: Math.round(p.bytes), rounds: round(p.rounds) })),
           });
           progress(

@@ -48,6 +48,26 @@ async function readInBlocks(ctx: PartyContext, rows: PromptRows, chunk: number):
   return { values, rounds };
 }
 
+/** For every block size in `chunks`: both parties read `makePrompt`'s rows in blocks, which equal the one-hot of `ids`, one input round per block. */
+async function assertBlocksEqualPrompt(
+  mode: 'semi-honest' | 'malicious',
+  ids: readonly number[],
+  chunks: readonly number[],
+  makePrompt: (ctx: PartyContext) => PromptRows,
+): Promise<void> {
+  for (const chunk of chunks) {
+    const { results } = await runParties(makeDealer(2, mode), async (ctx) => {
+      const prompt = makePrompt(ctx);
+      assert.equal(prompt.length, ids.length);
+      return readInBlocks(ctx, prompt, chunk);
+    });
+    for (const r of results) {
+      assert.deepEqual(r.values, oneHot(ids), `chunk ${chunk}`);
+      assert.equal(r.rounds, Math.ceil(ids.length / chunk), `chunk ${chunk}: one input round per block`);
+    }
+  }
+}
+
 for (const mode of ['semi-honest', 'malicious'] as const) {
   test(`promptFromOwners: blocks of rows spanning parts of different owners equal the one-hot prompt (${mode})`, async () => {
     const parts: { owner: number; ids: number[] }[] = [
@@ -56,22 +76,17 @@ for (const mode of ['semi-honest', 'malicious'] as const) {
       { owner: 0, ids: [7, 7, 2, 5] },
       { owner: 1, ids: [1] },
     ];
-    const all = parts.flatMap((p) => p.ids);
-    for (const chunk of [1, 2, 3, 8]) {
-      const { results } = await runParties(makeDealer(2, mode), async (ctx) => {
-        const prompt = promptFromOwners(
+    await assertBlocksEqualPrompt(
+      mode,
+      parts.flatMap((p) => p.ids),
+      [1, 2, 3, 8],
+      (ctx) =>
+        promptFromOwners(
           ctx,
           parts.map((p) => ({ owner: p.owner, length: p.ids.length, ids: p.owner === ctx.id ? p.ids : undefined })),
           VOCAB,
-        );
-        assert.equal(prompt.length, all.length);
-        return readInBlocks(ctx, prompt, chunk);
-      });
-      for (const r of results) {
-        assert.deepEqual(r.values, oneHot(all), `chunk ${chunk}`);
-        assert.equal(r.rounds, Math.ceil(all.length / chunk), `chunk ${chunk}: one input round per block`);
-      }
-    }
+        ),
+    );
   });
 }
 
@@ -102,23 +117,14 @@ test('promptFromOwners: a bad token id or count is refused before any round, nam
 for (const mode of ['semi-honest', 'malicious'] as const) {
   test(`promptFromShares: clients' additive shares of several parts, input a block at a time, equal the prompt (${mode})`, async () => {
     const partIds = [[4, 4, 9], [0], [10, 3, 6, 1, 2]];
-    const all = partIds.flat();
     // Each part shared by its client between the two nodes, as prompt-shares.ts does.
     const shares = partIds.map((ids) => split(T.tensor(Z64, [ids.length, VOCAB], BigUint64Array.from(oneHot(ids))), 2));
-    for (const chunk of [1, 4, 9]) {
-      const { results } = await runParties(makeDealer(2, mode), async (ctx) => {
-        const prompt = promptFromShares(
-          ctx,
-          shares.map((s) => s[ctx.id]),
-        );
-        assert.equal(prompt.length, all.length);
-        return readInBlocks(ctx, prompt, chunk);
-      });
-      for (const r of results) {
-        assert.deepEqual(r.values, oneHot(all), `chunk ${chunk}`);
-        assert.equal(r.rounds, Math.ceil(all.length / chunk), `chunk ${chunk}: one input round per block`);
-      }
-    }
+    await assertBlocksEqualPrompt(mode, partIds.flat(), [1, 4, 9], (ctx) =>
+      promptFromShares(
+        ctx,
+        shares.map((s) => s[ctx.id]),
+      ),
+    );
   });
 }
 

@@ -10,6 +10,7 @@
  *      recomputation of the prefix.
  */
 import { ProtocolAbort, ValidationError } from '../base/errors.ts';
+import { DEFAULT_CONFIG } from '../config/config.ts';
 import { phase, type PartyContext } from '../protocols/context.ts';
 import { input, inputShared } from '../protocols/input.ts';
 import { Z64 } from '../ring/ring.ts';
@@ -33,16 +34,13 @@ export interface GenerateOptions {
   readonly sampler: Sampler;
   /** scheduler.max_context: prompt + generated tokens. */
   readonly maxContext: number;
-  /** scheduler.prefill_chunk: prompt rows fed per pass (default {@link DEFAULT_PREFILL_CHUNK}). */
+  /** scheduler.prefill_chunk: prompt rows fed per pass (default: the config's). */
   readonly prefillChunk?: number;
   /** Called with each revealed token as soon as it is known. */
   readonly onToken?: (id: number, index: number) => void;
   /** Stop after emitting one of these ids (e.g. EOS). */
   readonly stopIds?: readonly number[];
 }
-
-/** Prompt rows per prefill pass when the options name none (the bench's 64-token prompt: one pass). */
-export const DEFAULT_PREFILL_CHUNK = 64;
 
 /** The prompt's secret one-hot rows [length, vocab], produced a block of rows at a time. */
 export interface PromptRows {
@@ -51,13 +49,17 @@ export interface PromptRows {
   rows(start: number, count: number): Promise<SecretTensor>;
 }
 
-/** A prompt already input as one secret tensor [T, vocab]. */
-export function promptRowsOf(onehot: SecretTensor): PromptRows {
-  const [length, vocab] = onehot.shape;
-  return {
-    length,
-    rows: (start, count) => Promise.resolve(L.reshapeS(L.sliceS(onehot, start * vocab, (start + count) * vocab), [count, vocab])),
-  };
+/** Where rows [start, start + count) of a prompt made of parts of `lengths` rows fall: part, rows [from, to) within it, and the row in the block. */
+function blockPieces(lengths: readonly number[], start: number, count: number): { part: number; from: number; to: number; at: number }[] {
+  const pieces: { part: number; from: number; to: number; at: number }[] = [];
+  let offset = 0;
+  lengths.forEach((length, part) => {
+    const from = Math.max(start, offset);
+    const to = Math.min(start + count, offset + length);
+    if (from < to) pieces.push({ part, from: from - offset, to: to - offset, at: from - start });
+    offset += length;
+  });
+  return pieces;
 }
 
 /**
@@ -65,8 +67,6 @@ export function promptRowsOf(onehot: SecretTensor): PromptRows {
  * the parts it spans in one input round. Owners' ids are checked here, before any round.
  */
 export function promptFromOwners(ctx: PartyContext, parts: readonly PromptPart[], vocab: number): PromptRows {
-  const offsets: number[] = [];
-  let length = 0;
   parts.forEach((p, i) => {
     if (!Number.isInteger(p.length) || p.length < 0)
       throw new ValidationError(`expected a token count >= 0, got ${p.length}`, `prompt.parts[${i}].length`);
@@ -77,21 +77,18 @@ export function promptFromOwners(ctx: PartyContext, parts: readonly PromptPart[]
           throw new ValidationError(`token id ${id} is outside [0, ${vocab})`, `prompt.parts[${i}].ids[${t}]`);
       });
     }
-    offsets.push(length);
-    length += p.length;
   });
+  const lengths = parts.map((p) => p.length);
   return {
-    length,
+    length: lengths.reduce((a, b) => a + b, 0),
     rows: async (start, count) => {
-      const pieces = parts.flatMap((p, i) => {
-        const from = Math.max(start, offsets[i]);
-        const to = Math.min(start + count, offsets[i] + p.length);
-        if (from >= to) return [];
+      const pieces = blockPieces(lengths, start, count).map(({ part, from, to }) => {
+        const { owner, ids } = parts[part];
         const shape = [to - from, vocab];
-        if (p.owner !== ctx.id) return [{ owner: p.owner, shape }];
+        if (owner !== ctx.id) return { owner, shape };
         const onehot = T.zeros(ctx.ring, shape);
-        for (let t = from; t < to; t++) T.setElement(onehot, (t - from) * vocab + (p.ids as readonly number[])[t - offsets[i]], 1n);
-        return [{ owner: p.owner, shape, value: onehot }];
+        for (let t = from; t < to; t++) T.setElement(onehot, (t - from) * vocab + (ids as readonly number[])[t], 1n);
+        return { owner, shape, value: onehot };
       });
       return L.reshapeS(L.concatS(await input(ctx, pieces)), [count, vocab]);
     },
@@ -104,29 +101,23 @@ export function promptFromOwners(ctx: PartyContext, parts: readonly PromptPart[]
  * inputShared, one round); a part's share is let go once its last row is input.
  */
 export function promptFromShares(ctx: PartyContext, shares: readonly RingTensor[]): PromptRows {
-  const parts: (RingTensor | undefined)[] = [...shares]; // the closure keeps these, not `shares`
-  const lengths = shares.map((p) => p.shape[0]);
-  const offsets: number[] = [];
-  let length = 0;
   const vocab = shares[0]?.shape[1] ?? 0;
   shares.forEach((p, i) => {
     if (p.shape.length !== 2 || p.shape[1] !== vocab)
       throw new ValidationError(`expected a [length, ${vocab}] share, got [${p.shape.join(', ')}]`, `prompt.parts[${i}]`);
-    offsets.push(length);
-    length += p.shape[0];
   });
+  const parts: (RingTensor | undefined)[] = [...shares]; // the closure keeps these, not `shares`
+  const lengths = shares.map((p) => p.shape[0]);
   return {
-    length,
+    length: lengths.reduce((a, b) => a + b, 0),
     rows: async (start, count) => {
       const block = T.zeros(Z64, [count, vocab]);
-      parts.forEach((p, i) => {
-        const from = Math.max(start, offsets[i]);
-        const to = Math.min(start + count, offsets[i] + lengths[i]);
-        if (from >= to) return;
-        if (!p) throw new RangeError(`promptFromShares: rows of part ${i} were requested after its last row`);
-        block.data.set(p.data.subarray((from - offsets[i]) * vocab, (to - offsets[i]) * vocab), (from - start) * vocab);
-        if (to === offsets[i] + lengths[i]) parts[i] = undefined;
-      });
+      for (const { part, from, to, at } of blockPieces(lengths, start, count)) {
+        const p = parts[part];
+        if (!p) throw new RangeError(`promptFromShares: rows of part ${part} were requested after its last row`);
+        block.data.set(p.data.subarray(from * vocab, to * vocab), at * vocab);
+        if (to === lengths[part]) parts[part] = undefined;
+      }
       return inputShared(ctx, block);
     },
   };
@@ -138,7 +129,7 @@ export function promptFromShares(ctx: PartyContext, shares: readonly RingTensor[
  */
 export async function secureGenerate(ctx: PartyContext, model: SecureModel, prompt: PromptRows, opts: GenerateOptions): Promise<number[]> {
   const promptLength = prompt.length;
-  const chunk = opts.prefillChunk ?? DEFAULT_PREFILL_CHUNK;
+  const chunk = opts.prefillChunk ?? DEFAULT_CONFIG.scheduler.prefill_chunk;
   if (!Number.isInteger(chunk) || chunk < 1) throw new ValidationError(`expected an integer >= 1, got ${chunk}`, 'scheduler.prefill_chunk');
   if (promptLength === 0) throw new ValidationError('the prompt is empty: expected at least one token', 'prompt');
   const limit = Math.min(opts.maxContext, model.config.maxSeqLen);

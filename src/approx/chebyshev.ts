@@ -40,19 +40,35 @@
  *   truncated elements (d = 8: 4 of 7; d = 16: 8 of 15) per input, and removes their rounding.
  *   When g_w < s (large values or scale) the wide terms are truncated first, as before.
  *   'local' truncation keeps every level truncated (its failure probability grows with |x|).
- * Cost: levels = ⌈log2 d⌉; rounds = levels·(1 + tr) + tr, tr = 0 ('local') or 1 ('dealer')
- * truncation, minus 1 when the last level stays wide ({@link chebyshevRounds}). Openings per
- * element: malicious mode, 2(d − 1) (one Beaver mul call per level, every product sacrificed);
- * semi-honest mode, one per factor of the doubling plan (d = 8: 4, d = 16: 8) against the
- * dealer's basis masks (`basisProducts`). Truncated elements per input: one per product below
- * the last level (d = 8: 3, d = 16: 7; all d − 1 with 'local' truncation, which costs no bytes),
- * plus one per sum.
+ * Fused truncation (semi-honest mode, 'dealer' truncation, d ≥ 3; `fusedBasis`): the dealer
+ *   knows each level's truncation mask, and a dealer-truncated T_k is a public value plus a
+ *   public combination of the mask's parts, so the dealer also deals the products of those
+ *   parts that the next levels need (preprocessing/chebyshev-plan.ts `fusedChebyshevLayout`):
+ *   a level's truncation opening doubles as the opening of its outputs as factors, and no factor
+ *   is opened twice. T_1 is opened once (δ_1 = t − a_1); every later level's products are local.
+ * Cost: levels = ⌈log2 d⌉, tr = 0 ('local') or 1 ('dealer') truncation ({@link chebyshevRounds}):
+ *   malicious mode: levels·(1 + tr) + tr rounds, minus 1 when the last level stays wide; one
+ *     Beaver mul call per level (2(d − 1) openings per element, every product sacrificed);
+ *   semi-honest, 'local': levels rounds, one opening per factor of the doubling plan (d = 8: 4,
+ *     d = 16: 8) against the dealer's basis masks (`basisProducts`), truncations free;
+ *   semi-honest, 'dealer' (fused): 1 + (levels − 1) + 1 rounds with a wide last level (d = 16:
+ *     5 instead of 8; d = 8: 4 instead of 6); openings per element: δ_1, one per T_k below the
+ *     last level and one per sum (d = 16: 9 instead of 16; d = 8: 5 instead of 8). It costs the
+ *     dealer more: 1 + 3·(T_k below the last level) + Σ_pairs (1..3) products of mask parts per
+ *     element (d = 16: 59 ring elements instead of 44; d = 8: 25 instead of 20).
  */
 import type { RingTensor } from '../ring/tensor.ts';
 import * as T from '../ring/tensor.ts';
 import * as L from '../sharing/linear.ts';
 import type { SecretTensor } from '../sharing/secret-tensor.ts';
-import { chebyshevPlan, type ChebyshevPlan } from '../preprocessing/chebyshev-plan.ts';
+import {
+  chebyshevPlan,
+  fusedChebyshevLayout,
+  MAX_FUSED_SHIFT,
+  type ChebyshevPlan,
+  type FusedPart,
+} from '../preprocessing/chebyshev-plan.ts';
+import { msbAndHigh } from '../ring/bit-fields.ts';
 import { mul } from '../protocols/beaver.ts';
 import { open } from '../protocols/open.ts';
 import type { PartyContext } from '../protocols/context.ts';
@@ -128,13 +144,15 @@ export function chebyshevLevels(degree: number): number {
  * wide (`fit`: the basis scale s and the bound on |sum|, see {@link wideSumBits}).
  */
 export function chebyshevRounds(
-  ctx: Pick<PartyContext, 'truncation'>,
+  ctx: Pick<PartyContext, 'truncation' | 'mode'>,
   degree: number,
   fit?: { readonly scale: number; readonly valueBound: number },
 ): number {
   const tr = truncateRounds(ctx);
   const levels = chebyshevLevels(degree);
   const wide = fit !== undefined && keepsWideLevel(ctx, degree) && wideSumBits(fit.scale, fit.valueBound) !== undefined;
+  // Fused: δ_1, one truncation per level below the last, the final sum's (+ narrowing if not wide).
+  if (fusesTruncation(ctx, degree, fit?.scale ?? CHEB_GUARD_BITS + 16)) return levels + 1 + (wide ? 0 : 1);
   return levels * (1 + tr) + tr - (wide ? tr : 0);
 }
 
@@ -185,6 +203,7 @@ export async function chebyshevBasis(ctx: PartyContext, t: SecretTensor, scale: 
   const one = 1n << BigInt(scale);
   if (degree === 1) return { basis, scale, wide, shape: t.shape };
   const plan = chebyshevPlan(degree);
+  if (fusesTruncation(ctx, degree, scale)) return fusedBasis(ctx, basis[1], scale, plan, size, t.shape);
   // Semi-honest: every factor opened once against the dealer's basis masks (products below).
   const shared = ctx.mode === 'semi-honest' ? await basisProducts(ctx, plan, size) : undefined;
   const last = plan.levels[plan.levels.length - 1];
@@ -215,6 +234,115 @@ export async function chebyshevBasis(ctx: PartyContext, t: SecretTensor, scale: 
     });
   }
   return { basis, scale, wide, shape: t.shape };
+}
+
+/**
+ * Does {@link chebyshevBasis} fuse each level's truncation with the next level's openings?
+ * Semi-honest mode (Z_2^64) with 'dealer' truncation, for degrees with a truncated level (d ≥ 3)
+ * and basis scales s ≤ 32 (shift s − 1 ≤ MAX_FUSED_SHIFT; at larger s the level products
+ * T_m·T_j at scale 2s would not fit the dealer truncation's 2^62 bound anyway).
+ */
+function fusesTruncation(ctx: Pick<PartyContext, 'mode' | 'truncation'>, degree: number, scale: number): boolean {
+  return ctx.mode === 'semi-honest' && ctx.truncation === 'dealer' && degree >= 3 && scale - 1 <= MAX_FUSED_SHIFT;
+}
+
+/** A factor T_k = P + N: P public, N the secret part; Q = (1 − 2·c_63)·2^(63−shift) for a truncated factor. */
+interface FactorForm {
+  readonly p: RingTensor;
+  readonly n: SecretTensor;
+  readonly q?: RingTensor;
+}
+
+/**
+ * The basis with fused truncations (semi-honest, 'dealer' truncation; the dealt layout is
+ * preprocessing/chebyshev-plan.ts `fusedChebyshevLayout`):
+ *   1. open δ_1 = t − a_1 (T_1 = δ_1 + a_1);
+ *   2. per level below the last, with every product T_m·T_j local (see `product`), in ONE round:
+ *        open c_k = T_m·T_j − T_{m−j}·2^(s−1) + 2^62 + r_k   for k = m + j (T_0 = 1)
+ *      — the dealer truncation of 2·T_m·T_j − T_{m−j} by s − 1 (the subtraction of a multiple of
+ *      2^(s−1) commutes exactly with the floor), whose output is
+ *        T_k = P_k + N_k,  P_k = ⌊(c_k mod 2^63)/2^(s−1)⌋ + c_k,63·2^(64−s) − 2^(63−s),
+ *                          N_k = Q_k·rMsb_k − rHigh_k,  Q_k = (1 − 2·c_k,63)·2^(64−s);
+ *   3. the last level's products, local, stay wide as in the unfused basis.
+ * A product of two factors is then P_m·P_j + P_m·N_j + P_j·N_m + N_m·N_j, where N_m·N_j is a
+ * public combination of dealt products of mask parts: no factor is ever opened again, so each
+ * level's truncation opening is also the opening of its outputs as factors.
+ * Reveals: δ_1 and the c_k, each masked by its own uniform dealer value (a_1, r_k).
+ * Cost: 1 + (levels − 1) rounds (the final sum's truncation follows in chebyshevSums); one
+ * opened element per input and per truncated T_k (d = 16: 8; unfused: 15).
+ */
+async function fusedBasis(
+  ctx: PartyContext,
+  t: SecretTensor,
+  scale: number,
+  plan: ChebyshevPlan,
+  size: number,
+  shape: readonly number[],
+): Promise<ChebyshevBasis> {
+  const shift = scale - 1;
+  const layout = fusedChebyshevLayout(plan.degree, shift);
+  const material = await ctx.material.chebyshevTruncMasks(size, plan.degree, shift);
+  const truncMask = new Map(layout.truncated.map((k, i) => [k, material.trunc[i]]));
+  const basis: SecretTensor[] = new Array<SecretTensor>(plan.degree + 1);
+  const wide = new Map<number, SecretTensor>();
+  const one = 1n << BigInt(scale);
+  basis[1] = t;
+  const forms = new Map<number, FactorForm>();
+  const [d1] = await open(ctx, [L.subSS(t, material.a1)]);
+  forms.set(1, { p: d1, n: material.a1 });
+  const weight = 1n << BigInt(63 - shift);
+  // A dealt term's public coefficient: ±1 or ±2 times the Q of its 'msb' parts (cached per factor and sign).
+  const scaledQ = new Map<string, RingTensor>();
+  const qTimes = (k: number, sign: bigint): RingTensor => {
+    const key = `${k}:${sign}`;
+    let q = scaledQ.get(key);
+    if (!q) scaledQ.set(key, (q = T.mulScalar((forms.get(k) as FactorForm).q as RingTensor, sign)));
+    return q;
+  };
+  const sign = (part: FusedPart): bigint => (part.part === 'high' ? -1n : 1n);
+  // T_m·T_j = P_m·P_j + P_m·N_j + P_j·N_m + N_m·N_j, N_m·N_j from the dealt products of parts.
+  const product = (pair: number, m: number, j: number): SecretTensor => {
+    const fm = forms.get(m) as FactorForm;
+    const fj = forms.get(j) as FactorForm;
+    let acc = L.addSP(ctx, L.addSS(L.mulSP(fj.n, fm.p), L.mulSP(fm.n, fj.p)), T.mul(fm.p, fj.p));
+    layout.terms[pair].forEach(([a, b], i) => {
+      const term = material.terms[pair][i];
+      const c = sign(a) * sign(b) * (m === j && a.part !== b.part ? 2n : 1n);
+      // At most one part is an rMsb (Q_m·Q_j ≡ 0 mod 2^64 for shift ≤ 31, including Q_m²·rMsb_m).
+      const msb = a.part === 'msb' ? a : b.part === 'msb' ? b : undefined;
+      if (msb) acc = L.addSS(acc, L.mulSP(term, qTimes(msb.k, c)));
+      else acc = c === 1n ? L.addSS(acc, term) : c === -1n ? L.subSS(acc, term) : L.addSS(acc, L.mulScalarS(term, c));
+    });
+    return acc;
+  };
+  let pair = 0;
+  for (const [index, { m, js }] of plan.levels.entries()) {
+    const products = js.map((j) => product(pair++, m, j));
+    if (index === plan.levels.length - 1) {
+      // T_{m+j} = 2·T_m·T_j − T_{m−j}·2^s at scale 2s, exact (T_0·2^s = 2^2s).
+      js.forEach((j, i) => {
+        const twice = L.mulScalarS(products[i], 2n);
+        wide.set(m + j, j === m ? L.addScalarS(ctx, twice, -(one * one)) : L.subSS(twice, L.mulScalarS(basis[m - j], one)));
+      });
+      break;
+    }
+    const half = 1n << BigInt(shift);
+    const inputs = js.map((j, i) =>
+      j === m ? L.addScalarS(ctx, products[i], -(one * half)) : L.subSS(products[i], L.mulScalarS(basis[m - j], half)),
+    );
+    const masks = js.map((j) => truncMask.get(m + j) as NonNullable<ReturnType<typeof truncMask.get>>);
+    const [c] = await open(ctx, [L.addScalarS(ctx, L.addSS(L.concatS(inputs), L.concatS(masks.map((r) => r.r))), 1n << 62n)]);
+    js.forEach((j, i) => {
+      const k = m + j;
+      const { msb, high } = msbAndHigh(T.sliceFlat(c, i * size, (i + 1) * size), shift);
+      const p = T.addScalar(T.add(high, T.mulScalar(msb, weight)), -(1n << BigInt(62 - shift)));
+      const q = T.mulScalar(T.addScalar(T.mulScalar(msb, -2n), 1n), weight);
+      const n = L.subSS(L.mulSP(masks[i].rMsb, q), masks[i].rHigh);
+      forms.set(k, { p, n, q });
+      basis[k] = L.addSP(ctx, n, p);
+    });
+  }
+  return { basis, scale, wide, shape };
 }
 
 /**

@@ -38,10 +38,11 @@
  * polynomial extrapolates and the error grows quickly: callers must not pass x > U.
  * Magnitudes: products ≤ 2^38, final sums ≤ 2^42 (local-truncation failure ≤ 2^−22 per element).
  * Cost (rounds): ltz (compare.ts ltzRounds: 4 semi-honest, 7 malicious at ℓ = 40) + 1 + [0, or tr for a general map]
- *   + chebyshevRounds (⌈log2 d⌉·(1 + tr) + tr, one tr fewer with the last level wide, chebyshev.ts)
+ *   + chebyshevRounds (⌈log2 d⌉·(1 + tr) + tr, one tr fewer with the last level wide; ⌈log2 d⌉ + 1 with the fused levels of semi-honest 'dealer' mode, chebyshev.ts)
  *   + k·(1 + tr), tr = 0 ('local') or 1 ('dealer') truncation: 12 (local) / 16 (dealer) for the
- *   defaults at ℓ = 40; see {@link expRounds}. Bytes per element (2 parties semi-honest): 1.5 KB,
- *   almost all of it the comparison.
+ *   defaults at ℓ = 40 in malicious mode, 9 / 10 in semi-honest mode; see {@link expRounds}.
+ *   Bytes per element (2 parties semi-honest, 'dealer'): ≈ 99 — the comparison ≈ 11, the clip
+ *   product 16, the fused basis 72 (δ_1, 7 truncated T_k, the sum).
  * Citation: Chebyshev interpolation: Trefethen, "Approximation Theory and Approximation
  * Practice" (SIAM 2013); squaring-based range reduction as in CrypTen (Knott et al.,
  * NeurIPS 2021); clipping the exp input below as in SecretFlow-SPU / PUMA (Dong et al., 2023).

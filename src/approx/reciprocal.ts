@@ -29,9 +29,9 @@
  * Valid domain: x ∈ [2^m, 2^M]; a few LSB outside is harmless; x ≤ 0 gives garbage.
  * Magnitudes before truncation: ≤ 2^(f + M + 5) (2^31 for M = 10).
  * Cost (rounds): ltz (compare.ts ltzRounds: 4 semi-honest, 7 malicious at ℓ = 40; none if M − m = 1) + (1 + tr·[M > 1])
- *   + chebyshevRounds (⌈log2 d⌉·(1 + tr) + tr, one tr fewer with the last level wide)
+ *   + chebyshevRounds (⌈log2 d⌉·(1 + tr) + tr, one tr fewer with the last level wide; ⌈log2 d⌉ + 1 with the fused levels of semi-honest 'dealer' mode)
  *   + newton·2·(1 + tr) + (1 + tr·[some shift is negative]); 12 ('local') / 17 ('dealer')
- *   for the defaults at ℓ = 40 — see {@link reciprocalRounds}. Comparisons: (M − m − 1) per
+ *   in malicious mode, 9 / 12 in semi-honest mode, for the defaults at ℓ = 40 — see {@link reciprocalRounds}. Comparisons: (M − m − 1) per
  *   element (≈ 1.3 KB each, 2 parties semi-honest); Beaver products: 2(M − m) + d − 1.
  * Citation: Newton–Raphson reciprocal as in CrypTen (Knott et al., NeurIPS 2021); normalization
  * before a polynomial core as in SiRnn (Rathee et al., IEEE S&P 2021); Chebyshev interpolation:

@@ -17,7 +17,7 @@
  * Outside [−B, B], u and g are garbage (x² wraps around the ring) but are multiplied by an
  * exact 0, so any |x| < 2^(ℓ−f−1) is valid.
  * Cost (rounds): ltz (compare.ts ltzRounds: 4 semi-honest, 7 malicious at ℓ = 40) + [tr if B² is not a power of two] + (1 + tr)
- *   + chebyshevRounds (⌈log2 d⌉·(1 + tr) + tr, one tr fewer with the last level wide) + 1; tr = 0 ('local') or 1 ('dealer').
+ *   + chebyshevRounds (⌈log2 d⌉·(1 + tr) + tr, one tr fewer with the last level wide; ⌈log2 d⌉ + 1 with the fused levels of semi-honest 'dealer' mode) + 1; tr = 0 ('local') or 1 ('dealer').
  * Error: max(fit error of G, sup_{|x|≥B} |φ(x) − ReLU(x)|) + rounding; measured per activation
  * in gelu.ts / silu.ts.
  * Magnitudes (inside [−B, B]): x²·2^(2f) ≤ B²·2^32, basis products ≤ 2^38, the final sum ≤ 2^42

@@ -27,9 +27,9 @@
  * (1.2 LSB); asserted ≤ RSQRT_MAX_ERROR = 3e−5. The reference is 1/√ of the encoded input.
  * Valid domain: x ∈ [2^m, 2^M] with −f ≤ m < M < ℓ − f. x = 0 gives a finite garbage value.
  * Cost (rounds): ltz (compare.ts ltzRounds: 4 semi-honest, 7 malicious at ℓ = 40) + (1 + tr·[M > 1])
- *   + chebyshevRounds (⌈log2 d⌉·(1 + tr) + tr, one tr fewer with the last level wide)
- *   + newton·2·(1 + tr) + (1 + tr·[some shift is negative]); 12 ('local') / 17 ('dealer') for
- *   the defaults at ℓ = 40 — see {@link rsqrtRounds}. Comparisons: (M − m − 1) per element;
+ *   + chebyshevRounds (⌈log2 d⌉·(1 + tr) + tr, one tr fewer with the last level wide; ⌈log2 d⌉ + 1 with the fused levels of semi-honest 'dealer' mode)
+ *   + newton·2·(1 + tr) + (1 + tr·[some shift is negative]); 12 ('local') / 17 ('dealer') in
+ *   malicious mode, 9 / 12 in semi-honest mode, for the defaults at ℓ = 40 — see {@link rsqrtRounds}. Comparisons: (M − m − 1) per element;
  *   Beaver products: 2(M − m) + d − 1 per element.
  * Citation: Newton rsqrt as in CrypTen (Knott et al., NeurIPS 2021) and PUMA (Dong et al.,
  * 2023); normalization as in SiRnn (Rathee et al., IEEE S&P 2021); Chebyshev: Trefethen, ATAP.

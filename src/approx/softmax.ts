@@ -25,9 +25,9 @@
  * both truncations): 2.4e−5 (1.6 LSB); asserted ≤ SOFTMAX_MAX_ABS_ERROR = 4e−5.
  * Cost (rounds): ⌈log2 len⌉·(ltz + 1) (max) + expRounds + reciprocalRounds + 1 + tr; see
  * {@link softmaxRounds}. At ℓ = 40 and len = 64, malicious mode: 48 + 12 + 12 + 1 = 73 with
- * 'local' truncation, 48 + 16 + 17 + 2 = 83 with 'dealer'; semi-honest mode (4-round ltz):
- * 49 and 59 (CrypTen: 115, DESIGN.md §8). Bytes per score (2 parties
- * semi-honest, len = 64): 2.9 KB.
+ * 'local' truncation, 48 + 16 + 17 + 2 = 83 with 'dealer'; semi-honest mode (4-round ltz,
+ * fused Chebyshev levels): 49 and 54 (CrypTen: 115, DESIGN.md §8). Bytes per score (2 parties
+ * semi-honest, 'dealer', len = 64): ≈ 160 (max 28, exp 99, reciprocal 8, product 24).
  * Citation: max-subtracted softmax with a secure exp and reciprocal as in CrypTen (Knott et al.,
  * NeurIPS 2021) and PUMA (Dong et al., 2023); the mask handling and guard bits are this project's.
  */

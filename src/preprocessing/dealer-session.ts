@@ -28,7 +28,7 @@ import { Z128, Z64 } from '../ring/ring.ts';
 import type { RingTensor } from '../ring/tensor.ts';
 import { appendRows, type RowBuffer } from '../ring/row-buffer.ts';
 import { getElement, matmul, matmulNT, mul, setElement, sizeOf, zeros } from '../ring/tensor.ts';
-import { chebyshevPlan } from './chebyshev-plan.ts';
+import { chebyshevPlan, fusedChebyshevLayout, type FusedPart } from './chebyshev-plan.ts';
 import { macKey, randomMacKeyShares, shareTensor } from '../sharing/additive.ts';
 import type { SecretTensor } from '../sharing/secret-tensor.ts';
 import { freshPrg, maskedBitsOf, plainMaskedBits, plainMatrixTriple, plainSquare, plainTriple, plainXorMaskedBits } from './dealer-math.ts';
@@ -311,6 +311,24 @@ export class DealerSession {
         const masks = new Map(plan.factors.map((j) => [j, prg.ringTensor(ring, [d.size])]));
         const at = (j: number): RingTensor => masks.get(j) as RingTensor;
         return [...plan.factors.map(at), ...plan.pairs.map(([m, j]) => mul(at(m), at(j)))];
+      }
+      case 'chebTrunc': {
+        if (this.mode === 'malicious')
+          throw new ValidationError(
+            'bad material request: fused Chebyshev basis masks are not sacrificed and are dealt in semi-honest sessions only',
+            'key',
+          );
+        const layout = fusedChebyshevLayout(d.degree, d.shift);
+        const prg = freshPrg();
+        const a1 = prg.ringTensor(ring, [d.size]);
+        const masks = layout.truncated.map(() => maskedBitsOf(prg.ringTensor(ring, [d.size]), d.shift, false)); // [r, rMsb, rHigh]
+        const truncated = new Map(layout.truncated.map((k, i) => [k, masks[i]]));
+        const value = ({ k, part }: FusedPart): RingTensor => {
+          if (part === 'a') return a1;
+          const [, rMsb, rHigh] = truncated.get(k) as RingTensor[];
+          return part === 'msb' ? rMsb : rHigh;
+        };
+        return [a1, ...masks.flat(), ...layout.terms.flat().map(([p, q]) => mul(value(p), value(q)))];
       }
       case 'random':
         return [freshPrg().ringTensor(ring, [d.size])];

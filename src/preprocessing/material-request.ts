@@ -15,6 +15,9 @@
  *                                    XOR-shared and packed [oneHotRows(bits), ⌈size/64⌉] (semi-honest only)
  *   chebMasks:<size>:<degree>        a_j per factor, a_m·a_j per pair of the Chebyshev doubling plan
  *                                    (chebyshev-plan.ts), [size] each (semi-honest only)
+ *   chebTrunc:<size>:<degree>:<shift> a_1, (r, rMsb, rHigh) per truncated T_k, the products of mask
+ *                                    parts of each pair (chebyshev-plan.ts fusedChebyshevLayout),
+ *                                    [size] each (semi-honest only)
  *   random:<size>                    r                                   [size]
  *   bitTriple:<words>                a, b, c = a ∧ b, XOR-shared, 64 triples per word  [words] ×3 (semi-honest only)
  *   input:<owner>:<size>             r (and r in the clear to the owner) [size]
@@ -28,11 +31,20 @@ import * as T from '../ring/tensor.ts';
 import type { RingTensor } from '../ring/tensor.ts';
 import * as L from '../sharing/linear.ts';
 import type { SecretTensor } from '../sharing/secret-tensor.ts';
-import { chebyshevPlan, MAX_PLAN_DEGREE, splitChebyshevMasks } from './chebyshev-plan.ts';
+import {
+  chebyshevPlan,
+  fusedChebyshevLayout,
+  fusedChebyshevTensors,
+  MAX_FUSED_SHIFT,
+  MAX_PLAN_DEGREE,
+  splitChebyshevMasks,
+  splitFusedChebyshevMasks,
+} from './chebyshev-plan.ts';
 import { oneHotRows } from './compare-digits.ts';
 import { joinElements } from './element-axis.ts';
 import type {
   ChebyshevMasks,
+  ChebyshevTruncMasks,
   FixedTriple,
   InputMask,
   MaskedBits,
@@ -60,6 +72,8 @@ export type MaterialDescriptor =
   | { readonly kind: 'compareXor'; readonly size: number; readonly bits: number }
   /** Chebyshev basis masks (chebyshev-plan.ts): a_j per factor, a_m·a_j per pair (no sacrifice: semi-honest sessions only). */
   | { readonly kind: 'chebMasks'; readonly size: number; readonly degree: number }
+  /** Fused Chebyshev basis masks (chebyshev-plan.ts fusedChebyshevLayout; semi-honest sessions only). */
+  | { readonly kind: 'chebTrunc'; readonly size: number; readonly degree: number; readonly shift: number }
   | { readonly kind: 'random'; readonly size: number }
   /** GF(2) AND triples packed 64 per word, XOR-shared (no MACs: semi-honest sessions only). `size` counts words. */
   | { readonly kind: 'bitTriple'; readonly size: number }
@@ -78,6 +92,7 @@ export const MATERIAL_KINDS: readonly MaterialKind[] = [
   'compare',
   'compareXor',
   'chebMasks',
+  'chebTrunc',
   'random',
   'input',
   'bitTriple',
@@ -143,6 +158,8 @@ export function formatMaterialKey(d: MaterialDescriptor): string {
       return `${d.kind}:${d.size}:${d.bits}`;
     case 'chebMasks':
       return `chebMasks:${d.size}:${d.degree}`;
+    case 'chebTrunc':
+      return `chebTrunc:${d.size}:${d.degree}:${d.shift}`;
     case 'input':
       return `input:${d.owner}:${d.size}`;
   }
@@ -221,6 +238,10 @@ export function parseMaterialKey(key: string, limits: RequestLimits = DEFAULT_RE
       arity(3, 'chebMasks:<size>:<degree>');
       d = { kind, size: uint(parts[1], 'size'), degree: uint(parts[2], 'degree') };
       break;
+    case 'chebTrunc':
+      arity(4, 'chebTrunc:<size>:<degree>:<shift>');
+      d = { kind, size: uint(parts[1], 'size'), degree: uint(parts[2], 'degree'), shift: uint(parts[3], 'shift') };
+      break;
     case 'input':
       arity(3, 'input:<owner>:<size>');
       d = { kind, owner: uint(parts[1], 'owner'), size: uint(parts[2], 'size') };
@@ -288,9 +309,12 @@ export function validateDescriptor(d: MaterialDescriptor, limits: RequestLimits 
       break;
     }
     case 'chebMasks':
+    case 'chebTrunc':
       count(d.size, 'size');
       if (!Number.isInteger(d.degree) || d.degree < 2 || d.degree > MAX_PLAN_DEGREE)
         fail(`degree must be an integer in [2, ${MAX_PLAN_DEGREE}], got ${d.degree}`);
+      if (d.kind === 'chebTrunc' && (!Number.isInteger(d.shift) || d.shift < 1 || d.shift > MAX_FUSED_SHIFT))
+        fail(`shift must be an integer in [1, ${MAX_FUSED_SHIFT}], got ${d.shift}`);
       break;
     case 'input':
       count(d.size, 'size');
@@ -339,6 +363,8 @@ export function dealtElements(d: MaterialDescriptor, operand?: readonly number[]
       return 7 * d.size + oneHotRows(d.bits) * xorWords(d.size);
     case 'chebMasks':
       return chebTensors(d.degree) * d.size;
+    case 'chebTrunc':
+      return fusedChebyshevTensors(fusedChebyshevLayout(d.degree, d.shift)) * d.size;
   }
 }
 
@@ -384,6 +410,8 @@ export function dealtShapes(d: MaterialDescriptor, operand?: readonly number[]):
       return [[d.size], [d.size], [d.size], [d.size], [d.size], [d.size], [d.size], [oneHotRows(d.bits), xorWords(d.size)]];
     case 'chebMasks':
       return Array.from({ length: chebTensors(d.degree) }, () => [d.size]);
+    case 'chebTrunc':
+      return Array.from({ length: fusedChebyshevTensors(fusedChebyshevLayout(d.degree, d.shift)) }, () => [d.size]);
   }
 }
 
@@ -517,6 +545,11 @@ export abstract class DescriptorTripleSource implements TripleSource {
 
   async chebyshevMasks(size: number, degree: number): Promise<ChebyshevMasks> {
     return splitChebyshevMasks((await this.#fetchSplit({ kind: 'chebMasks', size, degree })).parts, degree);
+  }
+
+  async chebyshevTruncMasks(size: number, degree: number, shift: number): Promise<ChebyshevTruncMasks> {
+    const parts = (await this.#fetchSplit({ kind: 'chebTrunc', size, degree, shift })).parts;
+    return splitFusedChebyshevMasks(parts, fusedChebyshevLayout(degree, shift));
   }
 
   async randoms(size: number): Promise<SecretTensor> {

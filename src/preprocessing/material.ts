@@ -90,6 +90,20 @@ export interface ChebyshevMasks {
   readonly products: readonly SecretTensor[];
 }
 
+/**
+ * Masks of a Chebyshev basis whose levels are truncated by the dealer and multiplied without
+ * opening their factors again (semi-honest mode; chebyshev-plan.ts `fusedChebyshevLayout`): the
+ * mask a_1 of T_1, a truncation mask (r, rMsb, rHigh) per truncated T_k, and the products of
+ * mask parts each pair of the plan needs, all [size] arithmetic shares.
+ */
+export interface ChebyshevTruncMasks {
+  readonly a1: SecretTensor;
+  /** trunc[i] is the truncation mask of layout.truncated[i]. */
+  readonly trunc: readonly { readonly r: SecretTensor; readonly rMsb: SecretTensor; readonly rHigh: SecretTensor }[];
+  /** terms[i][t] is the product of the parts layout.terms[i][t] of plan.pairs[i]. */
+  readonly terms: readonly (readonly SecretTensor[])[];
+}
+
 export interface MaterialStats {
   /** Bytes this party received from the source (seeds count 16 bytes). */
   bytesReceived: number;
@@ -140,6 +154,8 @@ export interface TripleSource {
   compareXorMasks(size: number, bits: number): Promise<XorMaskedBits>;
   /** Masks of a Chebyshev basis of `degree` over `size` elements; semi-honest only (malicious sources refuse). */
   chebyshevMasks(size: number, degree: number): Promise<ChebyshevMasks>;
+  /** Masks of a Chebyshev basis whose levels are truncated by `shift` bits with fused openings; semi-honest only. */
+  chebyshevTruncMasks(size: number, degree: number, shift: number): Promise<ChebyshevTruncMasks>;
   /** Uniformly random shared values (e.g. to mask upper bits on output in malicious mode). */
   randoms(size: number): Promise<SecretTensor>;
 }

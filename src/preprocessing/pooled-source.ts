@@ -22,9 +22,10 @@
 import * as L from '../sharing/linear.ts';
 import { joinElements, sliceElements } from './element-axis.ts';
 import type { SecretTensor } from '../sharing/secret-tensor.ts';
-import { splitChebyshevMasks } from './chebyshev-plan.ts';
+import { fusedChebyshevLayout, splitChebyshevMasks, splitFusedChebyshevMasks } from './chebyshev-plan.ts';
 import type {
   ChebyshevMasks,
+  ChebyshevTruncMasks,
   FixedTriple,
   InputMask,
   MaskedBits,
@@ -237,6 +238,16 @@ export class PooledTripleSource implements TripleSource {
       return { size: n, tensors: [...m.masks, ...m.products] };
     });
     return splitChebyshevMasks((await pool.take(size)) as SecretTensor[], degree);
+  }
+
+  async chebyshevTruncMasks(size: number, degree: number, shift: number): Promise<ChebyshevTruncMasks> {
+    if (size > this.#batch) return this.#inner.chebyshevTruncMasks(size, degree, shift);
+    const layout = fusedChebyshevLayout(degree, shift);
+    const pool = this.#pool(`chebTrunc:${degree}:${shift}`, async (n) => {
+      const m = await this.#inner.chebyshevTruncMasks(n, degree, shift);
+      return { size: n, tensors: [m.a1, ...m.trunc.flatMap((t) => [t.r, t.rMsb, t.rHigh]), ...m.terms.flat()] };
+    });
+    return splitFusedChebyshevMasks((await pool.take(size)) as SecretTensor[], layout);
   }
 
   async randoms(size: number): Promise<SecretTensor> {

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { DesyncError } from '../../src/base/errors.ts';
 import type { SecurityMode } from '../../src/preprocessing/insecure-local-dealer.ts';
-import { chebyshevPlan } from '../../src/preprocessing/chebyshev-plan.ts';
+import { chebyshevPlan, fusedChebyshevLayout, type FusedPart } from '../../src/preprocessing/chebyshev-plan.ts';
 import { comparatorDigits } from '../../src/preprocessing/compare-digits.ts';
 import type { TripleSource } from '../../src/preprocessing/material.ts';
 import * as T from '../../src/ring/tensor.ts';
@@ -163,6 +163,45 @@ export function runTripleSourceConformance(f: TripleSourceFactory): void {
               );
               assert.notDeepEqual(maskOf(1).data, maskOf(2).data, 'masks are independent');
             }
+
+            // Fused Chebyshev basis masks: a_1, a truncation mask per truncated T_k, and every
+            // listed product of parts.
+            for (const [size, degree, shift] of [
+              [6, 8, 18],
+              [5, 5, 18],
+              [4, 9, 31],
+            ]) {
+              const layout = fusedChebyshevLayout(degree, shift);
+              const fm = await all((s) => s.chebyshevTruncMasks(size, degree, shift));
+              assert.equal(fm[0].trunc.length, layout.truncated.length);
+              assert.deepEqual(
+                fm[0].terms.map((t) => t.length),
+                layout.terms.map((t) => t.length),
+              );
+              const partOf = ({ k, part }: FusedPart): T.RingTensor => {
+                if (part === 'a') return value(fm.map((x) => x.a1));
+                const i = layout.truncated.indexOf(k);
+                return value(fm.map((x) => (part === 'msb' ? x.trunc[i].rMsb : x.trunc[i].rHigh)));
+              };
+              layout.truncated.forEach((k, i) => {
+                const r = low(value(fm.map((x) => x.trunc[i].r)));
+                assert.deepEqual(
+                  low(partOf({ k, part: 'msb' })),
+                  r.map((v) => v >> 63n),
+                  `rMsb of T_${k}`,
+                );
+                assert.deepEqual(
+                  low(partOf({ k, part: 'high' })),
+                  r.map((v) => (v & ((1n << 63n) - 1n)) >> BigInt(shift)),
+                  `rHigh of T_${k}`,
+                );
+              });
+              layout.terms.forEach((list, i) =>
+                list.forEach(([p, q], t) =>
+                  assert.deepEqual(value(fm.map((x) => x.terms[i][t])).data, T.mul(partOf(p), partOf(q)).data, `term ${i}.${t}`),
+                ),
+              );
+            }
           }
 
           const im = await all((s) => s.inputMask(1, 4));
@@ -197,6 +236,15 @@ export function runTripleSourceConformance(f: TripleSourceFactory): void {
     const { sources, dispose } = await f.create(2, 'malicious');
     try {
       await assert.rejects(Promise.all(sources.map((s) => s.chebyshevMasks(4, 8))), /semi-honest/);
+    } finally {
+      await dispose();
+    }
+  });
+
+  test(`${f.name}: fused Chebyshev basis masks are refused in malicious mode`, async () => {
+    const { sources, dispose } = await f.create(2, 'malicious');
+    try {
+      await assert.rejects(Promise.all(sources.map((s) => s.chebyshevTruncMasks(4, 8, 18))), /semi-honest/);
     } finally {
       await dispose();
     }

@@ -68,6 +68,7 @@ import {
   type ChebyshevPlan,
   type FusedPart,
 } from '../preprocessing/chebyshev-plan.ts';
+import type { ChebyshevTruncMasks } from '../preprocessing/material.ts';
 import { msbAndHigh } from '../ring/bit-fields.ts';
 import { mul } from '../protocols/beaver.ts';
 import { open } from '../protocols/open.ts';
@@ -246,6 +247,9 @@ function fusesTruncation(ctx: Pick<PartyContext, 'mode' | 'truncation'>, degree:
   return ctx.mode === 'semi-honest' && ctx.truncation === 'dealer' && degree >= 3 && scale - 1 <= MAX_FUSED_SHIFT;
 }
 
+/** The dealer's truncation mask of one truncated T_k. */
+type TruncMask = ChebyshevTruncMasks['trunc'][number];
+
 /** A factor T_k = P + N: P public, N the secret part; Q = (1 − 2·c_63)·2^(63−shift) for a truncated factor. */
 interface FactorForm {
   readonly p: RingTensor;
@@ -330,7 +334,7 @@ async function fusedBasis(
     const inputs = js.map((j, i) =>
       j === m ? L.addScalarS(ctx, products[i], -(one * half)) : L.subSS(products[i], L.mulScalarS(basis[m - j], half)),
     );
-    const masks = js.map((j) => truncMask.get(m + j) as NonNullable<ReturnType<typeof truncMask.get>>);
+    const masks = js.map((j) => truncMask.get(m + j) as TruncMask);
     const [c] = await open(ctx, [L.addScalarS(ctx, L.addSS(L.concatS(inputs), L.concatS(masks.map((r) => r.r))), 1n << 62n)]);
     js.forEach((j, i) => {
       const k = m + j;

@@ -69,11 +69,10 @@ import {
   type FusedPart,
 } from '../preprocessing/chebyshev-plan.ts';
 import type { ChebyshevTruncMasks } from '../preprocessing/material.ts';
-import { msbAndHigh } from '../ring/bit-fields.ts';
 import { mul } from '../protocols/beaver.ts';
 import { open } from '../protocols/open.ts';
 import type { PartyContext } from '../protocols/context.ts';
-import { truncate, truncateRounds } from '../protocols/truncate.ts';
+import { splitOpened, truncate, truncateRounds } from '../protocols/truncate.ts';
 
 /** Guard bits the callers of this folder keep in the Chebyshev basis (internal scale f + 3). */
 export const CHEB_GUARD_BITS = 3;
@@ -153,7 +152,7 @@ export function chebyshevRounds(
   const levels = chebyshevLevels(degree);
   const wide = fit !== undefined && keepsWideLevel(ctx, degree) && wideSumBits(fit.scale, fit.valueBound) !== undefined;
   // Fused: δ_1, one truncation per level below the last, the final sum's (+ narrowing if not wide).
-  if (fusesTruncation(ctx, degree, fit?.scale ?? CHEB_GUARD_BITS + 16)) return levels + 1 + (wide ? 0 : 1);
+  if (fusesTruncation(ctx, degree, fit?.scale)) return levels + 1 + (wide ? 0 : 1);
   return levels * (1 + tr) + tr - (wide ? tr : 0);
 }
 
@@ -243,8 +242,10 @@ export async function chebyshevBasis(ctx: PartyContext, t: SecretTensor, scale: 
  * and basis scales s ≤ 32 (shift s − 1 ≤ MAX_FUSED_SHIFT; at larger s the level products
  * T_m·T_j at scale 2s would not fit the dealer truncation's 2^62 bound anyway).
  */
-function fusesTruncation(ctx: Pick<PartyContext, 'mode' | 'truncation'>, degree: number, scale: number): boolean {
-  return ctx.mode === 'semi-honest' && ctx.truncation === 'dealer' && degree >= 3 && scale - 1 <= MAX_FUSED_SHIFT;
+function fusesTruncation(ctx: Pick<PartyContext, 'mode' | 'truncation'>, degree: number, scale: number | undefined): boolean {
+  // An unknown scale (chebyshevRounds without `fit`) is taken as valid for Z_2^64 products (≤ 32).
+  const fits = scale === undefined || scale - 1 <= MAX_FUSED_SHIFT;
+  return ctx.mode === 'semi-honest' && ctx.truncation === 'dealer' && degree >= 3 && fits;
 }
 
 /** The dealer's truncation mask of one truncated T_k. */
@@ -338,9 +339,10 @@ async function fusedBasis(
     const [c] = await open(ctx, [L.addScalarS(ctx, L.addSS(L.concatS(inputs), L.concatS(masks.map((r) => r.r))), 1n << 62n)]);
     js.forEach((j, i) => {
       const k = m + j;
-      const { msb, high } = msbAndHigh(T.sliceFlat(c, i * size, (i + 1) * size), shift);
-      const p = T.addScalar(T.add(high, T.mulScalar(msb, weight)), -(1n << BigInt(62 - shift)));
-      const q = T.mulScalar(T.addScalar(T.mulScalar(msb, -2n), 1n), weight);
+      // The dealer truncation's local step (protocols/truncate.ts maskedHigh) split into P_k and N_k.
+      const { cMsb, oneMinus2cMsb, cLow } = splitOpened(T.sliceFlat(c, i * size, (i + 1) * size), shift);
+      const p = T.addScalar(T.add(cLow, T.mulScalar(cMsb, weight)), -(1n << BigInt(62 - shift)));
+      const q = T.mulScalar(oneMinus2cMsb, weight);
       const n = L.subSS(L.mulSP(masks[i].rMsb, q), masks[i].rHigh);
       forms.set(k, { p, n, q });
       basis[k] = L.addSP(ctx, n, p);

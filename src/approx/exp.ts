@@ -5,7 +5,11 @@
  * then k squarings (range reduction by 2^k; default k = 0):
  *   1. b = [x < −T]                          one ltz on x + T
  *   2. t = (2x + T − U)/(T + U)              local when (T + U) divides 16 (see below)
- *      t ← t + b·(−1 − t)                    one Beaver mul (bit × value: exact, no truncation)
+ *      t ← t + b·(−1 − t)                    one Beaver mul (bit × value: exact, no truncation);
+ *                                            free in semi-honest mode with a local map: t is
+ *                                            affine in z = x + T, so b·(−1 − t) is affine in
+ *                                            b and b·z = z − relu(z), which compare.ts relu
+ *                                            returns with the comparison
  *   3. y = Σ_{k≤d} c_k T_k(t)                 ⌈log2 d⌉ product levels, d = `cheby.deg`
  *   4. y ← y² (k times)
  * With the defaults T + U = 16 the map is t = x/8 + 7/8: the ring integer of x at scale f IS
@@ -37,19 +41,20 @@
  * Valid domain: x ≤ U = 1, any x below −T; |x + T| < 2^(ℓ−f) for the comparison. Above U the
  * polynomial extrapolates and the error grows quickly: callers must not pass x > U.
  * Magnitudes: products ≤ 2^38, final sums ≤ 2^42 (local-truncation failure ≤ 2^−22 per element).
- * Cost (rounds): ltz (compare.ts ltzRounds: 4 semi-honest, 7 malicious at ℓ = 40) + 1 + [0, or tr for a general map]
+ * Cost (rounds): ltz (compare.ts ltzRounds: 4 semi-honest, 7 malicious at ℓ = 40) + 1 (the clip; 0 when folded) + [0, or tr for a general map]
  *   + chebyshevRounds (⌈log2 d⌉·(1 + tr) + tr, one tr fewer with the last level wide; ⌈log2 d⌉ + 1 with the fused levels of semi-honest 'dealer' mode, chebyshev.ts)
  *   + k·(1 + tr), tr = 0 ('local') or 1 ('dealer') truncation: 12 (local) / 16 (dealer) for the
- *   defaults at ℓ = 40 in malicious mode, 9 / 10 in semi-honest mode; see {@link expRounds}.
- *   Bytes per element (2 parties semi-honest, 'dealer'): ≈ 99 — the comparison ≈ 11, the clip
- *   product 16, the fused basis 72 (δ_1, 7 truncated T_k, the sum).
+ *   defaults at ℓ = 40 in malicious mode, 8 / 9 in semi-honest mode; see {@link expRounds}.
+ *   Bytes per element (2 parties semi-honest, 'dealer'): 83.4 measured — the comparison ≈ 11,
+ *   the fused basis 72 (δ_1, 7 truncated T_k, the sum); the folded clip sends nothing (it was a
+ *   16-byte product).
  * Citation: Chebyshev interpolation: Trefethen, "Approximation Theory and Approximation
  * Practice" (SIAM 2013); squaring-based range reduction as in CrypTen (Knott et al.,
  * NeurIPS 2021); clipping the exp input below as in SecretFlow-SPU / PUMA (Dong et al., 2023).
  */
-import { ltz } from '../protocols/compare.ts';
+import { ltz, relu, reluFolds } from '../protocols/compare.ts';
 import type { PartyContext } from '../protocols/context.ts';
-import { addConstFx } from '../protocols/fixed-arith.ts';
+import { addConstFx, fx } from '../protocols/fixed-arith.ts';
 import { mul, square } from '../protocols/beaver.ts';
 import { truncate, truncateRounds } from '../protocols/truncate.ts';
 import * as T from '../ring/tensor.ts';
@@ -109,6 +114,14 @@ function resolve(opts: ExpOptions, ctxDegree: number | undefined): ResolvedExp {
 const expFit = (o: ResolvedExp): Float64Array =>
   cachedChebyshevFit(`exp/${o.squarings}`, (v) => Math.exp(v / 2 ** o.squarings), -o.lower, o.upper, o.degree);
 
+/**
+ * Is the clip folded into the comparison (compare.ts relu)? Semi-honest Z_2^64 with a local map
+ * to t (α·2^(s−f) an integer: T + U = 16 at 3 guard bits, the defaults).
+ */
+function foldsClip(ctx: Pick<PartyContext, 'mode' | 'scaleBits'>, o: ResolvedExp, s: number): boolean {
+  return reluFolds(ctx) && Number.isInteger((2 / (o.lower + o.upper)) * 2 ** (s - ctx.scaleBits));
+}
+
 /** Documented round cost of {@link exp}. */
 export function expRounds(
   ctx: Pick<PartyContext, 'mode' | 'truncation' | 'compareBits' | 'scaleBits'> & { readonly chebyDeg?: number },
@@ -120,7 +133,7 @@ export function expRounds(
   const bound = coefficientBound(expFit(o));
   return (
     ltzRounds(ctx) +
-    1 +
+    (foldsClip(ctx, o, s) ? 0 : 1) +
     affineRounds(ctx, 2 / (o.lower + o.upper), s) +
     chebyshevRounds(ctx, o.degree, { scale: s, valueBound: bound }) +
     o.squarings * (1 + tr)
@@ -143,11 +156,25 @@ export async function expWithGuardBits(ctx: PartyContext, x: SecretTensor, opts:
   const outScale = ctx.scaleBits + guard;
   const s = ctx.scaleBits + CHEB_GUARD_BITS;
   const width = o.lower + o.upper;
-  const below = await ltz(ctx, addConstFx(ctx, x, o.lower));
-  const raw = await affineToScale(ctx, x, 2 / width, (o.lower - o.upper) / width, s);
-  // t = raw + b·(−1 − raw): −1 at scale s for clipped elements (garbage raw is multiplied by 0).
-  const toEdge = L.subPS(ctx, T.fill(ctx.ring, raw.shape, -(1n << BigInt(s))), raw);
-  const t = L.addSS(raw, await mul(ctx, below, toEdge));
+  const z = addConstFx(ctx, x, o.lower);
+  let t: SecretTensor;
+  if (foldsClip(ctx, o, s)) {
+    // raw = m·x + B is local (m = α·2^(s−f) an integer), so with E = T at scale f and b = 1 − g,
+    // g = [z ≥ 0]: b·(−2^s − raw) = −m·b·z + K·b, K = m·E − B − 2^s (0 for the defaults), and
+    // b·z = z − relu(z) comes with the comparison (compare.ts relu): the clip costs no round.
+    const { geq, relu: above } = await relu(ctx, z);
+    const raw = await affineToScale(ctx, x, 2 / width, (o.lower - o.upper) / width, s);
+    const m = BigInt((2 / width) * 2 ** (s - ctx.scaleBits));
+    const k = m * fx(ctx, o.lower) - BigInt(Math.round(((o.lower - o.upper) / width) * 2 ** s)) - (1n << BigInt(s));
+    const below = L.subPS(ctx, T.fill(ctx.ring, geq.shape, 1n), geq);
+    t = L.addSS(L.subSS(raw, L.mulScalarS(L.subSS(z, above), m)), L.mulScalarS(below, k));
+  } else {
+    const below = await ltz(ctx, z);
+    const raw = await affineToScale(ctx, x, 2 / width, (o.lower - o.upper) / width, s);
+    // t = raw + b·(−1 − raw): −1 at scale s for clipped elements (garbage raw is multiplied by 0).
+    const toEdge = L.subPS(ctx, T.fill(ctx.ring, raw.shape, -(1n << BigInt(s))), raw);
+    t = L.addSS(raw, await mul(ctx, below, toEdge));
+  }
   const k = o.squarings;
   const coeffs = expFit(o);
   // Clipped inputs (t = −1) give exactly 0 (k = 0; exp(−T) < 2^−21 is below any LSB) so that they

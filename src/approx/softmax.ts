@@ -23,11 +23,13 @@
  * 1, 2, 5, 16, 64, 128 with Gaussian scores of scale 0.01..30, ties, a dominant entry, offsets
  * of −1000 and ±5e5, with and without a causal mask; 2 and 3 parties, semi-honest and malicious,
  * both truncations): 2.4e−5 (1.6 LSB); asserted ≤ SOFTMAX_MAX_ABS_ERROR = 4e−5.
- * Cost (rounds): ⌈log2 len⌉·(ltz + 1) (max) + expRounds + reciprocalRounds + 1 + tr; see
+ * Cost (rounds): ⌈log2 len⌉·(ltz + 1) (max; ltz alone in semi-honest mode, where the select
+ * is folded into the comparison, compare.ts relu) + expRounds + reciprocalRounds + 1 + tr; see
  * {@link softmaxRounds}. At ℓ = 40 and len = 64, malicious mode: 48 + 12 + 12 + 1 = 73 with
  * 'local' truncation, 48 + 16 + 17 + 2 = 83 with 'dealer'; semi-honest mode (4-round ltz,
- * fused Chebyshev levels): 49 and 54 (CrypTen: 115, DESIGN.md §8). Bytes per score (2 parties
- * semi-honest, 'dealer', len = 64): ≈ 160 (max 28, exp 99, reciprocal 8, product 24).
+ * fused Chebyshev levels, folded selects): 42 and 47 (CrypTen: 115, DESIGN.md §8). Bytes per
+ * score (2 parties semi-honest, 'dealer', len = 64, measured): ≈ 127 (max 12, exp 83,
+ * reciprocal 8, product 24; before the folded selects max 28 and exp 99).
  * Citation: max-subtracted softmax with a secure exp and reciprocal as in CrypTen (Knott et al.,
  * NeurIPS 2021) and PUMA (Dong et al., 2023); the mask handling and guard bits are this project's.
  */
@@ -39,7 +41,8 @@ import type { RingTensor } from '../ring/tensor.ts';
 import * as T from '../ring/tensor.ts';
 import * as L from '../sharing/linear.ts';
 import type { SecretTensor } from '../sharing/secret-tensor.ts';
-import { broadcastRows, ltzRounds, rowSums, rowsOf } from './common.ts';
+import { broadcastRows, rowSums, rowsOf } from './common.ts';
+import { reluRounds } from '../protocols/compare.ts';
 import { CHEB_GUARD_BITS } from './chebyshev.ts';
 import { expRounds, expWithGuardBits, type ExpOptions } from './exp.ts';
 import { reciprocal, reciprocalRounds, type ReciprocalOptions } from './reciprocal.ts';
@@ -75,9 +78,9 @@ function reciprocalOptions(len: number): ReciprocalOptions {
   return { minLog2: GUARD, maxLog2: softmaxSumLog2(len) + GUARD, factor: 2 ** (2 * GUARD) };
 }
 
-/** Rounds of the row maximum (protocols/select.ts maxCost): ⌈log2 len⌉ levels of ltz + 1. */
+/** Rounds of the row maximum (protocols/select.ts maxCost): ⌈log2 len⌉ levels of relu (the select folded in semi-honest mode). */
 export function maxRounds(ctx: Pick<PartyContext, 'mode' | 'compareBits'>, len: number): number {
-  return Math.ceil(Math.log2(len)) * (ltzRounds(ctx) + 1);
+  return Math.ceil(Math.log2(len)) * reluRounds(ctx, ctx.compareBits);
 }
 
 function maskTensor(ctx: PartyContext, mask: ArrayLike<number>, shape: readonly number[]): RingTensor {

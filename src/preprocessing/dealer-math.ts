@@ -102,3 +102,13 @@ export function plainXorMaskedBits(size: number, bits: number, prg = freshPrg())
   const vec = (data: BigUint64Array): RingTensor => ({ ring: Z64, shape: [size], data });
   return [r, rMsb, rHigh, vec(s), vec(a), vec(b), vec(ab), { ring: Z64, shape: [oneHotRows(bits), words], data: packed }];
 }
+
+/**
+ * {@link plainXorMaskedBits} followed by r ⊙ part for the comparator parts rMsb, rHigh, s, a, b,
+ * ab (material.ts RELU_PARTS order): the `compareRelu` material.
+ */
+export function plainReluMasks(size: number, bits: number, prg = freshPrg()): RingTensor[] {
+  const xor = plainXorMaskedBits(size, bits, prg);
+  const r = xor[0];
+  return [...xor, ...xor.slice(1, 7).map((part) => mul(r, part))];
+}

@@ -31,7 +31,16 @@ import { getElement, matmul, matmulNT, mul, setElement, sizeOf, zeros } from '..
 import { chebyshevPlan, fusedChebyshevLayout, type FusedPart } from './chebyshev-plan.ts';
 import { macKey, randomMacKeyShares, shareTensor } from '../sharing/additive.ts';
 import type { SecretTensor } from '../sharing/secret-tensor.ts';
-import { freshPrg, maskedBitsOf, plainMaskedBits, plainMatrixTriple, plainSquare, plainTriple, plainXorMaskedBits } from './dealer-math.ts';
+import {
+  freshPrg,
+  maskedBitsOf,
+  plainMaskedBits,
+  plainMatrixTriple,
+  plainReluMasks,
+  plainSquare,
+  plainTriple,
+  plainXorMaskedBits,
+} from './dealer-math.ts';
 import {
   dealtElements,
   formatMaterialKey,
@@ -232,8 +241,13 @@ export class DealerSession {
       messages:
         d.kind === 'bitTriple'
           ? dealXorShares(plain, this.n)
-          : d.kind === 'compareXor'
-            ? dealMixedShares(plain, [false, false, false, false, false, false, false, true], this.n)
+          : d.kind === 'compareXor' || d.kind === 'compareRelu'
+            ? // The packed one-hot digits (tensor 7) are XOR-shared, the rest additively.
+              dealMixedShares(
+                plain,
+                plain.map((_, i) => i === 7),
+                this.n,
+              )
             : dealShares(plain, this.n, this.#alpha),
       shapes: plain.map((p) => p.shape),
       clear,
@@ -292,6 +306,7 @@ export class DealerSession {
         return pooled ? maskedBitsOf(pooled[0], shift, withBits) : plainMaskedBits(ring, d.size, shift, withBits);
       }
       case 'compareXor':
+      case 'compareRelu':
         if (this.mode === 'malicious')
           throw new ValidationError(
             'bad material request: XOR-shared comparison bits carry no MACs and are dealt in semi-honest sessions only',
@@ -299,7 +314,7 @@ export class DealerSession {
           );
         if (d.bits < 1 || d.bits > 62)
           throw new ValidationError(`bad material request ${formatMaterialKey(d)}: bits must be in [1, 62]`, 'key');
-        return plainXorMaskedBits(d.size, d.bits);
+        return d.kind === 'compareXor' ? plainXorMaskedBits(d.size, d.bits) : plainReluMasks(d.size, d.bits);
       case 'chebMasks': {
         if (this.mode === 'malicious')
           throw new ValidationError(

@@ -13,6 +13,8 @@
  *   compare:<size>:<bits>            r, rMsb, rHigh, bits [bits,size]
  *   compareXor:<size>:<bits>         r, rMsb, rHigh, s, a, b, ab [size] ×7, the digits of r one-hot,
  *                                    XOR-shared and packed [oneHotRows(bits), ⌈size/64⌉] (semi-honest only)
+ *   compareRelu:<size>:<bits>        compareXor's tensors, then r·rMsb, r·rHigh, r·s, r·a, r·b, r·ab
+ *                                    [size] ×6 (semi-honest only; protocols/compare.ts relu)
  *   chebMasks:<size>:<degree>        a_j per factor, a_m·a_j per pair of the Chebyshev doubling plan
  *                                    (chebyshev-plan.ts), [size] each (semi-honest only)
  *   chebTrunc:<size>:<degree>:<shift> a_1, (r, rMsb, rHigh) per truncated T_k, the products of mask
@@ -42,6 +44,7 @@ import {
 } from './chebyshev-plan.ts';
 import { oneHotRows } from './compare-digits.ts';
 import { joinElements } from './element-axis.ts';
+import { RELU_PRODUCTS, reluProducts } from './material.ts';
 import type {
   ChebyshevMasks,
   ChebyshevTruncMasks,
@@ -49,6 +52,7 @@ import type {
   InputMask,
   MaskedBits,
   MaterialStats,
+  ReluMasks,
   SquarePair,
   Triple,
   TripleSource,
@@ -69,7 +73,7 @@ export type MaterialDescriptor =
    * of bits (a, b, ab) as arithmetic shares, and bit j of r (j < bits) of element i as bit i mod 64
    * of word ⌊i/64⌋ of row j, XOR-shared (no MACs: semi-honest sessions only).
    */
-  | { readonly kind: 'compareXor'; readonly size: number; readonly bits: number }
+  | { readonly kind: 'compareXor' | 'compareRelu'; readonly size: number; readonly bits: number }
   /** Chebyshev basis masks (chebyshev-plan.ts): a_j per factor, a_m·a_j per pair (no sacrifice: semi-honest sessions only). */
   | { readonly kind: 'chebMasks'; readonly size: number; readonly degree: number }
   /** Fused Chebyshev basis masks (chebyshev-plan.ts fusedChebyshevLayout; semi-honest sessions only). */
@@ -91,6 +95,7 @@ export const MATERIAL_KINDS: readonly MaterialKind[] = [
   'trunc',
   'compare',
   'compareXor',
+  'compareRelu',
   'chebMasks',
   'chebTrunc',
   'random',
@@ -155,6 +160,7 @@ export function formatMaterialKey(d: MaterialDescriptor): string {
       return `trunc:${d.size}:${d.shift}`;
     case 'compare':
     case 'compareXor':
+    case 'compareRelu':
       return `${d.kind}:${d.size}:${d.bits}`;
     case 'chebMasks':
       return `chebMasks:${d.size}:${d.degree}`;
@@ -231,6 +237,7 @@ export function parseMaterialKey(key: string, limits: RequestLimits = DEFAULT_RE
       break;
     case 'compare':
     case 'compareXor':
+    case 'compareRelu':
       arity(3, `${kind}:<size>:<bits>`);
       d = { kind, size: uint(parts[1], 'size'), bits: uint(parts[2], 'bits') };
       break;
@@ -302,7 +309,8 @@ export function validateDescriptor(d: MaterialDescriptor, limits: RequestLimits 
       break;
     case 'trunc':
     case 'compare':
-    case 'compareXor': {
+    case 'compareXor':
+    case 'compareRelu': {
       count(d.size, 'size');
       const [v, name] = d.kind === 'trunc' ? [d.shift, 'shift'] : [d.bits, 'bits'];
       if (!Number.isInteger(v) || v < 0 || v > MAX_MASK_BITS) fail(`${name} must be an integer in [0, ${MAX_MASK_BITS}], got ${v}`);
@@ -360,7 +368,8 @@ export function dealtElements(d: MaterialDescriptor, operand?: readonly number[]
     case 'compare':
       return (3 + d.bits) * d.size;
     case 'compareXor':
-      return 7 * d.size + oneHotRows(d.bits) * xorWords(d.size);
+    case 'compareRelu':
+      return (d.kind === 'compareRelu' ? 13 : 7) * d.size + oneHotRows(d.bits) * xorWords(d.size);
     case 'chebMasks':
       return chebTensors(d.degree) * d.size;
     case 'chebTrunc':
@@ -407,7 +416,10 @@ export function dealtShapes(d: MaterialDescriptor, operand?: readonly number[]):
     case 'compare':
       return [[d.size], [d.size], [d.size], [d.bits, d.size]];
     case 'compareXor':
-      return [[d.size], [d.size], [d.size], [d.size], [d.size], [d.size], [d.size], [oneHotRows(d.bits), xorWords(d.size)]];
+    case 'compareRelu': {
+      const xor = [[d.size], [d.size], [d.size], [d.size], [d.size], [d.size], [d.size], [oneHotRows(d.bits), xorWords(d.size)]];
+      return d.kind === 'compareXor' ? xor : [...xor, ...Array.from({ length: RELU_PRODUCTS }, () => [d.size])];
+    }
     case 'chebMasks':
       return Array.from({ length: chebTensors(d.degree) }, () => [d.size]);
     case 'chebTrunc':
@@ -457,7 +469,7 @@ export abstract class DescriptorTripleSource implements TripleSource {
   async #fetchSplit(d: Extract<MaterialDescriptor, { size: number }>): Promise<FetchedMaterial> {
     const perElement = dealtElements({ ...d, size: 1 });
     // Packed bits split at word boundaries (64 elements), so the pieces' words join.
-    const unit = d.kind === 'compareXor' ? 64 : 1;
+    const unit = d.kind === 'compareXor' || d.kind === 'compareRelu' ? 64 : 1;
     const step = unit * Math.max(1, Math.floor(this.chunkElements / perElement / unit));
     if (d.size <= step) return this.fetch(d);
     const pending: Promise<FetchedMaterial>[] = [];
@@ -541,6 +553,11 @@ export abstract class DescriptorTripleSource implements TripleSource {
   async compareXorMasks(size: number, bits: number): Promise<XorMaskedBits> {
     const [r, rMsb, rHigh, s, a, b, ab, oneHot] = (await this.#fetchSplit({ kind: 'compareXor', size, bits })).parts;
     return { bits, r, rMsb, rHigh, s, andA: a, andB: b, andAB: ab, oneHot };
+  }
+
+  async reluMasks(size: number, bits: number): Promise<ReluMasks> {
+    const [r, rMsb, rHigh, s, a, b, ab, oneHot, ...rTimes] = (await this.#fetchSplit({ kind: 'compareRelu', size, bits })).parts;
+    return { bits, r, rMsb, rHigh, s, andA: a, andB: b, andAB: ab, oneHot, rTimes: reluProducts(rTimes) };
   }
 
   async chebyshevMasks(size: number, degree: number): Promise<ChebyshevMasks> {

@@ -77,6 +77,28 @@ export interface XorMaskedBits {
   readonly oneHot: SecretTensor;
 }
 
+/** The comparator parts the comparison bit is linear in (protocols/compare.ts relu), in dealt order. */
+export const RELU_PARTS = ['rMsb', 'rHigh', 's', 'andA', 'andB', 'andAB'] as const;
+export type ReluPart = (typeof RELU_PARTS)[number];
+/** Products r·part dealt with {@link ReluMasks}, one per {@link RELU_PARTS} entry. */
+export const RELU_PRODUCTS = RELU_PARTS.length;
+
+/**
+ * {@link XorMaskedBits} plus the products of the mask r with each part the comparison bit is
+ * linear in (semi-honest mode): with them [x ≥ 0]·x costs no round beyond the comparison, as
+ * x = c − 2^ℓ − r with c opened by the comparator (protocols/compare.ts relu).
+ */
+export interface ReluMasks extends XorMaskedBits {
+  /** rTimes[p] = r·p for each part p, [size] arithmetic shares. */
+  readonly rTimes: Readonly<Record<ReluPart, SecretTensor>>;
+}
+
+/** The {@link ReluMasks} products from tensors in {@link RELU_PARTS} order. */
+export function reluProducts<T>(parts: readonly T[]): Record<ReluPart, T> {
+  if (parts.length !== RELU_PRODUCTS) throw new RangeError(`reluProducts: expected ${RELU_PRODUCTS} tensors, got ${parts.length}`);
+  return Object.fromEntries(RELU_PARTS.map((p, i) => [p, parts[i]])) as Record<ReluPart, T>;
+}
+
 /**
  * Masks of a Chebyshev basis T_2..T_d computed by doubling (semi-honest mode; chebyshev-plan.ts):
  * a uniform mask a_j for every factor T_j of the plan and the products a_m·a_j of its pairs, all
@@ -152,6 +174,8 @@ export interface TripleSource {
   compareMasks(size: number, bits: number): Promise<MaskedBits>;
   /** Masks for the binary comparator, bits of r XOR-shared and packed; semi-honest only (malicious sources refuse). */
   compareXorMasks(size: number, bits: number): Promise<XorMaskedBits>;
+  /** {@link compareXorMasks} plus the products r·part for [x ≥ 0]·x (ReluMasks); semi-honest only. */
+  reluMasks(size: number, bits: number): Promise<ReluMasks>;
   /** Masks of a Chebyshev basis of `degree` over `size` elements; semi-honest only (malicious sources refuse). */
   chebyshevMasks(size: number, degree: number): Promise<ChebyshevMasks>;
   /** Masks of a Chebyshev basis whose levels are truncated by `shift` bits with fused openings; semi-honest only. */

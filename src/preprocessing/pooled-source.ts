@@ -23,6 +23,7 @@ import * as L from '../sharing/linear.ts';
 import { joinElements, sliceElements } from './element-axis.ts';
 import type { SecretTensor } from '../sharing/secret-tensor.ts';
 import { fusedChebyshevLayout, splitChebyshevMasks, splitFusedChebyshevMasks } from './chebyshev-plan.ts';
+import { RELU_PARTS, reluProducts } from './material.ts';
 import type {
   ChebyshevMasks,
   ChebyshevTruncMasks,
@@ -30,6 +31,7 @@ import type {
   InputMask,
   MaskedBits,
   MaterialStats,
+  ReluMasks,
   SquarePair,
   Triple,
   TripleSource,
@@ -229,6 +231,34 @@ export class PooledTripleSource implements TripleSource {
     const [r, rMsb, rHigh, s, a, b, ab, oneHot] = (await pool.take(64 * words)) as SecretTensor[];
     const head = (t: SecretTensor): SecretTensor => (t.shape[0] === size ? t : sliceElements(t, 0, size));
     return { bits, r: head(r), rMsb: head(rMsb), rHigh: head(rHigh), s: head(s), andA: head(a), andB: head(b), andAB: head(ab), oneHot };
+  }
+
+  async reluMasks(size: number, bits: number): Promise<ReluMasks> {
+    // As compareXorMasks, with the products r·part after the one-hot digits.
+    const words = Math.ceil(size / 64);
+    if (64 * words > this.#batch || this.#batch % 64 !== 0) return this.#inner.reluMasks(size, bits);
+    const pool = this.#pool(`compareRelu:${bits}`, async (n) => {
+      const m = await this.#inner.reluMasks(n, bits);
+      return {
+        size: n,
+        tensors: [m.r, m.rMsb, m.rHigh, m.s, m.andA, m.andB, m.andAB, m.oneHot, ...RELU_PARTS.map((p) => m.rTimes[p])],
+        units: [1, 1, 1, 1, 1, 1, 1, 64, ...RELU_PARTS.map(() => 1)],
+      };
+    });
+    const [r, rMsb, rHigh, s, a, b, ab, oneHot, ...rTimes] = (await pool.take(64 * words)) as SecretTensor[];
+    const head = (t: SecretTensor): SecretTensor => (t.shape[0] === size ? t : sliceElements(t, 0, size));
+    return {
+      bits,
+      r: head(r),
+      rMsb: head(rMsb),
+      rHigh: head(rHigh),
+      s: head(s),
+      andA: head(a),
+      andB: head(b),
+      andAB: head(ab),
+      oneHot,
+      rTimes: reluProducts(rTimes.map(head)),
+    };
   }
 
   async chebyshevMasks(size: number, degree: number): Promise<ChebyshevMasks> {

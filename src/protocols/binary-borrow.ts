@@ -39,7 +39,7 @@
  */
 import { ProtocolAbort } from '../base/errors.ts';
 import { comparatorDigits, digitPlaces, oneHotRows } from '../preprocessing/compare-digits.ts';
-import type { XorMaskedBits } from '../preprocessing/material.ts';
+import type { ReluPart, XorMaskedBits } from '../preprocessing/material.ts';
 import type { RingTensor } from '../ring/tensor.ts';
 import * as T from '../ring/tensor.ts';
 import * as L from '../sharing/linear.ts';
@@ -130,8 +130,39 @@ export function binaryBorrowBytesPerPeer(size: number, bits: number): number {
   return comparatorLevels(comparatorDigits(bits).length).reduce((s, products) => s + 2 * products * vectorBytes, 0) + vectorBytes;
 }
 
+/**
+ * A secret as public coefficients on the comparator's dealt parts, pub + Σ_p coef_p ⊙ [p]
+ * (a bigint coefficient applies to every element): what the borrow is once its last round is
+ * open, so that products of it with r can come from the dealer (compare.ts relu).
+ */
+export interface PartForm {
+  readonly pub: RingTensor;
+  readonly coef: Partial<Record<ReluPart, RingTensor | bigint>>;
+}
+
+/** The shares of a {@link PartForm} (party 0 adds pub), from the parts' shares. */
+export function formShares(ctx: PartyContext, form: PartForm, parts: Readonly<Record<ReluPart, SecretTensor>>): SecretTensor {
+  return L.addSP(ctx, formSum(form, parts), form.pub);
+}
+
+/** Σ_p coef_p ⊙ [v_p] for per-part secrets v (the parts, or the dealer's products r·part). */
+export function formSum(form: PartForm, v: Readonly<Record<ReluPart, SecretTensor>>): SecretTensor {
+  let acc: SecretTensor | undefined;
+  for (const [p, k] of Object.entries(form.coef) as [ReluPart, RingTensor | bigint][]) {
+    const term = typeof k === 'bigint' ? L.mulScalarS(v[p], k) : L.mulSP(v[p], k);
+    acc = acc ? L.addSS(acc, term) : term;
+  }
+  if (!acc) throw new RangeError('formSum: a form needs at least one coefficient');
+  return acc;
+}
+
 /** [c mod 2^bits < r mod 2^bits] as an arithmetic share, from public c ([size]) and the packed masks of r. */
 export async function binaryBorrow(ctx: PartyContext, c: RingTensor, m: XorMaskedBits, bits: number, size: number): Promise<SecretTensor> {
+  return formShares(ctx, await binaryBorrowForm(ctx, c, m, bits, size), m);
+}
+
+/** {@link binaryBorrow} as a {@link PartForm} over s, andA, andB, andAB (same rounds and bytes). */
+export async function binaryBorrowForm(ctx: PartyContext, c: RingTensor, m: XorMaskedBits, bits: number, size: number): Promise<PartForm> {
   if (ctx.mode !== 'semi-honest' || ctx.ring.limbs !== 1) throw new RangeError('binaryBorrow: semi-honest Z_2^64 only');
   const v = vectorWords(size);
   const own = words32(m.oneHot.share);
@@ -184,8 +215,8 @@ function digitLeaves(oneHot: Uint32Array, row: number, cBits: Uint32Array[], v: 
   return [g, e];
 }
 
-/** The comparator tree over the digits' leaves (least significant first) → [G] as an arithmetic share. */
-async function tree(ctx: PartyContext, leafG: Uint32Array[], leafE: Uint32Array[], m: XorMaskedBits, size: number): Promise<SecretTensor> {
+/** The comparator tree over the digits' leaves (least significant first) → [G] as a {@link PartForm}. */
+async function tree(ctx: PartyContext, leafG: Uint32Array[], leafE: Uint32Array[], m: XorMaskedBits, size: number): Promise<PartForm> {
   const v = vectorWords(size);
   let [g, e] = [leafG, leafE];
   // Levels below the top: AND gates on packed XOR shares.
@@ -244,13 +275,13 @@ function publicBitsRing(ctx: PartyContext, bits: Uint32Array, size: number): { b
   return { bit, oneMinus2 };
 }
 
-/** B2A of XOR-shared bits with the dealer's random bit s: open o = x ⊕ s, then [x] = [s] + o·(1 − 2[s]). One round. */
-async function toArithmetic(ctx: PartyContext, x: Uint32Array, s: SecretTensor, size: number): Promise<SecretTensor> {
+/** B2A of XOR-shared bits with the dealer's random bit s: open o = x ⊕ s, then [x] = o + (1 − 2o)·[s]. One round. */
+async function toArithmetic(ctx: PartyContext, x: Uint32Array, s: SecretTensor, size: number): Promise<PartForm> {
   const mine = x.slice();
   const sBits = lowBitsPacked(s, size);
   for (let w = 0; w < mine.length; w++) mine[w] ^= sBits[w];
   const o = publicBitsRing(ctx, await openWords(ctx, mine), size);
-  return L.addSP(ctx, L.mulSP(s, o.oneMinus2), o.bit);
+  return { pub: o.bit, coef: { s: o.oneMinus2 } };
 }
 
 /**
@@ -268,7 +299,7 @@ async function topLevel(
   gLo: Uint32Array,
   m: XorMaskedBits,
   size: number,
-): Promise<SecretTensor> {
+): Promise<PartForm> {
   const v = gHi.length;
   const [aBits, bBits, sBits] = [lowBitsPacked(m.andA, size), lowBitsPacked(m.andB, size), lowBitsPacked(m.s, size)];
   const masked = new Uint32Array(3 * v);
@@ -281,14 +312,8 @@ async function topLevel(
   const d = publicBitsRing(ctx, opened.subarray(0, v), size);
   const f = publicBitsRing(ctx, opened.subarray(v, 2 * v), size);
   const o = publicBitsRing(ctx, opened.subarray(2 * v), size);
-  const and = L.addSP(
-    ctx,
-    L.addSS(
-      L.addSS(L.mulSP(m.andB, T.mul(d.bit, f.oneMinus2)), L.mulSP(m.andA, T.mul(f.bit, d.oneMinus2))),
-      L.mulSP(m.andAB, T.mul(d.oneMinus2, f.oneMinus2)),
-    ),
-    T.mul(d.bit, f.bit),
-  );
-  const high = L.addSP(ctx, L.mulSP(m.s, o.oneMinus2), o.bit);
-  return L.addSS(high, and);
+  return {
+    pub: T.add(T.mul(d.bit, f.bit), o.bit),
+    coef: { andB: T.mul(d.bit, f.oneMinus2), andA: T.mul(f.bit, d.oneMinus2), andAB: T.mul(d.oneMinus2, f.oneMinus2), s: o.oneMinus2 },
+  };
 }

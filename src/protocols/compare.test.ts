@@ -5,7 +5,7 @@ import { Z128, Z64 } from '../ring/ring.ts';
 import * as T from '../ring/tensor.ts';
 import { makeDealer, measure, MODES, PARTY_COUNTS, runParties } from '../../test/helpers/parties.ts';
 import { comparatorDigits, oneHotRows } from '../preprocessing/compare-digits.ts';
-import { ltz, ltzCost, ltzRounds } from './compare.ts';
+import { ltz, ltzCost, ltzRounds, relu, reluCost } from './compare.ts';
 import { argmax, argmaxCost, max, maxCost } from './select.ts';
 import { reveal } from './reveal.ts';
 
@@ -56,6 +56,40 @@ for (const mode of MODES) {
         );
       });
 
+      test('relu gives [x ≥ 0] and max(x, 0) exactly inside |x| < 2^ℓ, at the documented cost', async () => {
+        const edges = [0, -1, 1, LIMIT, -LIMIT, 2, -2, 1 << (BITS - 1), -(1 << (BITS - 1))];
+        await fc.assert(
+          fc.asyncProperty(fc.array(fc.integer({ min: -LIMIT, max: LIMIT }), { minLength: 1, maxLength: 40 }), async (vals) => {
+            const values = [...edges, ...vals];
+            const dealer = makeDealer(n, mode);
+            const xs = dealer.shareForTest(asRing(ring, values));
+            const { results } = await runParties(
+              dealer,
+              async (ctx) => {
+                const m = await measure(ctx, () => relu(ctx, xs[ctx.id], BITS));
+                return { out: await reveal(ctx, [m.value.geq, m.value.relu]), cost: m.cost };
+              },
+              { compareBits: BITS },
+            );
+            const expectedCost = reluCost({ n, ring, mode }, values.length, BITS);
+            for (const r of results) {
+              assert.deepEqual(
+                low(r.out[0]),
+                values.map((v) => (v >= 0 ? 1n : 0n)),
+              );
+              assert.deepEqual(
+                low(r.out[1]),
+                values.map((v) => BigInt(Math.max(v, 0))),
+              );
+              assert.equal(r.cost.rounds, expectedCost.rounds);
+              assert.equal(r.cost.rounds, ltzRounds(mode, BITS) + (mode === 'semi-honest' ? 0 : 1));
+              assert.equal(r.cost.bytesSent, expectedCost.bytes);
+            }
+          }),
+          { numRuns: 6 },
+        );
+      });
+
       test('max and argmax match plaintext over rows (ties pick the lowest index), at the documented cost', async () => {
         await fc.assert(
           fc.asyncProperty(
@@ -89,8 +123,11 @@ for (const mode of MODES) {
               for (const res of results) {
                 assert.equal(res.cost.rounds, expectedCost.rounds);
                 assert.equal(res.cost.bytesSent, expectedCost.bytes);
-                // max: the same rounds, one product per pair (no index).
-                assert.equal(res.maxCost.rounds, expectedCost.rounds);
+                // max: no index. Malicious: the same rounds, one product per pair; semi-honest:
+                // the select folded into the comparison (relu), so only the comparisons' rounds.
+                const levels = Math.ceil(Math.log2(len));
+                assert.equal(res.maxCost.rounds, expectedMaxCost.rounds);
+                assert.equal(res.maxCost.rounds, mode === 'semi-honest' ? levels * ltzRounds(mode, BITS) : expectedCost.rounds);
                 assert.equal(res.maxCost.bytesSent, expectedMaxCost.bytes);
                 if (len > 2) assert.ok(expectedMaxCost.bytes < expectedCost.bytes);
               }
@@ -125,6 +162,39 @@ test('semi-honest ltz is exact for every digit layout of the mask (1 to 62 bits)
       assert.deepEqual(
         low(r.bits),
         values.map((v) => (v < 0n ? 1n : 0n)),
+        `ℓ = ${bits}`,
+      );
+      assert.equal(r.cost.rounds, expectedCost.rounds, `rounds at ℓ = ${bits}`);
+      assert.equal(r.cost.bytesSent, expectedCost.bytes, `bytes at ℓ = ${bits}`);
+    }
+  }
+});
+
+test("semi-honest relu is exact for every digit layout of the mask (1 to 62 bits), in the comparison's rounds and bytes", async () => {
+  for (const bits of [1, 2, 3, 12, 17, 33, 40, 62]) {
+    const limit = 2n ** BigInt(bits) - 1n;
+    const spread = Array.from({ length: 70 }, (_, i) => (limit * BigInt(2 * i - 69)) / 69n + BigInt(i % 3) - 1n);
+    const values = [0n, -1n, 1n, limit, -limit, ...spread.filter((v) => v <= limit && v >= -limit)];
+    const dealer = makeDealer(2, 'semi-honest');
+    const xs = dealer.shareForTest(T.fromBigInts(Z64, [values.length], values));
+    const { results } = await runParties(
+      dealer,
+      async (ctx) => {
+        const m = await measure(ctx, () => relu(ctx, xs[ctx.id], bits));
+        return { out: await reveal(ctx, [m.value.geq, m.value.relu]), cost: m.cost };
+      },
+      { compareBits: Math.max(2, bits) },
+    );
+    const expectedCost = ltzCost({ n: 2, ring: Z64, mode: 'semi-honest' }, values.length, bits);
+    for (const r of results) {
+      assert.deepEqual(
+        low(r.out[0]),
+        values.map((v) => (v >= 0n ? 1n : 0n)),
+        `ℓ = ${bits}`,
+      );
+      assert.deepEqual(
+        low(r.out[1]),
+        values.map((v) => (v > 0n ? v : 0n)),
         `ℓ = ${bits}`,
       );
       assert.equal(r.cost.rounds, expectedCost.rounds, `rounds at ℓ = ${bits}`);

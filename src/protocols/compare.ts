@@ -18,6 +18,9 @@
  * at 2 bits per product combine them; the top level returns to the ring in its own round);
  * malicious mode keeps the MACed arithmetic tree over ℓ bits.
  *
+ * relu ({@link relu}): [x ≥ 0] together with [x ≥ 0]·x, the product folded into the comparison
+ * in semi-honest mode (no round, no bytes beyond ltz; six more dealt elements per element).
+ *
  * Reveals: c (uniform) and Beaver-masked values. Cost ({@link ltzRounds}): 1 + max(1, ⌈log2 D⌉)
  * rounds in semi-honest mode (4 at ℓ = 40), 1 + ⌈log2 ℓ⌉ in malicious mode (7); bytes see
  * {@link ltzCost}: 1 opening for c plus 4 ring elements per tree product (malicious) or 2 bits per
@@ -29,11 +32,11 @@ import * as T from '../ring/tensor.ts';
 import * as L from '../sharing/linear.ts';
 import type { SecretTensor } from '../sharing/secret-tensor.ts';
 import { mul, mulBytes } from './beaver.ts';
-import { binaryBorrow, binaryBorrowBytesPerPeer } from './binary-borrow.ts';
+import { binaryBorrow, binaryBorrowBytesPerPeer, binaryBorrowForm, formShares, formSum, type PartForm } from './binary-borrow.ts';
 import { comparatorLevels } from './compare-levels.ts';
 import type { PartyContext } from './context.ts';
 import { open, openBytes } from './open.ts';
-import { maskedHigh } from './truncate.ts';
+import { maskedHigh, splitOpened } from './truncate.ts';
 
 export { comparatorLevels };
 
@@ -67,6 +70,70 @@ export async function nonNegative(ctx: PartyContext, x: SecretTensor, bits = ctx
   const [c] = await open(ctx, [L.addSS(shifted, m.r)]);
   const borrow = 'oneHot' in m ? await binaryBorrow(ctx, c, m, bits, size) : await borrowBit(ctx, c, m.bits as SecretTensor, bits, size);
   return L.reshapeS(L.subSS(maskedHigh(ctx, c, m, bits, 0n), borrow), x.shape);
+}
+
+/** [x ≥ 0] and [x ≥ 0]·x = max(x, 0). */
+export interface ReluResult {
+  readonly geq: SecretTensor;
+  readonly relu: SecretTensor;
+}
+
+/** Does {@link relu} fold its product into the comparison (semi-honest mode, whose ring is Z_2^64)? */
+export function reluFolds(ctx: Pick<PartyContext, 'mode'>): boolean {
+  return ctx.mode === 'semi-honest';
+}
+
+/** Rounds of {@link relu}: the comparison's when folded, one more (the product) otherwise. */
+export function reluRounds(ctx: Pick<PartyContext, 'mode'>, bits: number): number {
+  return ltzRounds(ctx.mode, bits) + (reluFolds(ctx) ? 0 : 1);
+}
+
+/** Documented cost of {@link relu} for `size` elements: {@link ltzCost}, plus one product when not folded. */
+export function reluCost(ctx: Pick<PartyContext, 'n' | 'ring' | 'mode'>, size: number, bits: number): { rounds: number; bytes: number } {
+  const c = ltzCost(ctx, size, bits);
+  return reluFolds(ctx) ? c : { rounds: c.rounds + 1, bytes: c.bytes + mulBytes(ctx, size) };
+}
+
+/**
+ * [x ≥ 0] and max(x, 0) for |x| < 2^bits, the product at no extra round (semi-honest mode).
+ * Once the comparator's last round is open, [x ≥ 0] is a public form in the dealer's parts,
+ *   g = pub + Σ_p coef_p·[p],  p ∈ {rMsb, rHigh, s, a, b, ab}   (maskedHigh − borrow),
+ * and x = c − 2^ℓ − r with c opened in the comparator's first round, so
+ *   g·x = g·(c − 2^ℓ) − pub·[r] − Σ_p coef_p·[r·p]
+ * with the products r·p dealt with the masks (`reluMasks`, material.ts ReluMasks): local.
+ * Reveals what {@link nonNegative} reveals, nothing more. Cost: {@link ltzRounds} rounds and
+ * {@link ltzCost} bytes; dealt: six more ring elements per element than the comparison.
+ * Malicious mode (and Z_2^128): the comparison, then one Beaver product (MACed, sacrificed).
+ * Citation: the same comparator; folding the select into the dealer's material is the
+ * "multiplication by a masked-opened value" step of SecureML (Mohassel & Zhang, S&P 2017, §4.1).
+ */
+export async function relu(ctx: PartyContext, x: SecretTensor, bits = ctx.compareBits): Promise<ReluResult> {
+  if (!reluFolds(ctx)) {
+    const geq = await nonNegative(ctx, x, bits);
+    return { geq, relu: await mul(ctx, geq, x) };
+  }
+  const size = T.sizeOf(x.shape);
+  const m = await ctx.material.reluMasks(size, bits);
+  const offset = 1n << BigInt(bits);
+  const [c] = await open(ctx, [L.addSS(L.addScalarS(ctx, L.reshapeS(x, [size]), offset), m.r)]);
+  const borrow = await binaryBorrowForm(ctx, c, m, bits, size);
+  // maskedHigh(c, m, bits, 0) = ⌊(c mod 2^63)/2^ℓ⌋ + c_63·K − rHigh + (1 − 2c_63)·K·rMsb, K = 2^(63−ℓ).
+  const { cMsb, oneMinus2cMsb, cLow } = splitOpened(c, bits);
+  const k = 1n << BigInt(63 - bits);
+  const form: PartForm = {
+    pub: T.sub(T.add(cLow, T.mulScalar(cMsb, k)), borrow.pub),
+    coef: { ...negated(borrow.coef), rHigh: -1n, rMsb: T.mulScalar(oneMinus2cMsb, k) },
+  };
+  const geq = formShares(ctx, form, m);
+  // g·x = g·(c − 2^ℓ) − (pub·r + Σ coef_p·(r·p)).
+  const value = L.subSS(L.mulSP(geq, T.addScalar(c, -offset)), L.addSS(L.mulSP(m.r, form.pub), formSum(form, m.rTimes)));
+  return { geq: L.reshapeS(geq, x.shape), relu: L.reshapeS(value, x.shape) };
+}
+
+function negated(coef: PartForm['coef']): PartForm['coef'] {
+  return Object.fromEntries(
+    Object.entries(coef).map(([p, k]) => [p, typeof k === 'bigint' ? -k : T.neg(k as RingTensor)]),
+  ) as PartForm['coef'];
 }
 
 /** [c mod 2^bits < r mod 2^bits] from public c and shared bits of r ([bits, size]). */

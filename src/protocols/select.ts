@@ -7,14 +7,19 @@
  * carried along: in the first level indices are public, so i_a + d·(i_b − i_a) is local; later
  * levels select the (secret) index in the same product round as the value. `max` carries no
  * index: one product per pair instead of two (softmax needs only the value).
- * Cost per level: ltz (compare.ts ltzRounds: 4 rounds semi-honest, 7 malicious at ℓ = 40) + 1 round; ⌈log2 len⌉ levels.
+ * Semi-honest mode (Z_2^64) folds the value's select into the comparison: max(a, b) =
+ * b + relu(a − b) (compare.ts relu: the product comes from the dealer's r·part material, no
+ * round); only argmax's secret index (levels after the first) still takes one product round.
+ * Cost per level: ltz (compare.ts ltzRounds: 4 rounds semi-honest, 7 malicious at ℓ = 40) + 1
+ * product round (malicious; semi-honest: argmax levels after the first only); ⌈log2 len⌉ levels.
  * Reveals: nothing beyond the Beaver-masked values of its sub-protocols.
  */
+import type { RingTensor } from '../ring/tensor.ts';
 import * as T from '../ring/tensor.ts';
 import * as L from '../sharing/linear.ts';
 import type { SecretTensor } from '../sharing/secret-tensor.ts';
 import { mul } from './beaver.ts';
-import { ltz, ltzCost } from './compare.ts';
+import { ltz, ltzCost, relu, reluFolds } from './compare.ts';
 import type { PartyContext } from './context.ts';
 import { mulBytes } from './beaver.ts';
 
@@ -63,8 +68,10 @@ function tournamentCost(
   for (let width = len; width > 1; width = Math.ceil(width / 2)) {
     const pairs = Math.floor(width / 2) * rows;
     const c = ltzCost(ctx, pairs, bits);
-    rounds += c.rounds + 1;
-    bytes += c.bytes + mulBytes(ctx, pairs * (first || !withIndex ? 1 : 2));
+    // Folded: the value's select is free (relu); a secret index still takes one product round.
+    const products = reluFolds(ctx) ? (withIndex && !first ? 1 : 0) : first || !withIndex ? 1 : 2;
+    rounds += c.rounds + (products > 0 ? 1 : 0);
+    bytes += c.bytes + (products > 0 ? mulBytes(ctx, pairs * products) : 0);
     first = false;
   }
   return { rounds, bytes };
@@ -99,19 +106,29 @@ async function tournament(
     const lo = L.gatherS(values, pairIndex(pairs, rows, 0), [pairs * rows]);
     const hi = L.gatherS(values, pairIndex(pairs, rows, 1), [pairs * rows]);
     const diff = L.subSS(hi, lo);
-    const d = await ltz(ctx, L.subSS(lo, hi), bits); // d = [lo < hi]
     let newVals: SecretTensor;
     let newIdx: SecretTensor | undefined;
-    if (!withIndex) {
+    if (reluFolds(ctx)) {
+      // max(lo, hi) = hi + max(lo − hi, 0) from the comparison's own material (no product round).
+      const { geq, relu: above } = await relu(ctx, L.subSS(lo, hi), bits); // geq = [lo ≥ hi]
+      newVals = L.addSS(hi, above);
+      const d = L.subPS(ctx, T.fill(ctx.ring, geq.shape, 1n), geq); // d = [lo < hi]
+      if (withIndex && !indices) newIdx = L.addSP(ctx, d, firstLevelBase(ctx, pairs, rows));
+      else if (withIndex && indices) {
+        const idxLo = L.gatherS(indices, pairIndex(pairs, rows, 0), [pairs * rows]);
+        const idxHi = L.gatherS(indices, pairIndex(pairs, rows, 1), [pairs * rows]);
+        newIdx = L.addSS(idxLo, await mul(ctx, d, L.subSS(idxHi, idxLo)));
+      }
+    } else if (!withIndex) {
+      const d = await ltz(ctx, L.subSS(lo, hi), bits); // d = [lo < hi]
       newVals = L.addSS(lo, await mul(ctx, d, diff));
     } else if (!indices) {
       // Public indices 2p and 2p + 1: index = 2p + d.
+      const d = await ltz(ctx, L.subSS(lo, hi), bits);
       newVals = L.addSS(lo, await mul(ctx, d, diff));
-      const base = T.zeros(ctx.ring, [pairs * rows]);
-      for (let p = 0; p < pairs; p++) base.data.fill(BigInt(2 * p), p * rows * ctx.ring.limbs, (p + 1) * rows * ctx.ring.limbs);
-      if (ctx.ring.limbs === 2) for (let i = 1; i < base.data.length; i += 2) base.data[i] = 0n;
-      newIdx = L.addSP(ctx, d, base);
+      newIdx = L.addSP(ctx, d, firstLevelBase(ctx, pairs, rows));
     } else {
+      const d = await ltz(ctx, L.subSS(lo, hi), bits);
       const idxLo = L.gatherS(indices, pairIndex(pairs, rows, 0), [pairs * rows]);
       const idxHi = L.gatherS(indices, pairIndex(pairs, rows, 1), [pairs * rows]);
       const prod = await mul(ctx, L.concatS([d, d]), L.concatS([diff, L.subSS(idxHi, idxLo)]));
@@ -130,6 +147,14 @@ async function tournament(
     width = Math.ceil(width / 2);
   }
   return { max: values, index: withIndex ? (indices ?? publicIndex(ctx, rows, 0)) : undefined };
+}
+
+/** The public index 2p of pair p's lower candidate, candidate-major [pairs·rows]. */
+function firstLevelBase(ctx: PartyContext, pairs: number, rows: number): RingTensor {
+  const base = T.zeros(ctx.ring, [pairs * rows]);
+  for (let p = 0; p < pairs; p++) base.data.fill(BigInt(2 * p), p * rows * ctx.ring.limbs, (p + 1) * rows * ctx.ring.limbs);
+  if (ctx.ring.limbs === 2) for (let i = 1; i < base.data.length; i += 2) base.data[i] = 0n;
+  return base;
 }
 
 /** index[j·rows + r] = r·len + j: row-major [rows, len] to candidate-major. */

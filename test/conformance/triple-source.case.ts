@@ -10,7 +10,7 @@ import { DesyncError } from '../../src/base/errors.ts';
 import type { SecurityMode } from '../../src/preprocessing/insecure-local-dealer.ts';
 import { chebyshevPlan, fusedChebyshevLayout, type FusedPart } from '../../src/preprocessing/chebyshev-plan.ts';
 import { comparatorDigits } from '../../src/preprocessing/compare-digits.ts';
-import type { TripleSource } from '../../src/preprocessing/material.ts';
+import { RELU_PARTS, type ReluMasks, type TripleSource } from '../../src/preprocessing/material.ts';
 import * as T from '../../src/ring/tensor.ts';
 import { macKey, reconstruct } from '../../src/sharing/additive.ts';
 import type { SecretTensor } from '../../src/sharing/secret-tensor.ts';
@@ -116,12 +116,15 @@ export function runTripleSourceConformance(f: TripleSourceFactory): void {
             assert.ok(ba.some((v) => v !== 0n) && bb.some((v) => v !== 0n), 'bit triples are random');
 
             // Packed comparison masks: across a word boundary (70), then a size that starts mid-batch.
-            for (const [size, nb] of [
-              [70, 40],
-              [5, 40],
-              [3, 7],
-            ]) {
-              const xm = await all((s) => s.compareXorMasks(size, nb));
+            // With the relu products (reluMasks): the same masks plus r·part for each part.
+            for (const [size, nb, withProducts] of [
+              [70, 40, false],
+              [5, 40, false],
+              [3, 7, false],
+              [70, 40, true],
+              [5, 12, true],
+            ] as const) {
+              const xm = await all((s) => (withProducts ? s.reluMasks(size, nb) : s.compareXorMasks(size, nb)));
               const xr = low(value(xm.map((m) => m.r)));
               const xmsb = low(value(xm.map((m) => m.rMsb)));
               const xhigh = low(value(xm.map((m) => m.rHigh)));
@@ -145,6 +148,17 @@ export function runTripleSourceConformance(f: TripleSourceFactory): void {
                 assert.equal(tab[i], ta[i] * tb[i], 'ab = a·b');
               });
               assert.ok(new Set(xs).size === 2 || size < 8, 's takes both values');
+              if (withProducts) {
+                const rm = xm as ReluMasks[];
+                for (const part of RELU_PARTS) {
+                  const factor = low(value(rm.map((m) => m[part])));
+                  assert.deepEqual(
+                    low(value(rm.map((m) => m.rTimes[part]))),
+                    xr.map((rv, i) => BigInt.asUintN(64, rv * factor[i])),
+                    `reluMasks: r·${part}`,
+                  );
+                }
+              }
             }
 
             // Chebyshev basis masks: one mask per factor of the plan, a_m·a_j per pair (incl. a
@@ -227,6 +241,15 @@ export function runTripleSourceConformance(f: TripleSourceFactory): void {
     const { sources, dispose } = await f.create(2, 'malicious');
     try {
       await assert.rejects(Promise.all(sources.map((s) => s.compareXorMasks(8, 10))), /semi-honest/);
+    } finally {
+      await dispose();
+    }
+  });
+
+  test(`${f.name}: comparison masks with relu products are refused in malicious mode`, async () => {
+    const { sources, dispose } = await f.create(2, 'malicious');
+    try {
+      await assert.rejects(Promise.all(sources.map((s) => s.reluMasks(8, 10))), /semi-honest/);
     } finally {
       await dispose();
     }

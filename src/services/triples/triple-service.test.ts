@@ -95,6 +95,7 @@ describe('material keys', () => {
       'trunc:128:16',
       'compare:128:40',
       'compareXor:128:40',
+      'compareRelu:128:40',
       'chebMasks:64:16',
       'chebTrunc:64:16:18',
       'random:4',

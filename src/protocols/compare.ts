@@ -103,9 +103,10 @@ export function reluCost(ctx: Pick<PartyContext, 'n' | 'ring' | 'mode'>, size: n
  * with the products r·p dealt with the masks (`reluMasks`, material.ts ReluMasks): local.
  * Reveals what {@link nonNegative} reveals, nothing more. Cost: {@link ltzRounds} rounds and
  * {@link ltzCost} bytes; dealt: six more ring elements per element than the comparison.
- * Malicious mode (and Z_2^128): the comparison, then one Beaver product (MACed, sacrificed).
- * Citation: the same comparator; folding the select into the dealer's material is the
- * "multiplication by a masked-opened value" step of SecureML (Mohassel & Zhang, S&P 2017, §4.1).
+ * Malicious mode (Z_2^128): the comparison, then one Beaver product (MACed, sacrificed).
+ * Citation: the comparator above; the product is a Beaver product (CRYPTO 1991) whose masked
+ * opening of x is the comparison's own c, with the dealer's products of r and the bit's parts in
+ * place of the triple's c.
  */
 export async function relu(ctx: PartyContext, x: SecretTensor, bits = ctx.compareBits): Promise<ReluResult> {
   if (!reluFolds(ctx)) {

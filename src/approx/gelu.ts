@@ -20,11 +20,13 @@
  * asserted ≤ GELU_MAX_ABS_ERROR = 1.5e−4 (erf) / 1e−4 (tanh), valid on the whole real line.
  * Valid domain: |x| < 2^(ℓ−f−1) (comparison bound, 2^23 at ℓ = 40, f = 16).
  * Cost (rounds): ltz (compare.ts ltzRounds: 4 semi-honest, 7 malicious at ℓ = 40) + (1 + tr) + chebyshevRounds
- * + 1 = 12 with 'local' truncation (ℓ = 40) and 16 with 'dealer' in malicious mode, 9 and 13 in
- * semi-honest mode; see {@link geluRounds}. Bytes per element and party (2 parties): 2.6 KB with the
+ * + 1 = 12 with 'local' truncation (ℓ = 40) and 16 with 'dealer' in malicious mode, 9 and 11 (fused
+ * Chebyshev levels) in semi-honest mode; see {@link geluRounds}. Bytes per element and party (2 parties): 2.6 KB with the
  * arithmetic comparator (malicious mode: 4× that, Z_2^128 and MACs), mostly the two comparisons;
- * 0.28 KB in semi-honest mode with the binary comparator (measured by `mpc-prompt bench` on
- * GPT-2-small: 10.3 MB for 36,864 elements per decode step).
+ * in semi-honest mode with the binary comparator, 'dealer' truncation, the fused basis and the
+ * select folded into the comparisons (relu-tails.ts): 94.8 B (in-process, 3,072 elements; 110.8 B
+ * with two select products) — the comparisons ≈ 23, the square and its truncation 16, the basis
+ * 40, the sum's truncation 8, the select 16.
  * Citation: Hendrycks & Gimpel, "Gaussian Error Linear Units (GELUs)", 2016; the
  * ReLU-outside / polynomial-inside split as in PUMA (Dong et al., 2023) and BOLT (Pang et al.,
  * IEEE S&P 2024).

@@ -13,7 +13,10 @@
  *      comes straight out of one square and one truncation; otherwise x·√2/B is formed first
  *      (one more truncation);
  *   3. g = x/2 + Σ c_k T_k(u) (chebyshev.ts; x/2 joins the final sum before its truncation);
- *   4. φ = g + p·(x − g) − n·g: ONE mul of two bit × value products (exact).
+ *   4. φ = g + p·(x − g) − n·g: ONE mul of two bit × value products (exact). In semi-honest mode
+ *      step 1 is compare.ts relu, whose free products give (1 − p)·(B − x), so that
+ *      φ = p·x + (1 − p − n)·g with p·x = x − B·(1 − p) + (1 − p)·(B − x) local: the same
+ *      round with ONE product (the same ring values).
  * Outside [−B, B], u and g are garbage (x² wraps around the ring) but are multiplied by an
  * exact 0, so any |x| < 2^(ℓ−f−1) is valid.
  * Cost (rounds): ltz (compare.ts ltzRounds: 4 semi-honest, 7 malicious at ℓ = 40) + [tr if B² is not a power of two] + (1 + tr)
@@ -26,9 +29,9 @@
  * al., IEEE S&P 2024); evaluating an even polynomial in x² is standard (Horner-in-x²).
  */
 import { mul, square } from '../protocols/beaver.ts';
-import { ltz } from '../protocols/compare.ts';
+import { ltz, relu, reluFolds } from '../protocols/compare.ts';
 import type { PartyContext } from '../protocols/context.ts';
-import { addConstFx } from '../protocols/fixed-arith.ts';
+import { addConstFx, fx } from '../protocols/fixed-arith.ts';
 import { truncate, truncateRounds } from '../protocols/truncate.ts';
 import * as T from '../ring/tensor.ts';
 import * as L from '../sharing/linear.ts';
@@ -82,8 +85,9 @@ export async function reluTailApprox(ctx: PartyContext, x: SecretTensor, fit: Re
   const size = T.sizeOf(x.shape);
   const flat = L.reshapeS(x, [size]);
   // p = [B − x < 0] = [x > B], n = [x + B < 0] = [x < −B]
-  const bits = await ltz(ctx, L.concatS([L.negS(addConstFx(ctx, flat, -B)), addConstFx(ctx, flat, B)]));
-  const [p, n] = L.splitS(bits, [[size], [size]]);
+  const tails = L.concatS([L.negS(addConstFx(ctx, flat, -B)), addConstFx(ctx, flat, B)]);
+  const folded = reluFolds(ctx) ? await relu(ctx, tails) : undefined;
+  const bits = folded ? undefined : await ltz(ctx, tails);
   const q = squareShift(B);
   let u2: SecretTensor; // 2x²/B² at scale s
   if (q !== undefined && 2 * f + q - s >= 1) {
@@ -97,6 +101,16 @@ export async function reluTailApprox(ctx: PartyContext, x: SecretTensor, fit: Re
   const coeffs = cachedChebyshevFit(`relu-tail/${fit.key}/${B}`, (w) => h(B * Math.sqrt(Math.max(0, (w + 1) / 2))), -1, 1, fit.degree);
   const basis = await chebyshevBasis(ctx, u, s, fit.degree);
   const [g] = await chebyshevSums(ctx, basis, [{ coeffs, linear: [{ x: flat, coeff: 0.5 }], valueBound: B }]);
+  if (folded) {
+    // φ = p·x + (1 − p − n)·g with 1 − p = [B − x ≥ 0] and 1 − n = [x + B ≥ 0] from relu, and
+    // p·x = x − B·(1 − p) + (1 − p)·(B − x) local: one product instead of two.
+    const [notP, notN] = L.splitS(folded.geq, [[size], [size]]);
+    const [below] = L.splitS(folded.relu, [[size], [size]]);
+    const px = L.addSS(L.subSS(flat, L.mulScalarS(notP, fx(ctx, B))), below);
+    const inside = L.addScalarS(ctx, L.addSS(notP, notN), -1n);
+    return L.reshapeS(L.addSS(px, await mul(ctx, inside, g)), x.shape);
+  }
+  const [p, n] = L.splitS(bits as SecretTensor, [[size], [size]]);
   const prods = await mul(ctx, L.concatS([p, n]), L.concatS([L.subSS(flat, g), g]));
   const [px, ng] = L.splitS(prods, [[size], [size]]);
   return L.reshapeS(L.subSS(L.addSS(g, px), ng), x.shape);

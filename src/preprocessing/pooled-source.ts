@@ -216,38 +216,33 @@ export class PooledTripleSource implements TripleSource {
     return { shift, r: r as SecretTensor, rMsb: rMsb as SecretTensor, rHigh: rHigh as SecretTensor, bits };
   }
 
-  async compareXorMasks(size: number, bits: number): Promise<XorMaskedBits> {
-    // Served in whole words (64 elements): the unused tail of the last word's masks is discarded.
-    const words = Math.ceil(size / 64);
-    if (64 * words > this.#batch || this.#batch % 64 !== 0) return this.#inner.compareXorMasks(size, bits);
-    const pool = this.#pool(`compareXor:${bits}`, async (n) => {
-      const m = await this.#inner.compareXorMasks(n, bits);
-      return {
-        size: n,
-        tensors: [m.r, m.rMsb, m.rHigh, m.s, m.andA, m.andB, m.andAB, m.oneHot],
-        units: [1, 1, 1, 1, 1, 1, 1, 64],
-      };
-    });
-    const [r, rMsb, rHigh, s, a, b, ab, oneHot] = (await pool.take(64 * words)) as SecretTensor[];
-    const head = (t: SecretTensor): SecretTensor => (t.shape[0] === size ? t : sliceElements(t, 0, size));
-    return { bits, r: head(r), rMsb: head(rMsb), rHigh: head(rHigh), s: head(s), andA: head(a), andB: head(b), andAB: head(ab), oneHot };
+  compareXorMasks(size: number, bits: number): Promise<XorMaskedBits> {
+    return this.#packedCompareMasks(size, bits, false);
   }
 
   async reluMasks(size: number, bits: number): Promise<ReluMasks> {
-    // As compareXorMasks, with the products r·part after the one-hot digits.
+    return (await this.#packedCompareMasks(size, bits, true)) as ReluMasks;
+  }
+
+  /** compareXor (or compareRelu, with the products r·part after the one-hot digits) material. */
+  async #packedCompareMasks(size: number, bits: number, withProducts: boolean): Promise<XorMaskedBits | ReluMasks> {
+    const fetch = (n: number): Promise<XorMaskedBits | ReluMasks> =>
+      withProducts ? this.#inner.reluMasks(n, bits) : this.#inner.compareXorMasks(n, bits);
+    // Served in whole words (64 elements): the unused tail of the last word's masks is discarded.
     const words = Math.ceil(size / 64);
-    if (64 * words > this.#batch || this.#batch % 64 !== 0) return this.#inner.reluMasks(size, bits);
-    const pool = this.#pool(`compareRelu:${bits}`, async (n) => {
-      const m = await this.#inner.reluMasks(n, bits);
+    if (64 * words > this.#batch || this.#batch % 64 !== 0) return fetch(size);
+    const pool = this.#pool(`${withProducts ? 'compareRelu' : 'compareXor'}:${bits}`, async (n) => {
+      const m = await fetch(n);
+      const products = 'rTimes' in m ? RELU_PARTS.map((p) => m.rTimes[p]) : [];
       return {
         size: n,
-        tensors: [m.r, m.rMsb, m.rHigh, m.s, m.andA, m.andB, m.andAB, m.oneHot, ...RELU_PARTS.map((p) => m.rTimes[p])],
-        units: [1, 1, 1, 1, 1, 1, 1, 64, ...RELU_PARTS.map(() => 1)],
+        tensors: [m.r, m.rMsb, m.rHigh, m.s, m.andA, m.andB, m.andAB, m.oneHot, ...products],
+        units: [1, 1, 1, 1, 1, 1, 1, 64, ...products.map(() => 1)],
       };
     });
     const [r, rMsb, rHigh, s, a, b, ab, oneHot, ...rTimes] = (await pool.take(64 * words)) as SecretTensor[];
     const head = (t: SecretTensor): SecretTensor => (t.shape[0] === size ? t : sliceElements(t, 0, size));
-    return {
+    const masks = {
       bits,
       r: head(r),
       rMsb: head(rMsb),
@@ -257,8 +252,8 @@ export class PooledTripleSource implements TripleSource {
       andB: head(b),
       andAB: head(ab),
       oneHot,
-      rTimes: reluProducts(rTimes.map(head)),
     };
+    return withProducts ? { ...masks, rTimes: reluProducts(rTimes.map(head)) } : masks;
   }
 
   async chebyshevMasks(size: number, degree: number): Promise<ChebyshevMasks> {

@@ -54,6 +54,18 @@ describe('exp (Chebyshev, clipped at −15)', () => {
       assert.ok(e.max <= 3e-4);
       assert.equal(run.costs[0].rounds, expRounds({ mode: 'semi-honest', truncation: 'local', compareBits: 40, scaleBits: 16 }, opts));
     }
+    // A narrower clip window (T + U = 8: t = x/4 + 3/4, an integer multiple m = 2 of x at scale
+    // f + 3) exercises the folded clip with m ≠ 1: inputs below −T are clipped to −T, and the
+    // anchor makes the value there exactly 0, i.e. the output is exp(max(x, −T)) − exp(−T).
+    const narrow = { lower: 7, upper: 1 };
+    const run = await runApprox({}, [{ shape: [xs.length], values: xs }], (ctx, [x]) => exp(ctx, x, narrow));
+    const e = maxAbsError(
+      run.outputs[0],
+      Array.from(run.inputs[0], (v) => Math.exp(Math.max(v, -7)) - Math.exp(-7)),
+    );
+    t.diagnostic(`${JSON.stringify(narrow)}: max abs error against exp(max(x, −7)) − exp(−7) ${e.max.toExponential(2)}`);
+    assert.ok(e.max <= 3e-4);
+    assert.equal(run.costs[0].rounds, expRounds({ mode: 'semi-honest', truncation: 'dealer', compareBits: 40, scaleBits: 16 }, narrow));
     assert.throws(
       () => expRounds({ mode: 'semi-honest', truncation: 'local', compareBits: 40, scaleBits: 16 }, { squarings: -1 }),
       RangeError,

@@ -8,82 +8,73 @@ import { comparatorDigits, oneHotRows } from '../preprocessing/compare-digits.ts
 import { ltz, ltzCost, ltzRounds, relu, reluCost } from './compare.ts';
 import { argmax, argmaxCost, max, maxCost } from './select.ts';
 import { reveal } from './reveal.ts';
+import type { PartyContext } from './context.ts';
+import type { SecretTensor } from '../sharing/secret-tensor.ts';
 
 const BITS = 20;
 const LIMIT = (1 << BITS) - 1;
 
-function asRing(ring: typeof Z64, values: number[]): T.RingTensor {
-  // Malicious ring: sign-extend to 128 bits, as fixed-point encoding does.
-  return T.fromBigInts(
-    ring,
-    [values.length],
-    values.map((v) => BigInt(v)),
-  );
-}
 const low = (t: T.RingTensor): bigint[] => Array.from({ length: T.sizeOf(t.shape) }, (_, i) => BigInt.asIntN(64, t.data[i * t.ring.limbs]));
+
+/** Shares `values` among n parties, runs `protocol` on them and reveals its outputs (low 64 bits, signed); each party's measured cost. */
+async function revealed(
+  n: number,
+  mode: (typeof MODES)[number],
+  values: readonly bigint[],
+  bits: number,
+  protocol: (ctx: PartyContext, x: SecretTensor) => Promise<SecretTensor[]>,
+): Promise<{ out: bigint[][]; cost: { rounds: number; bytesSent: number } }[]> {
+  const dealer = makeDealer(n, mode);
+  const xs = dealer.shareForTest(T.fromBigInts(mode === 'malicious' ? Z128 : Z64, [values.length], [...values]));
+  const { results } = await runParties(
+    dealer,
+    async (ctx) => {
+      const m = await measure(ctx, () => protocol(ctx, xs[ctx.id]));
+      return { out: (await reveal(ctx, m.value)).map(low), cost: m.cost };
+    },
+    { compareBits: Math.max(2, bits) },
+  );
+  return results;
+}
+
+const EDGES = [0, -1, 1, LIMIT, -LIMIT, 2, -2, 1 << (BITS - 1), -(1 << (BITS - 1))];
 
 for (const mode of MODES) {
   for (const n of PARTY_COUNTS) {
     describe(`comparison, ${n} parties, ${mode}`, () => {
       const ring = mode === 'malicious' ? Z128 : Z64;
 
-      test('ltz is exact inside |x| < 2^ℓ, including the edges, at the documented cost', async () => {
-        const edges = [0, -1, 1, LIMIT, -LIMIT, 2, -2, 1 << (BITS - 1), -(1 << (BITS - 1))];
-        await fc.assert(
-          fc.asyncProperty(fc.array(fc.integer({ min: -LIMIT, max: LIMIT }), { minLength: 1, maxLength: 24 }), async (vals) => {
-            const values = [...edges, ...vals];
-            const dealer = makeDealer(n, mode);
-            const xs = dealer.shareForTest(asRing(ring, values));
-            const { results } = await runParties(
-              dealer,
-              async (ctx) => {
-                const m = await measure(ctx, () => ltz(ctx, xs[ctx.id], BITS));
-                return { bits: (await reveal(ctx, [m.value]))[0], cost: m.cost };
-              },
-              { compareBits: BITS },
-            );
-            const expectedCost = ltzCost({ n, ring, mode }, values.length, BITS);
-            for (const r of results) {
-              assert.deepEqual(
-                low(r.bits),
-                values.map((v) => (v < 0 ? 1n : 0n)),
-              );
-              assert.equal(r.cost.rounds, expectedCost.rounds);
-              assert.equal(r.cost.bytesSent, expectedCost.bytes);
-            }
-          }),
-          { numRuns: 8 },
-        );
-      });
-
-      test('relu gives [x ≥ 0] and max(x, 0) exactly inside |x| < 2^ℓ, at the documented cost', async () => {
-        const edges = [0, -1, 1, LIMIT, -LIMIT, 2, -2, 1 << (BITS - 1), -(1 << (BITS - 1))];
+      test('ltz and relu are exact inside |x| < 2^ℓ, including the edges, at the documented cost', async () => {
         await fc.assert(
           fc.asyncProperty(fc.array(fc.integer({ min: -LIMIT, max: LIMIT }), { minLength: 1, maxLength: 40 }), async (vals) => {
-            const values = [...edges, ...vals];
-            const dealer = makeDealer(n, mode);
-            const xs = dealer.shareForTest(asRing(ring, values));
-            const { results } = await runParties(
-              dealer,
-              async (ctx) => {
-                const m = await measure(ctx, () => relu(ctx, xs[ctx.id], BITS));
-                return { out: await reveal(ctx, [m.value.geq, m.value.relu]), cost: m.cost };
-              },
-              { compareBits: BITS },
-            );
-            const expectedCost = reluCost({ n, ring, mode }, values.length, BITS);
-            for (const r of results) {
+            const values = [...EDGES, ...vals].map(BigInt);
+            const lt = await revealed(n, mode, values, BITS, async (ctx, x) => [await ltz(ctx, x, BITS)]);
+            const rl = await revealed(n, mode, values, BITS, async (ctx, x) => {
+              const r = await relu(ctx, x, BITS);
+              return [r.geq, r.relu];
+            });
+            const ltzExpected = ltzCost({ n, ring, mode }, values.length, BITS);
+            const reluExpected = reluCost({ n, ring, mode }, values.length, BITS);
+            for (const r of lt) {
               assert.deepEqual(
-                low(r.out[0]),
-                values.map((v) => (v >= 0 ? 1n : 0n)),
+                r.out[0],
+                values.map((v) => (v < 0n ? 1n : 0n)),
+              );
+              assert.equal(r.cost.rounds, ltzExpected.rounds);
+              assert.equal(r.cost.bytesSent, ltzExpected.bytes);
+            }
+            for (const r of rl) {
+              assert.deepEqual(
+                r.out[0],
+                values.map((v) => (v >= 0n ? 1n : 0n)),
               );
               assert.deepEqual(
-                low(r.out[1]),
-                values.map((v) => BigInt(Math.max(v, 0))),
+                r.out[1],
+                values.map((v) => (v > 0n ? v : 0n)),
               );
-              assert.equal(r.cost.rounds, expectedCost.rounds);
+              assert.equal(r.cost.rounds, reluExpected.rounds);
               assert.equal(r.cost.rounds, ltzRounds(mode, BITS) + (mode === 'semi-honest' ? 0 : 1));
-              assert.equal(r.cost.bytesSent, expectedCost.bytes);
+              assert.equal(r.cost.bytesSent, reluExpected.bytes);
             }
           }),
           { numRuns: 6 },
@@ -140,65 +131,40 @@ for (const mode of MODES) {
   }
 }
 
-test('semi-honest ltz is exact for every digit layout of the mask (1 to 62 bits), at the documented cost', async () => {
+test("semi-honest ltz and relu are exact for every digit layout of the mask (1 to 62 bits), at the comparison's cost", async () => {
   // ℓ = 1, 2, 3: one or two digits (no AND level); 12: two 6-bit digits; 17, 40: four and eight
   // digits; 33, 62: digits that straddle the 32-bit halves of r.
   for (const bits of [1, 2, 3, 12, 17, 33, 40, 62]) {
     const limit = 2n ** BigInt(bits) - 1n;
     const spread = Array.from({ length: 70 }, (_, i) => (limit * BigInt(2 * i - 69)) / 69n + BigInt(i % 3) - 1n);
     const values = [0n, -1n, 1n, limit, -limit, ...spread.filter((v) => v <= limit && v >= -limit)];
-    const dealer = makeDealer(2, 'semi-honest');
-    const xs = dealer.shareForTest(T.fromBigInts(Z64, [values.length], values));
-    const { results } = await runParties(
-      dealer,
-      async (ctx) => {
-        const m = await measure(ctx, () => ltz(ctx, xs[ctx.id], bits));
-        return { bits: (await reveal(ctx, [m.value]))[0], cost: m.cost };
-      },
-      { compareBits: Math.max(2, bits) },
-    );
     const expectedCost = ltzCost({ n: 2, ring: Z64, mode: 'semi-honest' }, values.length, bits);
-    for (const r of results) {
-      assert.deepEqual(
-        low(r.bits),
-        values.map((v) => (v < 0n ? 1n : 0n)),
-        `ℓ = ${bits}`,
-      );
+    const lt = await revealed(2, 'semi-honest', values, bits, async (ctx, x) => [await ltz(ctx, x, bits)]);
+    const rl = await revealed(2, 'semi-honest', values, bits, async (ctx, x) => {
+      const r = await relu(ctx, x, bits);
+      return [r.geq, r.relu];
+    });
+    for (const r of [...lt, ...rl]) {
       assert.equal(r.cost.rounds, expectedCost.rounds, `rounds at ℓ = ${bits}`);
       assert.equal(r.cost.bytesSent, expectedCost.bytes, `bytes at ℓ = ${bits}`);
     }
-  }
-});
-
-test("semi-honest relu is exact for every digit layout of the mask (1 to 62 bits), in the comparison's rounds and bytes", async () => {
-  for (const bits of [1, 2, 3, 12, 17, 33, 40, 62]) {
-    const limit = 2n ** BigInt(bits) - 1n;
-    const spread = Array.from({ length: 70 }, (_, i) => (limit * BigInt(2 * i - 69)) / 69n + BigInt(i % 3) - 1n);
-    const values = [0n, -1n, 1n, limit, -limit, ...spread.filter((v) => v <= limit && v >= -limit)];
-    const dealer = makeDealer(2, 'semi-honest');
-    const xs = dealer.shareForTest(T.fromBigInts(Z64, [values.length], values));
-    const { results } = await runParties(
-      dealer,
-      async (ctx) => {
-        const m = await measure(ctx, () => relu(ctx, xs[ctx.id], bits));
-        return { out: await reveal(ctx, [m.value.geq, m.value.relu]), cost: m.cost };
-      },
-      { compareBits: Math.max(2, bits) },
-    );
-    const expectedCost = ltzCost({ n: 2, ring: Z64, mode: 'semi-honest' }, values.length, bits);
-    for (const r of results) {
+    for (const r of lt)
       assert.deepEqual(
-        low(r.out[0]),
+        r.out[0],
+        values.map((v) => (v < 0n ? 1n : 0n)),
+        `ltz at ℓ = ${bits}`,
+      );
+    for (const r of rl) {
+      assert.deepEqual(
+        r.out[0],
         values.map((v) => (v >= 0n ? 1n : 0n)),
-        `ℓ = ${bits}`,
+        `relu's bit at ℓ = ${bits}`,
       );
       assert.deepEqual(
-        low(r.out[1]),
+        r.out[1],
         values.map((v) => (v > 0n ? v : 0n)),
-        `ℓ = ${bits}`,
+        `relu at ℓ = ${bits}`,
       );
-      assert.equal(r.cost.rounds, expectedCost.rounds, `rounds at ℓ = ${bits}`);
-      assert.equal(r.cost.bytesSent, expectedCost.bytes, `bytes at ℓ = ${bits}`);
     }
   }
 });

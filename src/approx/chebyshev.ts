@@ -72,7 +72,7 @@ import type { ChebyshevTruncMasks } from '../preprocessing/material.ts';
 import { mul } from '../protocols/beaver.ts';
 import { open } from '../protocols/open.ts';
 import type { PartyContext } from '../protocols/context.ts';
-import { splitOpened, truncate, truncateRounds } from '../protocols/truncate.ts';
+import { maskedHighForm, truncate, truncateRounds } from '../protocols/truncate.ts';
 
 /** Guard bits the callers of this folder keep in the Chebyshev basis (internal scale f + 3). */
 export const CHEB_GUARD_BITS = 3;
@@ -295,7 +295,6 @@ async function fusedBasis(
   const forms = new Map<number, FactorForm>();
   const [d1] = await open(ctx, [L.subSS(t, material.a1)]);
   forms.set(1, { p: d1, n: material.a1 });
-  const weight = 1n << BigInt(63 - shift);
   // A dealt term's public coefficient: ±1 or ±2 times the Q of its 'msb' parts (cached per factor and sign).
   const scaledQ = new Map<string, RingTensor>();
   const qTimes = (k: number, sign: bigint): RingTensor => {
@@ -340,9 +339,7 @@ async function fusedBasis(
     js.forEach((j, i) => {
       const k = m + j;
       // The dealer truncation's local step (protocols/truncate.ts maskedHigh) split into P_k and N_k.
-      const { cMsb, oneMinus2cMsb, cLow } = splitOpened(T.sliceFlat(c, i * size, (i + 1) * size), shift);
-      const p = T.addScalar(T.add(cLow, T.mulScalar(cMsb, weight)), -(1n << BigInt(62 - shift)));
-      const q = T.mulScalar(oneMinus2cMsb, weight);
+      const { pub: p, rMsbCoef: q } = maskedHighForm(T.sliceFlat(c, i * size, (i + 1) * size), shift, -(1n << BigInt(62 - shift)));
       const n = L.subSS(L.mulSP(masks[i].rMsb, q), masks[i].rHigh);
       forms.set(k, { p, n, q });
       basis[k] = L.addSP(ctx, n, p);
@@ -498,7 +495,16 @@ export async function chebyshevEval(
 
 /** Rounds of {@link affineToScale}: 0 when α·2^(s−f) is an integer, else one truncation. */
 export function affineRounds(ctx: Pick<PartyContext, 'truncation' | 'scaleBits'>, alpha: number, scale: number): number {
-  return Number.isInteger(alpha * 2 ** (scale - ctx.scaleBits)) ? 0 : truncateRounds(ctx);
+  return localAffine(ctx.scaleBits, alpha, 0, scale) ? 0 : truncateRounds(ctx);
+}
+
+/**
+ * {@link affineToScale}'s map as ring integers when it is local: y = factor·x + offset with
+ * factor = α·2^(scale−f) (an integer) and offset = round(β·2^scale); undefined otherwise.
+ */
+export function localAffine(f: number, alpha: number, beta: number, scale: number): { factor: bigint; offset: bigint } | undefined {
+  const m = alpha * 2 ** (scale - f);
+  return Number.isInteger(m) ? { factor: BigInt(m), offset: BigInt(Math.round(beta * 2 ** scale)) } : undefined;
 }
 
 /**
@@ -508,9 +514,8 @@ export function affineRounds(ctx: Pick<PartyContext, 'truncation' | 'scaleBits'>
  */
 export async function affineToScale(ctx: PartyContext, x: SecretTensor, alpha: number, beta: number, scale: number): Promise<SecretTensor> {
   const f = ctx.scaleBits;
-  const m = alpha * 2 ** (scale - f);
-  const y = Number.isInteger(m)
-    ? L.mulScalarS(x, BigInt(m))
-    : await truncate(ctx, L.mulScalarS(x, BigInt(Math.round(alpha * 2 ** scale))), f);
+  const local = localAffine(f, alpha, beta, scale);
+  if (local) return L.addScalarS(ctx, L.mulScalarS(x, local.factor), local.offset);
+  const y = await truncate(ctx, L.mulScalarS(x, BigInt(Math.round(alpha * 2 ** scale))), f);
   return L.addScalarS(ctx, y, BigInt(Math.round(beta * 2 ** scale)));
 }

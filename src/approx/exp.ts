@@ -69,6 +69,7 @@ import {
   chebyshevEval,
   chebyshevRounds,
   coefficientBound,
+  localAffine,
 } from './chebyshev.ts';
 
 /** Default Chebyshev degree of exp (the `cheby.deg` tunable). */
@@ -119,7 +120,13 @@ const expFit = (o: ResolvedExp): Float64Array =>
  * to t (α·2^(s−f) an integer: T + U = 16 at 3 guard bits, the defaults).
  */
 function foldsClip(ctx: Pick<PartyContext, 'mode' | 'scaleBits'>, o: ResolvedExp, s: number): boolean {
-  return reluFolds(ctx) && Number.isInteger((2 / (o.lower + o.upper)) * 2 ** (s - ctx.scaleBits));
+  return reluFolds(ctx) && tMap(ctx, o, s) !== undefined;
+}
+
+/** The local map from x to t at scale s (chebyshev.ts localAffine), if there is one. */
+function tMap(ctx: Pick<PartyContext, 'scaleBits'>, o: ResolvedExp, s: number): { factor: bigint; offset: bigint } | undefined {
+  const width = o.lower + o.upper;
+  return localAffine(ctx.scaleBits, 2 / width, (o.lower - o.upper) / width, s);
 }
 
 /** Documented round cost of {@link exp}. */
@@ -158,14 +165,15 @@ export async function expWithGuardBits(ctx: PartyContext, x: SecretTensor, opts:
   const width = o.lower + o.upper;
   const z = addConstFx(ctx, x, o.lower);
   let t: SecretTensor;
-  if (foldsClip(ctx, o, s)) {
+  const map = reluFolds(ctx) ? tMap(ctx, o, s) : undefined;
+  if (map) {
     // raw = m·x + B is local (m = α·2^(s−f) an integer), so with E = T at scale f and b = 1 − g,
     // g = [z ≥ 0]: b·(−2^s − raw) = −m·b·z + K·b, K = m·E − B − 2^s (0 for the defaults), and
     // b·z = z − relu(z) comes with the comparison (compare.ts relu): the clip costs no round.
     const { geq, relu: above } = await relu(ctx, z);
     const raw = await affineToScale(ctx, x, 2 / width, (o.lower - o.upper) / width, s);
-    const m = BigInt((2 / width) * 2 ** (s - ctx.scaleBits));
-    const k = m * fx(ctx, o.lower) - BigInt(Math.round(((o.lower - o.upper) / width) * 2 ** s)) - (1n << BigInt(s));
+    const m = map.factor;
+    const k = m * fx(ctx, o.lower) - map.offset - (1n << BigInt(s));
     const below = L.subPS(ctx, T.fill(ctx.ring, geq.shape, 1n), geq);
     t = L.addSS(L.subSS(raw, L.mulScalarS(L.subSS(z, above), m)), L.mulScalarS(below, k));
   } else {

@@ -369,7 +369,7 @@ export function dealtElements(d: MaterialDescriptor, operand?: readonly number[]
       return (3 + d.bits) * d.size;
     case 'compareXor':
     case 'compareRelu':
-      return (d.kind === 'compareRelu' ? 13 : 7) * d.size + oneHotRows(d.bits) * xorWords(d.size);
+      return (7 + (d.kind === 'compareRelu' ? RELU_PRODUCTS : 0)) * d.size + oneHotRows(d.bits) * xorWords(d.size);
     case 'chebMasks':
       return chebTensors(d.degree) * d.size;
     case 'chebTrunc':

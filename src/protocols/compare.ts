@@ -36,7 +36,7 @@ import { binaryBorrow, binaryBorrowBytesPerPeer, binaryBorrowForm, formShares, f
 import { comparatorLevels } from './compare-levels.ts';
 import type { PartyContext } from './context.ts';
 import { open, openBytes } from './open.ts';
-import { maskedHigh, splitOpened } from './truncate.ts';
+import { maskedHigh, maskedHighForm } from './truncate.ts';
 
 export { comparatorLevels };
 
@@ -66,10 +66,15 @@ export async function nonNegative(ctx: PartyContext, x: SecretTensor, bits = ctx
   const semiHonest = ctx.mode === 'semi-honest';
   // Semi-honest: r's bits come XOR-shared and packed for the binary comparator.
   const m = semiHonest ? await ctx.material.compareXorMasks(size, bits) : await ctx.material.compareMasks(size, bits);
-  const shifted = L.addScalarS(ctx, L.reshapeS(x, [size]), 1n << BigInt(bits));
-  const [c] = await open(ctx, [L.addSS(shifted, m.r)]);
+  const c = await openMasked(ctx, x, m.r, bits);
   const borrow = 'oneHot' in m ? await binaryBorrow(ctx, c, m, bits, size) : await borrowBit(ctx, c, m.bits as SecretTensor, bits, size);
   return L.reshapeS(L.subSS(maskedHigh(ctx, c, m, bits, 0n), borrow), x.shape);
+}
+
+/** The comparator's one opening: c = x + 2^bits + r (flat [size]). */
+async function openMasked(ctx: PartyContext, x: SecretTensor, r: SecretTensor, bits: number): Promise<RingTensor> {
+  const [c] = await open(ctx, [L.addSS(L.addScalarS(ctx, L.reshapeS(x, [T.sizeOf(x.shape)]), 1n << BigInt(bits)), r)]);
+  return c;
 }
 
 /** [x ≥ 0] and [x ≥ 0]·x = max(x, 0). */
@@ -115,19 +120,17 @@ export async function relu(ctx: PartyContext, x: SecretTensor, bits = ctx.compar
   }
   const size = T.sizeOf(x.shape);
   const m = await ctx.material.reluMasks(size, bits);
-  const offset = 1n << BigInt(bits);
-  const [c] = await open(ctx, [L.addSS(L.addScalarS(ctx, L.reshapeS(x, [size]), offset), m.r)]);
+  const c = await openMasked(ctx, x, m.r, bits);
   const borrow = await binaryBorrowForm(ctx, c, m, bits, size);
-  // maskedHigh(c, m, bits, 0) = ⌊(c mod 2^63)/2^ℓ⌋ + c_63·K − rHigh + (1 − 2c_63)·K·rMsb, K = 2^(63−ℓ).
-  const { cMsb, oneMinus2cMsb, cLow } = splitOpened(c, bits);
-  const k = 1n << BigInt(63 - bits);
+  // g = maskedHigh(c, m, bits, 0) − borrow.
+  const high = maskedHighForm(c, bits, 0n);
   const form: PartForm = {
-    pub: T.sub(T.add(cLow, T.mulScalar(cMsb, k)), borrow.pub),
-    coef: { ...negated(borrow.coef), rHigh: -1n, rMsb: T.mulScalar(oneMinus2cMsb, k) },
+    pub: T.sub(high.pub, borrow.pub),
+    coef: { ...negated(borrow.coef), rHigh: -1n, rMsb: high.rMsbCoef },
   };
   const geq = formShares(ctx, form, m);
   // g·x = g·(c − 2^ℓ) − (pub·r + Σ coef_p·(r·p)).
-  const value = L.subSS(L.mulSP(geq, T.addScalar(c, -offset)), L.addSS(L.mulSP(m.r, form.pub), formSum(form, m.rTimes)));
+  const value = L.subSS(L.mulSP(geq, T.addScalar(c, -(1n << BigInt(bits)))), L.addSS(L.mulSP(m.r, form.pub), formSum(form, m.rTimes)));
   return { geq: L.reshapeS(geq, x.shape), relu: L.reshapeS(value, x.shape) };
 }
 

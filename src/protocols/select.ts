@@ -105,7 +105,9 @@ async function tournament(
     const pairs = Math.floor(width / 2);
     const lo = L.gatherS(values, pairIndex(pairs, rows, 0), [pairs * rows]);
     const hi = L.gatherS(values, pairIndex(pairs, rows, 1), [pairs * rows]);
-    const diff = L.subSS(hi, lo);
+    // The secret indices of the pair's candidates (levels after argmax's first).
+    const idxLo = withIndex && indices ? L.gatherS(indices, pairIndex(pairs, rows, 0), [pairs * rows]) : undefined;
+    const idxDiff = idxLo && indices ? L.subSS(L.gatherS(indices, pairIndex(pairs, rows, 1), [pairs * rows]), idxLo) : undefined;
     let newVals: SecretTensor;
     let newIdx: SecretTensor | undefined;
     if (reluFolds(ctx)) {
@@ -113,28 +115,21 @@ async function tournament(
       const { geq, relu: above } = await relu(ctx, L.subSS(lo, hi), bits); // geq = [lo ≥ hi]
       newVals = L.addSS(hi, above);
       const d = L.subPS(ctx, T.fill(ctx.ring, geq.shape, 1n), geq); // d = [lo < hi]
-      if (withIndex && !indices) newIdx = L.addSP(ctx, d, firstLevelBase(ctx, pairs, rows));
-      else if (withIndex && indices) {
-        const idxLo = L.gatherS(indices, pairIndex(pairs, rows, 0), [pairs * rows]);
-        const idxHi = L.gatherS(indices, pairIndex(pairs, rows, 1), [pairs * rows]);
-        newIdx = L.addSS(idxLo, await mul(ctx, d, L.subSS(idxHi, idxLo)));
-      }
-    } else if (!withIndex) {
-      const d = await ltz(ctx, L.subSS(lo, hi), bits); // d = [lo < hi]
-      newVals = L.addSS(lo, await mul(ctx, d, diff));
-    } else if (!indices) {
-      // Public indices 2p and 2p + 1: index = 2p + d.
-      const d = await ltz(ctx, L.subSS(lo, hi), bits);
-      newVals = L.addSS(lo, await mul(ctx, d, diff));
-      newIdx = L.addSP(ctx, d, firstLevelBase(ctx, pairs, rows));
+      if (idxLo && idxDiff) newIdx = L.addSS(idxLo, await mul(ctx, d, idxDiff));
+      else if (withIndex) newIdx = L.addSP(ctx, d, firstLevelBase(ctx, pairs, rows));
     } else {
-      const d = await ltz(ctx, L.subSS(lo, hi), bits);
-      const idxLo = L.gatherS(indices, pairIndex(pairs, rows, 0), [pairs * rows]);
-      const idxHi = L.gatherS(indices, pairIndex(pairs, rows, 1), [pairs * rows]);
-      const prod = await mul(ctx, L.concatS([d, d]), L.concatS([diff, L.subSS(idxHi, idxLo)]));
-      const [dv, di] = L.splitS(prod, [[pairs * rows], [pairs * rows]]);
-      newVals = L.addSS(lo, dv);
-      newIdx = L.addSS(idxLo, di);
+      const d = await ltz(ctx, L.subSS(lo, hi), bits); // d = [lo < hi]
+      const diff = L.subSS(hi, lo);
+      if (idxLo && idxDiff) {
+        // The value and the secret index in one product round.
+        const [dv, di] = L.splitS(await mul(ctx, L.concatS([d, d]), L.concatS([diff, idxDiff])), [[pairs * rows], [pairs * rows]]);
+        newVals = L.addSS(lo, dv);
+        newIdx = L.addSS(idxLo, di);
+      } else {
+        newVals = L.addSS(lo, await mul(ctx, d, diff));
+        // Public indices 2p and 2p + 1: index = 2p + d.
+        if (withIndex) newIdx = L.addSP(ctx, d, firstLevelBase(ctx, pairs, rows));
+      }
     }
     if (width % 2 === 1) {
       const last = L.sliceS(values, (width - 1) * rows, width * rows);

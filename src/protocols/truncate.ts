@@ -71,10 +71,20 @@ export function maskedHigh(
     const share = maskedHighShare64(ctx.id === 0, c, m.rHigh.share, m.rMsb.share, shift, offset);
     return { shape: share.shape, share, mac: undefined };
   }
+  const { pub, rMsbCoef } = maskedHighForm(c, shift, offset);
+  return L.addSP(ctx, L.subSS(L.mulSP(m.rMsb, rMsbCoef), m.rHigh), pub);
+}
+
+/**
+ * {@link maskedHigh} as public coefficients on the dealer's parts: pub + rMsbCoef·[rMsb] − [rHigh]
+ * with pub = ⌊(c mod 2^63)/2^shift⌋ + c_63·K + offset and rMsbCoef = (1 − 2c_63)·K, K = 2^(63−shift)
+ * (for callers that also need products of it with other dealt values).
+ */
+export function maskedHighForm(c: RingTensor, shift: number, offset: bigint): { pub: RingTensor; rMsbCoef: RingTensor } {
   const { cMsb, oneMinus2cMsb, cLow } = splitOpened(c, shift);
-  const b = L.addSP(ctx, L.mulSP(m.rMsb, oneMinus2cMsb), cMsb);
-  const y = L.addSS(L.subPS(ctx, cLow, m.rHigh), L.mulScalarS(b, 1n << BigInt(63 - shift)));
-  return offset === 0n ? y : L.addScalarS(ctx, y, offset);
+  const k = 1n << BigInt(63 - shift);
+  const pub = T.add(cLow, T.mulScalar(cMsb, k));
+  return { pub: offset === 0n ? pub : T.addScalar(pub, offset), rMsbCoef: T.mulScalar(oneMinus2cMsb, k) };
 }
 
 /**
@@ -128,7 +138,7 @@ function maskedHighShare64(first: boolean, c: RingTensor, rHigh: RingTensor, rMs
 const words32 = (d: BigUint64Array): Uint32Array => new Uint32Array(d.buffer, d.byteOffset, 2 * d.length);
 
 /** Public pieces of an opened mask c: bit 63, 1 − 2·bit 63, and ⌊(c mod 2^63)/2^shift⌋. */
-export function splitOpened(c: RingTensor, shift: number): { cMsb: RingTensor; oneMinus2cMsb: RingTensor; cLow: RingTensor } {
+function splitOpened(c: RingTensor, shift: number): { cMsb: RingTensor; oneMinus2cMsb: RingTensor; cLow: RingTensor } {
   const { msb: cMsb, high: cLow } = msbAndHigh(c, shift);
   const oneMinus2cMsb = T.addScalar(T.mulScalar(cMsb, -2n), 1n);
   return { cMsb, oneMinus2cMsb, cLow };

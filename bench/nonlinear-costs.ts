@@ -21,7 +21,7 @@ import { softmaxSumLog2 } from '../src/approx/softmax.ts';
 import { createMemoryNetwork } from '../src/net/memory-channel.ts';
 import { InsecureLocalDealer } from '../src/preprocessing/insecure-local-dealer.ts';
 import { PooledTripleSource } from '../src/preprocessing/pooled-source.ts';
-import { mul } from '../src/protocols/beaver.ts';
+import { mulRows } from '../src/protocols/row-product.ts';
 import { createPartyContext, type PartyContext } from '../src/protocols/context.ts';
 import { max } from '../src/protocols/select.ts';
 import { truncate } from '../src/protocols/truncate.ts';
@@ -97,7 +97,8 @@ for (let k = 0; k < reps; k++) {
     reciprocal(ctx, rowSums(ctx, e[ctx.id], rows, len), { minLog2: 3, maxLog2: softmaxSumLog2(len) + 3, factor: 64 }),
   );
   await step('probabilities', rows * len, async (ctx) =>
-    truncate(ctx, await mul(ctx, e[ctx.id], broadcastRows(ctx, r[ctx.id], rows, len)), 22),
+    // As softmax.ts: r masked once per row (protocols/row-product.ts).
+    truncate(ctx, await mulRows(ctx, e[ctx.id], r[ctx.id], rows, len), 22),
   );
   const xs = share([geluSize], uniform(2 * k + 2, geluSize, -8, 8));
   await step('gelu', geluSize, (ctx) => gelu(ctx, xs[ctx.id]));

@@ -24,9 +24,10 @@
  * Chebyshev levels) in semi-honest mode; see {@link geluRounds}. Bytes per element and party (2 parties): 2.6 KB with the
  * arithmetic comparator (malicious mode: 4× that, Z_2^128 and MACs), mostly the two comparisons;
  * in semi-honest mode with the binary comparator, 'dealer' truncation, the fused basis and the
- * select folded into the comparisons (relu-tails.ts): 94.8 B (in-process, 3,072 elements; 110.8 B
- * with two select products) — the comparisons ≈ 23, the square and its truncation 16, the basis
- * 40, the sum's truncation 8, the select 16.
+ * select folded into the comparisons and both comparisons on one masked opening (relu-tails.ts,
+ * compare.ts reluAndCompare): 86.8 B (`npm run bench:nonlinear`, 3,072 elements; 94.8 B with an
+ * opening per comparison, 110.8 B with two select products) — the comparisons ≈ 15, the square
+ * and its truncation 16, the basis 40, the sum's truncation 8, the select 16.
  * Citation: Hendrycks & Gimpel, "Gaussian Error Linear Units (GELUs)", 2016; the
  * ReLU-outside / polynomial-inside split as in PUMA (Dong et al., 2023) and BOLT (Pang et al.,
  * IEEE S&P 2024).

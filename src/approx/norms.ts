@@ -7,22 +7,26 @@
  * Method:
  *   (LayerNorm) μ = Σx·(1/d) with 1/d carried at f + 8 bits (common.ts mulConstPrecise; plain
  *     mulConstFx encodes 1/768 with 0.4 % error), c = x − μ; (RMSNorm) c = x;
- *   z = Σ_row c² + d·eps                  (squareFx per element, local row sum: no division);
+ *   z = Σ_row c² + d·eps                  (squares at scale 2f, local row sum, ONE truncation per
+ *                                          row; semi-honest: protocols/row-product.ts squareRows);
  *   y = √d·2^6/√z = 2^6/√(mean + eps)     (rsqrt.ts over [2^m, 2^M], m = max(−f, ⌊log2(d·eps)⌋),
  *                                          M = ℓ − f − 1 = 23; the factor √d·2^6 is folded into
  *                                          its coefficients and shifts for free, so 1/d costs no
  *                                          truncation and y keeps 6 extra bits: 1/√(mean) of a
  *                                          large row is small and would lose its precision at f);
- *   out = c ⊙ y                           (one product, truncated by f + 6).
+ *   out = c ⊙ y                           (one product, truncated by f + 6; semi-honest: c's masked
+ *                                          opening from the squares serves it, so only y is opened,
+ *                                          once per row — mulMaskedRows).
  *   Option prescaleLog2 = p normalizes x·2^p instead (eps·4^p): p > 0 is exact and free and
  *   gains precision for small activations, p < 0 costs one truncation and widens the range.
  * Valid domain: d·(mean square + eps)·4^p ≤ 2^M = 2^(ℓ−f−1): mean square ≤ 2^23/d at p = 0
  * (1.1e4 for d = 768, 2048 for d = 4096), the comparison bound; raise ctx.compareBits or use
- * p < 0 beyond. Squares need |x| < 2^15 and, with 'local' truncation, fail with probability
- * ≈ x²·2^(2f−64) per element (2^−18 at |x| = 128). For LayerNorm |μ| ≲ 4 keeps the mean's
+ * p < 0 beyond. Squares need |x| < 2^15 and, with 'local' truncation, the row sum of squares
+ * fails with probability ≈ Σx²·2^(2f−64) per row (the union bound of truncating each square). For LayerNorm |μ| ≲ 4 keeps the mean's
  * truncation below 2^42.
- * Error: dominated by the rounding of the squares (relative error of y ≈ 2^−f/(√(6d)·mean)) and,
- * for LayerNorm, of μ (±1 LSB, times y) — both grow as the spread σ shrinks (use p > 0).
+ * Error: the rsqrt approximation and, for LayerNorm, the rounding of μ (±1 LSB, times y), which
+ * grows as the spread σ shrinks (use p > 0); the squares are rounded once per row (before the
+ * row product, once per element: relative error of y ≈ 2^−f/(√(6d)·mean)).
  *   Measured max abs output error (ten runs of norms.test.ts: d ∈ {8, 64, 768}, Gaussian rows
  *   with σ ∈ [1/4, 64] (dealer) / [1/4, 16] (local) and means 0 and 1.5σ, d·mean square ≤ 2^23;
  *   2 and 3 parties, semi-honest and malicious): RMSNorm 7.0e−5, LayerNorm 1.1e−4; asserted ≤
@@ -38,8 +42,7 @@
  * NeurIPS 2021) and PUMA (Dong et al., 2023).
  */
 import type { PartyContext } from '../protocols/context.ts';
-import { mul } from '../protocols/beaver.ts';
-import { squareFx } from '../protocols/fixed-arith.ts';
+import { mulMaskedRows, squareRows } from '../protocols/row-product.ts';
 import { truncate, truncateRounds } from '../protocols/truncate.ts';
 import { encodeScalar } from '../ring/fixed-point.ts';
 import * as L from '../sharing/linear.ts';
@@ -120,9 +123,13 @@ async function normalizeCentered(
   opts: NormOptions,
 ): Promise<SecretTensor> {
   const p = opts.prescaleLog2 ?? 0;
-  const z = L.addScalarS(ctx, rowSums(ctx, await squareFx(ctx, c), rows, d), encodeScalar(d * eps * 4 ** p, ctx.scaleBits));
+  // The squares are summed at scale 2f and the row sum truncated once; c's masked opening for
+  // the squares serves c ⊙ y too (row-product.ts: y is masked once per row).
+  const { square, rowsMasked } = await squareRows(ctx, c, rows, d);
+  const sumSquares = await truncate(ctx, rowSums(ctx, square, rows, d), ctx.scaleBits);
+  const z = L.addScalarS(ctx, sumSquares, encodeScalar(d * eps * 4 ** p, ctx.scaleBits));
   const y = await rsqrt(ctx, z, normRsqrtOptions(ctx, d, eps, opts));
-  return truncate(ctx, await mul(ctx, c, broadcastRows(ctx, y, rows, d)), ctx.scaleBits + NORM_Y_GUARD_BITS);
+  return truncate(ctx, await mulMaskedRows(ctx, rowsMasked, y), ctx.scaleBits + NORM_Y_GUARD_BITS);
 }
 
 /** x / √(mean(x²) + eps) over the last axis (no gain). */

@@ -8,15 +8,16 @@
  * interpolant in u of degree d_u equals a degree-2d_u even polynomial in x at half the products.
  *
  * Steps:
- *   1. p = [x > B], n = [x < −B]: ONE batched ltz on (B − x, x + B);
+ *   1. p = [x > B], n = [x < −B]: ONE batched ltz on (B − x, x + B) (semi-honest: see step 4);
  *   2. u at scale s = f + 3: when B² is a power of two (B = 2^k or 2^k·√2) u = x²·(2/B²) − 1
  *      comes straight out of one square and one truncation; otherwise x·√2/B is formed first
  *      (one more truncation);
  *   3. g = x/2 + Σ c_k T_k(u) (chebyshev.ts; x/2 joins the final sum before its truncation);
  *   4. φ = g + p·(x − g) − n·g: ONE mul of two bit × value products (exact). In semi-honest mode
- *      step 1 is compare.ts relu, whose free products give (1 − p)·(B − x), so that
- *      φ = p·x + (1 − p − n)·g with p·x = x − B·(1 − p) + (1 − p)·(B − x) local: the same
- *      round with ONE product (the same ring values).
+ *      step 1 is compare.ts reluAndCompare: ONE masked opening of x serves p = [x − B − 1 ≥ 0]
+ *      with its folded product p·(x − B − 1) and 1 − n = [x + B ≥ 0] (the same dealt digits
+ *      of the mask), so φ = p·x + (1 − p − n)·g with p·x = p·(x − B − 1) + (B + 1)·p local:
+ *      the same round with ONE product (the same ring values).
  * Outside [−B, B], u and g are garbage (x² wraps around the ring) but are multiplied by an
  * exact 0, so any |x| < 2^(ℓ−f−1) is valid.
  * Cost (rounds): ltz (compare.ts ltzRounds: 4 semi-honest, 7 malicious at ℓ = 40) + [tr if B² is not a power of two] + (1 + tr)
@@ -29,7 +30,7 @@
  * al., IEEE S&P 2024); evaluating an even polynomial in x² is standard (Horner-in-x²).
  */
 import { mul, square } from '../protocols/beaver.ts';
-import { ltz, relu, reluFolds } from '../protocols/compare.ts';
+import { ltz, reluAndCompare, reluFolds } from '../protocols/compare.ts';
 import type { PartyContext } from '../protocols/context.ts';
 import { addConstFx, fx } from '../protocols/fixed-arith.ts';
 import { truncate, truncateRounds } from '../protocols/truncate.ts';
@@ -84,10 +85,11 @@ export async function reluTailApprox(ctx: PartyContext, x: SecretTensor, fit: Re
   const B = fit.bound;
   const size = T.sizeOf(x.shape);
   const flat = L.reshapeS(x, [size]);
-  // p = [B − x < 0] = [x > B], n = [x + B < 0] = [x < −B]
-  const tails = L.concatS([L.negS(addConstFx(ctx, flat, -B)), addConstFx(ctx, flat, B)]);
-  const folded = reluFolds(ctx) ? await relu(ctx, tails) : undefined;
-  const bits = folded ? undefined : await ltz(ctx, tails);
+  // p = [x > B] = [x − B − 1 ≥ 0] (ring integers), n = [x < −B] = 1 − [x + B ≥ 0]. Semi-honest:
+  // both from ONE masked opening of x, with p·(x − B − 1) folded in (compare.ts reluAndCompare).
+  const bFx = fx(ctx, B);
+  const folded = reluFolds(ctx) ? await reluAndCompare(ctx, flat, -(bFx + 1n), bFx) : undefined;
+  const bits = folded ? undefined : await ltz(ctx, L.concatS([L.negS(addConstFx(ctx, flat, -B)), addConstFx(ctx, flat, B)]));
   const q = squareShift(B);
   let u2: SecretTensor; // 2x²/B² at scale s
   if (q !== undefined && 2 * f + q - s >= 1) {
@@ -102,12 +104,10 @@ export async function reluTailApprox(ctx: PartyContext, x: SecretTensor, fit: Re
   const basis = await chebyshevBasis(ctx, u, s, fit.degree);
   const [g] = await chebyshevSums(ctx, basis, [{ coeffs, linear: [{ x: flat, coeff: 0.5 }], valueBound: B }]);
   if (folded) {
-    // φ = p·x + (1 − p − n)·g with 1 − p = [B − x ≥ 0] and 1 − n = [x + B ≥ 0] from relu, and
-    // p·x = x − B·(1 − p) + (1 − p)·(B − x) local: one product instead of two.
-    const [notP, notN] = L.splitS(folded.geq, [[size], [size]]);
-    const [below] = L.splitS(folded.relu, [[size], [size]]);
-    const px = L.addSS(L.subSS(flat, L.mulScalarS(notP, fx(ctx, B))), below);
-    const inside = L.addScalarS(ctx, L.addSS(notP, notN), -1n);
+    // φ = p·x + (1 − p − n)·g with p·x = p·(x − B − 1) + (B + 1)·p local: one product instead of two.
+    const p = folded.geq;
+    const px = L.addSS(folded.relu, L.mulScalarS(p, bFx + 1n));
+    const inside = L.subSS(folded.geqSecond, p);
     return L.reshapeS(L.addSS(px, await mul(ctx, inside, g)), x.shape);
   }
   const [p, n] = L.splitS(bits as SecretTensor, [[size], [size]]);

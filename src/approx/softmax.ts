@@ -13,7 +13,8 @@
  *                                          outside [1, len] is fine and ⌈log2 len⌉ + 1 is not
  *                                          needed; S is read at f + 3 bits as 8·S with the
  *                                          factor option, and r is returned at f + 3 bits);
- *   6. softmax = e ⊙ r                    (one product, truncated by f + 6).
+ *   6. softmax = e ⊙ r                    (one product with r masked once per row,
+ *                                          protocols/row-product.ts; truncated by f + 6).
  * The 3 guard bits on e, S and r cost nothing (they only move truncation shifts) and keep the
  * rounding of len terms from adding up: without them the error grew to 3.5e−4 at len = 128.
  * Every row needs at least one unmasked entry. Masked entries are exactly 0 in the output.
@@ -29,12 +30,12 @@
  * 'local' truncation, 48 + 16 + 17 + 2 = 83 with 'dealer'; semi-honest mode (4-round ltz,
  * fused Chebyshev levels, folded selects): 42 and 47 (CrypTen: 115, DESIGN.md §8). Bytes per
  * score (2 parties semi-honest, 'dealer', len = 64, measured): ≈ 127 (max 12, exp 83,
- * reciprocal 8, product 24; before the folded selects max 28 and exp 99).
+ * reciprocal 8, product 24 — 16 since the row product; before the folded selects max 28 and exp 99).
  * Citation: max-subtracted softmax with a secure exp and reciprocal as in CrypTen (Knott et al.,
  * NeurIPS 2021) and PUMA (Dong et al., 2023); the mask handling and guard bits are this project's.
  */
 import type { PartyContext } from '../protocols/context.ts';
-import { mul } from '../protocols/beaver.ts';
+import { mulRows, rowTriplesUsed } from '../protocols/row-product.ts';
 import { max } from '../protocols/select.ts';
 import { truncate, truncateRounds } from '../protocols/truncate.ts';
 import type { RingTensor } from '../ring/tensor.ts';
@@ -105,11 +106,15 @@ export async function softmax(ctx: PartyContext, x: SecretTensor, opts: SoftmaxO
     const fillMasked = T.mulScalar(T.addScalar(T.neg(mask), 1n), low); // (1 − mask)·(−2^(ℓ−2))
     scores = L.addSP(ctx, L.mulSP(scores, mask), fillMasked);
   }
+  // The last product's row triple (semi-honest) is requested now, so it is dealt while max, exp
+  // and the reciprocal run: its shape changes with the context, so no pool holds it ahead.
+  const pre = rowTriplesUsed(ctx) ? ctx.material.rowTriple(rows, len, false) : undefined;
+  pre?.catch(() => undefined); // a failure surfaces where it is awaited
   const m = await max(ctx, scores);
   // e, S and r = 1/S keep G = 3 guard bits (scale f + 3): read as a scale-f number, S is 8× the sum.
   let e = await expWithGuardBits(ctx, L.subSS(scores, broadcastRows(ctx, m, rows, len)), opts.exp ?? {}, GUARD);
   if (mask) e = L.mulSP(e, mask);
   const r = await reciprocal(ctx, rowSums(ctx, e, rows, len), reciprocalOptions(len));
-  const out = await truncate(ctx, await mul(ctx, e, broadcastRows(ctx, r, rows, len)), ctx.scaleBits + 2 * GUARD);
+  const out = await truncate(ctx, await mulRows(ctx, e, r, rows, len, pre), ctx.scaleBits + 2 * GUARD);
   return L.reshapeS(out, x.shape);
 }

@@ -27,6 +27,23 @@ export function plainMatrixTriple(ring: Ring, m: number, k: number, n: number, p
   return [a, b, matmul(a, b)];
 }
 
+/**
+ * a [rows, len], b [rows] uniform; ab = a ⊙ b broadcast along each row; with `squares` also
+ * aa = a ⊙ a (the `rowTriple` material, material.ts RowTriple).
+ */
+export function plainRowTriple(ring: Ring, rows: number, len: number, squares: boolean, prg = freshPrg()): RingTensor[] {
+  const a = prg.ringTensor(ring, [rows, len]);
+  const b = prg.ringTensor(ring, [rows]);
+  const l = ring.limbs;
+  const wide = zeros(ring, [rows, len]);
+  for (let i = 0; i < rows; i++) {
+    const bi = b.data.subarray(i * l, (i + 1) * l);
+    for (let j = 0; j < len; j++) wide.data.set(bi, (i * len + j) * l);
+  }
+  const out = [a, b, mul(a, wide)];
+  return squares ? [...out, mul(a, a)] : out;
+}
+
 export function plainSquare(ring: Ring, size: number, prg = freshPrg()): RingTensor[] {
   const a = prg.ringTensor(ring, [size]);
   return [a, mul(a, a)];
@@ -65,26 +82,12 @@ export function plainXorMaskedBits(size: number, bits: number, prg = freshPrg())
     throw new RangeError(`plainXorMaskedBits: bits must be in [1, 62], got ${bits}`);
   const r = prg.ringTensor(Z64, [size]);
   const { msb: rMsb, high: rHigh } = msbAndHigh(r, bits);
-  const coins = prg.bytes(Math.ceil(size / 8));
+  const top = plainTopBits(size, prg);
   const words = Math.ceil(size / 64);
-  const s = new BigUint64Array(size);
-  const a = new BigUint64Array(size);
-  const b = new BigUint64Array(size);
-  const ab = new BigUint64Array(size);
-  const andCoins = prg.bytes(Math.ceil(size / 4));
   const places = digitPlaces(bits);
   const packed = new BigUint64Array(oneHotRows(bits) * words);
   const r32 = new Uint32Array(r.data.buffer, r.data.byteOffset, 2 * size);
-  const [s32, a32, b32, ab32] = [s, a, b, ab].map((t) => new Uint32Array(t.buffer));
   const p32 = new Uint32Array(packed.buffer);
-  for (let i = 0; i < size; i++) {
-    s32[2 * i] = (coins[i >> 3] >>> (i & 7)) & 1;
-    const ai = (andCoins[i >> 2] >>> (2 * (i & 3))) & 1;
-    const bi = (andCoins[i >> 2] >>> (2 * (i & 3) + 1)) & 1;
-    a32[2 * i] = ai;
-    b32[2 * i] = bi;
-    ab32[2 * i] = ai & bi;
-  }
   // Element i is bit i mod 32 of 32-bit word ⌊i/32⌋ of each row (little-endian 64-bit words).
   // Digit by digit with the digit's bit field extracted inline (2.5× faster than per element).
   const stride = 2 * words;
@@ -99,8 +102,24 @@ export function plainXorMaskedBits(size: number, bits: number, prg = freshPrg())
       p32[base + digit * stride + (i >>> 5)] |= 1 << (i & 31);
     }
   }
-  const vec = (data: BigUint64Array): RingTensor => ({ ring: Z64, shape: [size], data });
-  return [r, rMsb, rHigh, vec(s), vec(a), vec(b), vec(ab), { ring: Z64, shape: [oneHotRows(bits), words], data: packed }];
+  return [r, rMsb, rHigh, ...top, { ring: Z64, shape: [oneHotRows(bits), words], data: packed }];
+}
+
+/** The comparator's top-level bits [s, a, b, ab] (Z_2^64, [size] each): s, a, b uniform bits, ab = a·b. */
+function plainTopBits(size: number, prg: Prg): RingTensor[] {
+  const coins = prg.bytes(Math.ceil(size / 8));
+  const andCoins = prg.bytes(Math.ceil(size / 4));
+  const [s, a, b, ab] = [0, 1, 2, 3].map(() => new BigUint64Array(size));
+  const [s32, a32, b32, ab32] = [s, a, b, ab].map((t) => new Uint32Array(t.buffer));
+  for (let i = 0; i < size; i++) {
+    s32[2 * i] = (coins[i >> 3] >>> (i & 7)) & 1;
+    const ai = (andCoins[i >> 2] >>> (2 * (i & 3))) & 1;
+    const bi = (andCoins[i >> 2] >>> (2 * (i & 3) + 1)) & 1;
+    a32[2 * i] = ai;
+    b32[2 * i] = bi;
+    ab32[2 * i] = ai & bi;
+  }
+  return [s, a, b, ab].map((data) => ({ ring: Z64, shape: [size], data }));
 }
 
 /**
@@ -111,4 +130,12 @@ export function plainReluMasks(size: number, bits: number, prg = freshPrg()): Ri
   const xor = plainXorMaskedBits(size, bits, prg);
   const r = xor[0];
   return [...xor, ...xor.slice(1, 7).map((part) => mul(r, part))];
+}
+
+/**
+ * {@link plainReluMasks} followed by a second top level s, a, b, ab (fresh random bits, ab = a·b)
+ * for a second comparison of the same masked value: the `compareReluPair` material.
+ */
+export function plainReluPairMasks(size: number, bits: number, prg = freshPrg()): RingTensor[] {
+  return [...plainReluMasks(size, bits, prg), ...plainTopBits(size, prg)];
 }

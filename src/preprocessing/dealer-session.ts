@@ -37,6 +37,8 @@ import {
   plainMaskedBits,
   plainMatrixTriple,
   plainReluMasks,
+  plainReluPairMasks,
+  plainRowTriple,
   plainSquare,
   plainTriple,
   plainXorMaskedBits,
@@ -241,7 +243,7 @@ export class DealerSession {
       messages:
         d.kind === 'bitTriple'
           ? dealXorShares(plain, this.n)
-          : d.kind === 'compareXor' || d.kind === 'compareRelu'
+          : d.kind === 'compareXor' || d.kind === 'compareRelu' || d.kind === 'compareReluPair'
             ? // The packed one-hot digits (tensor 7) are XOR-shared, the rest additively.
               dealMixedShares(
                 plain,
@@ -273,6 +275,13 @@ export class DealerSession {
         return this.#pools?.triple.take(d.size) ?? plainTriple(ring, d.size);
       case 'matrix':
         return plainMatrixTriple(ring, d.m, d.k, d.n);
+      case 'rowTriple':
+        if (this.mode === 'malicious')
+          throw new ValidationError(
+            'bad material request: row triples are not sacrificed and are dealt in semi-honest sessions only',
+            'key',
+          );
+        return plainRowTriple(ring, d.rows, d.len, d.squares);
       case 'fixedMask':
         return [this.#fixedOperand(d.id, d.k, d.n)];
       case 'fixedAppend':
@@ -307,6 +316,7 @@ export class DealerSession {
       }
       case 'compareXor':
       case 'compareRelu':
+      case 'compareReluPair':
         if (this.mode === 'malicious')
           throw new ValidationError(
             'bad material request: XOR-shared comparison bits carry no MACs and are dealt in semi-honest sessions only',
@@ -314,7 +324,8 @@ export class DealerSession {
           );
         if (d.bits < 1 || d.bits > 62)
           throw new ValidationError(`bad material request ${formatMaterialKey(d)}: bits must be in [1, 62]`, 'key');
-        return d.kind === 'compareXor' ? plainXorMaskedBits(d.size, d.bits) : plainReluMasks(d.size, d.bits);
+        if (d.kind === 'compareXor') return plainXorMaskedBits(d.size, d.bits);
+        return d.kind === 'compareRelu' ? plainReluMasks(d.size, d.bits) : plainReluPairMasks(d.size, d.bits);
       case 'chebMasks': {
         if (this.mode === 'malicious')
           throw new ValidationError(

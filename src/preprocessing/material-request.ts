@@ -5,6 +5,8 @@
  *
  *   triple:<size>                    a, b, c = a ⊙ b                     [size] ×3
  *   matrix:<m>x<k>x<n>               A [m,k], B [k,n], C = A·B [m,n]
+ *   rowTriple:<rows>x<len>:<P|S>     a [rows,len], b [rows], ab = a ⊙ b per row [rows,len], and with S
+ *                                    aa = a ⊙ a [rows,len] (semi-honest only; protocols/row-product.ts)
  *   fixedMask:<id>:<k>x<n>           B_id [k,n] (the same B every time)
  *   fixedAppend:<id>:<rows>x<n>      fresh rows [rows,n] appended to B_id
  *   fixedTriple:<id>:<m>:<N|T>       A, C = A·B_id (N) or A·B_idᵀ (T)
@@ -15,6 +17,8 @@
  *                                    XOR-shared and packed [oneHotRows(bits), ⌈size/64⌉] (semi-honest only)
  *   compareRelu:<size>:<bits>        compareXor's tensors, then r·rMsb, r·rHigh, r·s, r·a, r·b, r·ab
  *                                    [size] ×6 (semi-honest only; protocols/compare.ts relu)
+ *   compareReluPair:<size>:<bits>    compareRelu's tensors, then a second s, a, b, ab [size] ×4
+ *                                    (semi-honest only; protocols/compare.ts reluAndCompare)
  *   chebMasks:<size>:<degree>        a_j per factor, a_m·a_j per pair of the Chebyshev doubling plan
  *                                    (chebyshev-plan.ts), [size] each (semi-honest only)
  *   chebTrunc:<size>:<degree>:<shift> a_1, (r, rMsb, rHigh) per truncated T_k, the products of mask
@@ -44,7 +48,7 @@ import {
 } from './chebyshev-plan.ts';
 import { oneHotRows } from './compare-digits.ts';
 import { joinElements } from './element-axis.ts';
-import { RELU_PRODUCTS, reluProducts } from './material.ts';
+import { RELU_PRODUCTS, reluProducts, TOP_PARTS, topParts } from './material.ts';
 import type {
   ChebyshevMasks,
   ChebyshevTruncMasks,
@@ -53,6 +57,8 @@ import type {
   MaskedBits,
   MaterialStats,
   ReluMasks,
+  ReluPairMasks,
+  RowTriple,
   SquarePair,
   Triple,
   TripleSource,
@@ -62,6 +68,8 @@ import type {
 export type MaterialDescriptor =
   | { readonly kind: 'triple'; readonly size: number }
   | { readonly kind: 'matrix'; readonly m: number; readonly k: number; readonly n: number }
+  /** Row triple (material.ts RowTriple): y masked once per row; no sacrifice, so semi-honest sessions only. */
+  | { readonly kind: 'rowTriple'; readonly rows: number; readonly len: number; readonly squares: boolean }
   | { readonly kind: 'fixedMask'; readonly id: string; readonly k: number; readonly n: number }
   | { readonly kind: 'fixedAppend'; readonly id: string; readonly rows: number; readonly n: number }
   | { readonly kind: 'fixedTriple'; readonly id: string; readonly m: number; readonly transposed: boolean }
@@ -73,7 +81,7 @@ export type MaterialDescriptor =
    * of bits (a, b, ab) as arithmetic shares, and bit j of r (j < bits) of element i as bit i mod 64
    * of word ⌊i/64⌋ of row j, XOR-shared (no MACs: semi-honest sessions only).
    */
-  | { readonly kind: 'compareXor' | 'compareRelu'; readonly size: number; readonly bits: number }
+  | { readonly kind: 'compareXor' | 'compareRelu' | 'compareReluPair'; readonly size: number; readonly bits: number }
   /** Chebyshev basis masks (chebyshev-plan.ts): a_j per factor, a_m·a_j per pair (no sacrifice: semi-honest sessions only). */
   | { readonly kind: 'chebMasks'; readonly size: number; readonly degree: number }
   /** Fused Chebyshev basis masks (chebyshev-plan.ts fusedChebyshevLayout; semi-honest sessions only). */
@@ -88,6 +96,7 @@ export type MaterialKind = MaterialDescriptor['kind'];
 export const MATERIAL_KINDS: readonly MaterialKind[] = [
   'triple',
   'matrix',
+  'rowTriple',
   'fixedMask',
   'fixedAppend',
   'fixedTriple',
@@ -96,6 +105,7 @@ export const MATERIAL_KINDS: readonly MaterialKind[] = [
   'compare',
   'compareXor',
   'compareRelu',
+  'compareReluPair',
   'chebMasks',
   'chebTrunc',
   'random',
@@ -150,6 +160,8 @@ export function formatMaterialKey(d: MaterialDescriptor): string {
       return `${d.kind}:${d.size}`;
     case 'matrix':
       return `matrix:${d.m}x${d.k}x${d.n}`;
+    case 'rowTriple':
+      return `rowTriple:${d.rows}x${d.len}:${d.squares ? 'S' : 'P'}`;
     case 'fixedMask':
       return `fixedMask:${d.id}:${d.k}x${d.n}`;
     case 'fixedAppend':
@@ -161,6 +173,7 @@ export function formatMaterialKey(d: MaterialDescriptor): string {
     case 'compare':
     case 'compareXor':
     case 'compareRelu':
+    case 'compareReluPair':
       return `${d.kind}:${d.size}:${d.bits}`;
     case 'chebMasks':
       return `chebMasks:${d.size}:${d.degree}`;
@@ -214,6 +227,13 @@ export function parseMaterialKey(key: string, limits: RequestLimits = DEFAULT_RE
       d = { kind, m, k, n };
       break;
     }
+    case 'rowTriple': {
+      arity(3, 'rowTriple:<rows>x<len>:<P|S>');
+      const [rows, len] = dims(parts[1], 2, 'rowsxlen');
+      if (parts[2] !== 'P' && parts[2] !== 'S') fail(`expected P (products) or S (with squares), got ${JSON.stringify(parts[2])}`);
+      d = { kind, rows, len, squares: parts[2] === 'S' };
+      break;
+    }
     case 'fixedMask': {
       arity(3, 'fixedMask:<id>:<k>x<n>');
       const [k, n] = dims(parts[2], 2, 'kxn');
@@ -238,6 +258,7 @@ export function parseMaterialKey(key: string, limits: RequestLimits = DEFAULT_RE
     case 'compare':
     case 'compareXor':
     case 'compareRelu':
+    case 'compareReluPair':
       arity(3, `${kind}:<size>:<bits>`);
       d = { kind, size: uint(parts[1], 'size'), bits: uint(parts[2], 'bits') };
       break;
@@ -292,6 +313,11 @@ export function validateDescriptor(d: MaterialDescriptor, limits: RequestLimits 
       count(d.k, 'k');
       count(d.n, 'n');
       break;
+    case 'rowTriple':
+      count(d.rows, 'rows');
+      count(d.len, 'len');
+      if (typeof d.squares !== 'boolean') fail('squares must be a boolean');
+      break;
     case 'fixedMask':
     case 'fixedAppend':
     case 'fixedTriple':
@@ -310,7 +336,8 @@ export function validateDescriptor(d: MaterialDescriptor, limits: RequestLimits 
     case 'trunc':
     case 'compare':
     case 'compareXor':
-    case 'compareRelu': {
+    case 'compareRelu':
+    case 'compareReluPair': {
       count(d.size, 'size');
       const [v, name] = d.kind === 'trunc' ? [d.shift, 'shift'] : [d.bits, 'bits'];
       if (!Number.isInteger(v) || v < 0 || v > MAX_MASK_BITS) fail(`${name} must be an integer in [0, ${MAX_MASK_BITS}], got ${v}`);
@@ -354,6 +381,8 @@ export function dealtElements(d: MaterialDescriptor, operand?: readonly number[]
       return 2 * d.size;
     case 'matrix':
       return d.m * d.k + d.k * d.n + d.m * d.n;
+    case 'rowTriple':
+      return d.rows * ((d.squares ? 3 : 2) * d.len + 1);
     case 'fixedMask':
       return d.k * d.n;
     case 'fixedAppend':
@@ -369,7 +398,11 @@ export function dealtElements(d: MaterialDescriptor, operand?: readonly number[]
       return (3 + d.bits) * d.size;
     case 'compareXor':
     case 'compareRelu':
-      return (7 + (d.kind === 'compareRelu' ? RELU_PRODUCTS : 0)) * d.size + oneHotRows(d.bits) * xorWords(d.size);
+    case 'compareReluPair':
+      return (
+        (7 + (d.kind === 'compareXor' ? 0 : RELU_PRODUCTS) + (d.kind === 'compareReluPair' ? TOP_PARTS.length : 0)) * d.size +
+        oneHotRows(d.bits) * xorWords(d.size)
+      );
     case 'chebMasks':
       return chebTensors(d.degree) * d.size;
     case 'chebTrunc':
@@ -394,6 +427,10 @@ export function dealtShapes(d: MaterialDescriptor, operand?: readonly number[]):
         [d.k, d.n],
         [d.m, d.n],
       ];
+    case 'rowTriple': {
+      const table = [[d.rows, d.len], [d.rows], [d.rows, d.len]];
+      return d.squares ? [...table, [d.rows, d.len]] : table;
+    }
     case 'fixedMask':
       return [[d.k, d.n]];
     case 'fixedAppend':
@@ -416,9 +453,11 @@ export function dealtShapes(d: MaterialDescriptor, operand?: readonly number[]):
     case 'compare':
       return [[d.size], [d.size], [d.size], [d.bits, d.size]];
     case 'compareXor':
-    case 'compareRelu': {
+    case 'compareRelu':
+    case 'compareReluPair': {
       const xor = [[d.size], [d.size], [d.size], [d.size], [d.size], [d.size], [d.size], [oneHotRows(d.bits), xorWords(d.size)]];
-      return d.kind === 'compareXor' ? xor : [...xor, ...Array.from({ length: RELU_PRODUCTS }, () => [d.size])];
+      const vectors = (d.kind === 'compareXor' ? 0 : RELU_PRODUCTS) + (d.kind === 'compareReluPair' ? TOP_PARTS.length : 0);
+      return [...xor, ...Array.from({ length: vectors }, () => [d.size])];
     }
     case 'chebMasks':
       return Array.from({ length: chebTensors(d.degree) }, () => [d.size]);
@@ -469,7 +508,7 @@ export abstract class DescriptorTripleSource implements TripleSource {
   async #fetchSplit(d: Extract<MaterialDescriptor, { size: number }>): Promise<FetchedMaterial> {
     const perElement = dealtElements({ ...d, size: 1 });
     // Packed bits split at word boundaries (64 elements), so the pieces' words join.
-    const unit = d.kind === 'compareXor' || d.kind === 'compareRelu' ? 64 : 1;
+    const unit = d.kind === 'compareXor' || d.kind === 'compareRelu' || d.kind === 'compareReluPair' ? 64 : 1;
     const step = unit * Math.max(1, Math.floor(this.chunkElements / perElement / unit));
     if (d.size <= step) return this.fetch(d);
     const pending: Promise<FetchedMaterial>[] = [];
@@ -490,6 +529,22 @@ export abstract class DescriptorTripleSource implements TripleSource {
   async bitTriples(words: number): Promise<Triple> {
     const [a, b, c] = (await this.#fetchSplit({ kind: 'bitTriple', size: words })).parts;
     return { a, b, c };
+  }
+
+  async rowTriple(rows: number, len: number, squares: boolean): Promise<RowTriple> {
+    // Split by rows, each piece within chunkElements (all issued before any await).
+    const perRow = dealtElements({ kind: 'rowTriple', rows: 1, len, squares });
+    const step = Math.max(1, Math.floor(this.chunkElements / perRow));
+    const pending: Promise<FetchedMaterial>[] = [];
+    for (let r = 0; r < rows || r === 0; r += step)
+      pending.push(this.fetch({ kind: 'rowTriple', rows: Math.min(step, rows - r), len, squares }));
+    const got = (await Promise.all(pending)).map((f) => f.parts);
+    const join = (i: number): SecretTensor => {
+      if (got.length === 1) return got[0][i];
+      const shape = got[0][i].shape.length === 1 ? [rows] : [rows, len];
+      return L.reshapeS(L.concatS(got.map((p) => p[i])), shape);
+    };
+    return { a: join(0), b: join(1), ab: join(2), aa: squares ? join(3) : undefined };
   }
 
   async matrixTriple(m: number, k: number, n: number): Promise<Triple> {
@@ -558,6 +613,14 @@ export abstract class DescriptorTripleSource implements TripleSource {
   async reluMasks(size: number, bits: number): Promise<ReluMasks> {
     const [r, rMsb, rHigh, s, a, b, ab, oneHot, ...rTimes] = (await this.#fetchSplit({ kind: 'compareRelu', size, bits })).parts;
     return { bits, r, rMsb, rHigh, s, andA: a, andB: b, andAB: ab, oneHot, rTimes: reluProducts(rTimes) };
+  }
+
+  async reluPairMasks(size: number, bits: number): Promise<ReluPairMasks> {
+    const parts = (await this.#fetchSplit({ kind: 'compareReluPair', size, bits })).parts;
+    const [r, rMsb, rHigh, s, a, b, ab, oneHot] = parts;
+    const rTimes = parts.slice(8, 8 + RELU_PRODUCTS);
+    const second = parts.slice(8 + RELU_PRODUCTS);
+    return { bits, r, rMsb, rHigh, s, andA: a, andB: b, andAB: ab, oneHot, rTimes: reluProducts(rTimes), second: topParts(second) };
   }
 
   async chebyshevMasks(size: number, degree: number): Promise<ChebyshevMasks> {

@@ -43,6 +43,18 @@ export interface SquarePair {
 }
 
 /**
+ * Row triple: a [rows, len], b [rows] and ab = a ⊙ b broadcast along each row [rows, len], for
+ * x ⊙ y with y one value per row (protocols/row-product.ts): y is masked once per row, not per
+ * element. With `squares`, also aa = a ⊙ a, so that x's masked opening serves x ⊙ x too.
+ */
+export interface RowTriple {
+  readonly a: SecretTensor;
+  readonly b: SecretTensor;
+  readonly ab: SecretTensor;
+  readonly aa: SecretTensor | undefined;
+}
+
+/**
  * A random mask r (uniform over the whole ring) with pieces of its low 64 bits, r64 = r mod 2^64:
  *   rMsb  = bit 63 of r64,
  *   rHigh = ⌊(r64 mod 2^63) / 2^shift⌋,
@@ -91,6 +103,25 @@ export const RELU_PRODUCTS = RELU_PARTS.length;
 export interface ReluMasks extends XorMaskedBits {
   /** rTimes[p] = r·p for each part p, [size] arithmetic shares. */
   readonly rTimes: Readonly<Record<ReluPart, SecretTensor>>;
+}
+
+/** The comparator's parts of one comparison that are not tied to the mask r (its top level). */
+export const TOP_PARTS = ['s', 'andA', 'andB', 'andAB'] as const;
+export type TopPart = (typeof TOP_PARTS)[number];
+
+/**
+ * {@link ReluMasks} plus a second top level (s, a, b, ab) for a second comparison of the SAME
+ * masked value at another public offset (semi-honest mode): one opening of x + r serves
+ * [x + t₁ ≥ 0]·(x + t₁) and [x + t₂ ≥ 0] (protocols/compare.ts reluAndCompare; GeLU's tails).
+ */
+export interface ReluPairMasks extends ReluMasks {
+  readonly second: Readonly<Record<TopPart, SecretTensor>>;
+}
+
+/** A {@link ReluPairMasks} second top level from tensors in {@link TOP_PARTS} order. */
+export function topParts<T>(parts: readonly T[]): Record<TopPart, T> {
+  if (parts.length !== TOP_PARTS.length) throw new RangeError(`topParts: expected ${TOP_PARTS.length} tensors, got ${parts.length}`);
+  return Object.fromEntries(TOP_PARTS.map((p, i) => [p, parts[i]])) as Record<TopPart, T>;
 }
 
 /** The {@link ReluMasks} products from tensors in {@link RELU_PARTS} order. */
@@ -144,6 +175,11 @@ export interface TripleSource {
    * c = a ∧ b); no MACs, so semi-honest sessions only (malicious sources refuse).
    */
   bitTriples(words: number): Promise<Triple>;
+  /**
+   * A {@link RowTriple} for x [rows, len] ⊙ y [rows] (y broadcast along each row), with a ⊙ a when
+   * `squares`; semi-honest only (no sacrifice: malicious sources refuse).
+   */
+  rowTriple(rows: number, len: number, squares: boolean): Promise<RowTriple>;
   /** A [m,k], B [k,n], C = A·B [m,n]. */
   matrixTriple(m: number, k: number, n: number): Promise<Triple>;
   /** The mask B [k,n] of fixed operand `id`; the same B every time (first call creates it). */
@@ -176,6 +212,8 @@ export interface TripleSource {
   compareXorMasks(size: number, bits: number): Promise<XorMaskedBits>;
   /** {@link compareXorMasks} plus the products r·part for [x ≥ 0]·x (ReluMasks); semi-honest only. */
   reluMasks(size: number, bits: number): Promise<ReluMasks>;
+  /** {@link reluMasks} plus a second top level for a second offset of the same masked value (ReluPairMasks); semi-honest only. */
+  reluPairMasks(size: number, bits: number): Promise<ReluPairMasks>;
   /** Masks of a Chebyshev basis of `degree` over `size` elements; semi-honest only (malicious sources refuse). */
   chebyshevMasks(size: number, degree: number): Promise<ChebyshevMasks>;
   /** Masks of a Chebyshev basis whose levels are truncated by `shift` bits with fused openings; semi-honest only. */

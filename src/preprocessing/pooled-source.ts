@@ -5,7 +5,7 @@
  * half — while the protocol computes — so most protocol steps never wait for a round trip to the
  * dealer. Fixed-operand triples of few rows (decode steps) for operands that never grow (weight
  * matrices) are pooled the same way, by rows: A's rows are independent, so one request for m·8
- * rows of (A, A·B) serves 8 products. Matrix triples, fixed masks, triples of growing operands
+ * rows of (A, A·B) serves 8 products. Row triples with squares (norms) are pooled by rows too. Matrix triples, fixed masks, triples of growing operands
  * (KV cache) and input masks pass straight through.
  *
  * Consistency: every party makes the same calls in the same order (the computation's control
@@ -23,7 +23,7 @@ import * as L from '../sharing/linear.ts';
 import { joinElements, sliceElements } from './element-axis.ts';
 import type { SecretTensor } from '../sharing/secret-tensor.ts';
 import { fusedChebyshevLayout, splitChebyshevMasks, splitFusedChebyshevMasks } from './chebyshev-plan.ts';
-import { RELU_PARTS, reluProducts } from './material.ts';
+import { RELU_PARTS, reluProducts, TOP_PARTS, topParts } from './material.ts';
 import type {
   ChebyshevMasks,
   ChebyshevTruncMasks,
@@ -32,6 +32,8 @@ import type {
   MaskedBits,
   MaterialStats,
   ReluMasks,
+  ReluPairMasks,
+  RowTriple,
   SquarePair,
   Triple,
   TripleSource,
@@ -217,30 +219,44 @@ export class PooledTripleSource implements TripleSource {
   }
 
   compareXorMasks(size: number, bits: number): Promise<XorMaskedBits> {
-    return this.#packedCompareMasks(size, bits, false);
+    return this.#packedCompareMasks(size, bits, 'compareXor');
   }
 
   async reluMasks(size: number, bits: number): Promise<ReluMasks> {
-    return (await this.#packedCompareMasks(size, bits, true)) as ReluMasks;
+    return (await this.#packedCompareMasks(size, bits, 'compareRelu')) as ReluMasks;
   }
 
-  /** compareXor (or compareRelu, with the products r·part after the one-hot digits) material. */
-  async #packedCompareMasks(size: number, bits: number, withProducts: boolean): Promise<XorMaskedBits | ReluMasks> {
-    const fetch = (n: number): Promise<XorMaskedBits | ReluMasks> =>
-      withProducts ? this.#inner.reluMasks(n, bits) : this.#inner.compareXorMasks(n, bits);
+  async reluPairMasks(size: number, bits: number): Promise<ReluPairMasks> {
+    return (await this.#packedCompareMasks(size, bits, 'compareReluPair')) as ReluPairMasks;
+  }
+
+  /** compareXor material, with compareRelu's products r·part and compareReluPair's second top level after the one-hot digits. */
+  async #packedCompareMasks(
+    size: number,
+    bits: number,
+    kind: 'compareXor' | 'compareRelu' | 'compareReluPair',
+  ): Promise<XorMaskedBits | ReluMasks | ReluPairMasks> {
+    const fetch = (n: number): Promise<XorMaskedBits | ReluMasks | ReluPairMasks> =>
+      kind === 'compareXor'
+        ? this.#inner.compareXorMasks(n, bits)
+        : kind === 'compareRelu'
+          ? this.#inner.reluMasks(n, bits)
+          : this.#inner.reluPairMasks(n, bits);
     // Served in whole words (64 elements): the unused tail of the last word's masks is discarded.
     const words = Math.ceil(size / 64);
     if (64 * words > this.#batch || this.#batch % 64 !== 0) return fetch(size);
-    const pool = this.#pool(`${withProducts ? 'compareRelu' : 'compareXor'}:${bits}`, async (n) => {
+    const pool = this.#pool(`${kind}:${bits}`, async (n) => {
       const m = await fetch(n);
       const products = 'rTimes' in m ? RELU_PARTS.map((p) => m.rTimes[p]) : [];
+      const second = 'second' in m ? TOP_PARTS.map((p) => m.second[p]) : [];
+      const vectors = [...products, ...second];
       return {
         size: n,
-        tensors: [m.r, m.rMsb, m.rHigh, m.s, m.andA, m.andB, m.andAB, m.oneHot, ...products],
-        units: [1, 1, 1, 1, 1, 1, 1, 64, ...products.map(() => 1)],
+        tensors: [m.r, m.rMsb, m.rHigh, m.s, m.andA, m.andB, m.andAB, m.oneHot, ...vectors],
+        units: [1, 1, 1, 1, 1, 1, 1, 64, ...vectors.map(() => 1)],
       };
     });
-    const [r, rMsb, rHigh, s, a, b, ab, oneHot, ...rTimes] = (await pool.take(64 * words)) as SecretTensor[];
+    const [r, rMsb, rHigh, s, a, b, ab, oneHot, ...vectors] = (await pool.take(64 * words)) as SecretTensor[];
     const head = (t: SecretTensor): SecretTensor => (t.shape[0] === size ? t : sliceElements(t, 0, size));
     const masks = {
       bits,
@@ -253,7 +269,9 @@ export class PooledTripleSource implements TripleSource {
       andAB: head(ab),
       oneHot,
     };
-    return withProducts ? { ...masks, rTimes: reluProducts(rTimes.map(head)) } : masks;
+    if (kind === 'compareXor') return masks;
+    const withProducts = { ...masks, rTimes: reluProducts(vectors.slice(0, RELU_PARTS.length).map(head)) };
+    return kind === 'compareRelu' ? withProducts : { ...withProducts, second: topParts(vectors.slice(RELU_PARTS.length).map(head)) };
   }
 
   async chebyshevMasks(size: number, degree: number): Promise<ChebyshevMasks> {
@@ -279,6 +297,24 @@ export class PooledTripleSource implements TripleSource {
     if (size > this.#batch) return this.#inner.randoms(size);
     const pool = this.#pool('random', async (n) => ({ size: n, tensors: [await this.#inner.randoms(n)] }));
     return (await pool.take(size))[0] as SecretTensor;
+  }
+
+  async rowTriple(rows: number, len: number, squares: boolean): Promise<RowTriple> {
+    // With squares (norms: the same row length every call) pooled by rows; product-only row
+    // triples (softmax, whose rows grow with the context) pass through, or a pool per length
+    // would be left behind at every step.
+    const perRow = 3 * len + 1;
+    if (!squares || rows * perRow > this.#batch / 2) return this.#inner.rowTriple(rows, len, squares);
+    const pool = this.#pool(
+      `rowTriple:${len}:S`,
+      async (n) => {
+        const t = await this.#inner.rowTriple(n, len, true);
+        return { size: n, tensors: [t.a, L.reshapeS(t.b, [n, 1]), t.ab, t.aa], byRow: true };
+      },
+      Math.max(1, Math.floor(this.#batch / perRow)),
+    );
+    const [a, b, ab, aa] = (await pool.take(rows)) as SecretTensor[];
+    return { a, b: L.reshapeS(b, [rows]), ab, aa };
   }
 
   matrixTriple(m: number, k: number, n: number): Promise<Triple> {

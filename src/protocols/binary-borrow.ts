@@ -39,7 +39,8 @@
  */
 import { ProtocolAbort } from '../base/errors.ts';
 import { comparatorDigits, digitPlaces, oneHotRows } from '../preprocessing/compare-digits.ts';
-import type { ReluPart, XorMaskedBits } from '../preprocessing/material.ts';
+import { joinElements } from '../preprocessing/element-axis.ts';
+import type { ReluPart, TopPart, XorMaskedBits } from '../preprocessing/material.ts';
 import type { RingTensor } from '../ring/tensor.ts';
 import * as T from '../ring/tensor.ts';
 import * as L from '../sharing/linear.ts';
@@ -178,6 +179,56 @@ export async function binaryBorrowForm(ctx: PartyContext, c: RingTensor, m: XorM
     m,
     size,
   );
+}
+
+/**
+ * {@link binaryBorrowForm} for k public values c_i against the SAME dealt digits of r, in the
+ * rounds (and one AND per gate) of one comparator: the k vectors lie side by side at word-aligned
+ * offsets i·P, P = 64·⌈size/64⌉, the one-hot rows repeated, and comparison i takes its top level
+ * from tops[i]. Form i's coefficients refer to tops[i]'s parts. Sound as long as every c_i is the
+ * mask's opening at a public offset (c + t_i): the leaves are local, and every AND opening and
+ * top-level opening is masked by fresh triples and bits.
+ */
+export async function binaryBorrowForms(
+  ctx: PartyContext,
+  cs: readonly RingTensor[],
+  m: XorMaskedBits,
+  tops: readonly Readonly<Record<TopPart, SecretTensor>>[],
+  bits: number,
+  size: number,
+): Promise<PartForm[]> {
+  if (cs.length !== tops.length || cs.length < 1)
+    throw new RangeError(`binaryBorrowForms: ${cs.length} values and ${tops.length} top levels`);
+  const padded = 64 * Math.ceil(size / 64);
+  const total = (cs.length - 1) * padded + size;
+  const gap = padded - size;
+  const withGaps = <X>(xs: readonly X[], pad: () => X): X[] => xs.flatMap((x, i) => (i === xs.length - 1 || gap === 0 ? [x] : [x, pad()]));
+  const c = T.concatFlat(
+    ctx.ring,
+    withGaps(cs, () => T.zeros(ctx.ring, [gap])),
+  );
+  const zeros = (): SecretTensor => L.publicAsShared(ctx, T.zeros(ctx.ring, [gap]));
+  const part = (p: TopPart): SecretTensor =>
+    L.concatS(
+      withGaps(
+        tops.map((t) => t[p]),
+        zeros,
+      ),
+    );
+  const joined: XorMaskedBits = {
+    ...m,
+    oneHot: joinElements(cs.map(() => m.oneHot)),
+    s: part('s'),
+    andA: part('andA'),
+    andB: part('andB'),
+    andAB: part('andAB'),
+  };
+  const form = await binaryBorrowForm(ctx, c, joined, bits, total);
+  const slice = (t: RingTensor, i: number): RingTensor => T.sliceFlat(t, i * padded, i * padded + size);
+  return cs.map((_, i) => ({
+    pub: slice(form.pub, i),
+    coef: Object.fromEntries(Object.entries(form.coef).map(([p, k]) => [p, typeof k === 'bigint' ? k : slice(k as RingTensor, i)])),
+  }));
 }
 
 /**

@@ -5,7 +5,7 @@ import { Z128, Z64 } from '../ring/ring.ts';
 import * as T from '../ring/tensor.ts';
 import { makeDealer, measure, MODES, PARTY_COUNTS, runParties } from '../../test/helpers/parties.ts';
 import { comparatorDigits, oneHotRows } from '../preprocessing/compare-digits.ts';
-import { ltz, ltzCost, ltzRounds, relu, reluCost } from './compare.ts';
+import { ltz, ltzCost, ltzRounds, relu, reluAndCompare, reluAndCompareCost, reluCost } from './compare.ts';
 import { argmax, argmaxCost, max, maxCost } from './select.ts';
 import { reveal } from './reveal.ts';
 import type { PartyContext } from './context.ts';
@@ -78,6 +78,49 @@ for (const mode of MODES) {
             }
           }),
           { numRuns: 6 },
+        );
+      });
+
+      test('reluAndCompare: relu at one offset and the comparison at another of the same x, exact, at the documented cost', async () => {
+        const B = 1000n;
+        const [t1, t2] = [-(B + 1n), B];
+        const half = LIMIT >> 1;
+        await fc.assert(
+          fc.asyncProperty(fc.array(fc.integer({ min: -half, max: half }), { minLength: 1, maxLength: 70 }), async (vals) => {
+            // The edges of both offsets (x + t = −1, 0, 1) and of the range.
+            const values = [...[B, B + 1n, B + 2n, -B, -B - 1n, -B + 1n, 0n, BigInt(half), BigInt(-half)], ...vals.map(BigInt)];
+            const res = await revealed(n, mode, values, BITS, async (ctx, x) => {
+              const r = await reluAndCompare(ctx, x, t1, t2, BITS);
+              return [r.geq, r.relu, r.geqSecond];
+            });
+            const expected = reluAndCompareCost({ n, ring, mode }, values.length, BITS);
+            for (const r of res) {
+              assert.deepEqual(
+                r.out[0],
+                values.map((v) => (v + t1 >= 0n ? 1n : 0n)),
+              );
+              assert.deepEqual(
+                r.out[1],
+                values.map((v) => (v + t1 > 0n ? v + t1 : 0n)),
+              );
+              assert.deepEqual(
+                r.out[2],
+                values.map((v) => (v + t2 >= 0n ? 1n : 0n)),
+              );
+              assert.equal(r.cost.rounds, expected.rounds);
+              assert.equal(r.cost.bytesSent, expected.bytes);
+            }
+            // Semi-honest: one opening for both, in one comparison's rounds.
+            if (mode === 'semi-honest') {
+              assert.equal(expected.rounds, ltzRounds(mode, BITS));
+              // (The two comparisons' bit vectors lie at word-aligned offsets, so for a few elements
+              // the padding outweighs the saved opening; at GeLU's 3,072 elements it is 8 B less each.)
+              const gelu = 3072;
+              const pair = reluAndCompareCost({ n, ring, mode }, gelu, 40).bytes;
+              assert.equal(reluCost({ n, ring, mode }, 2 * gelu, 40).bytes - pair, (n - 1) * 8 * gelu);
+            }
+          }),
+          { numRuns: 4 },
         );
       });
 

@@ -32,7 +32,16 @@ import * as T from '../ring/tensor.ts';
 import * as L from '../sharing/linear.ts';
 import type { SecretTensor } from '../sharing/secret-tensor.ts';
 import { mul, mulBytes } from './beaver.ts';
-import { binaryBorrow, binaryBorrowBytesPerPeer, binaryBorrowForm, formShares, formSum, type PartForm } from './binary-borrow.ts';
+import type { ReluMasks } from '../preprocessing/material.ts';
+import {
+  binaryBorrow,
+  binaryBorrowBytesPerPeer,
+  binaryBorrowForm,
+  binaryBorrowForms,
+  formShares,
+  formSum,
+  type PartForm,
+} from './binary-borrow.ts';
 import { comparatorLevels } from './compare-levels.ts';
 import type { PartyContext } from './context.ts';
 import { open, openBytes } from './open.ts';
@@ -121,17 +130,82 @@ export async function relu(ctx: PartyContext, x: SecretTensor, bits = ctx.compar
   const size = T.sizeOf(x.shape);
   const m = await ctx.material.reluMasks(size, bits);
   const c = await openMasked(ctx, x, m.r, bits);
-  const borrow = await binaryBorrowForm(ctx, c, m, bits, size);
-  // g = maskedHigh(c, m, bits, 0) − borrow.
-  const high = maskedHighForm(c, bits, 0n);
-  const form: PartForm = {
-    pub: T.sub(high.pub, borrow.pub),
-    coef: { ...negated(borrow.coef), rHigh: -1n, rMsb: high.rMsbCoef },
-  };
+  const form = geqForm(c, await binaryBorrowForm(ctx, c, m, bits, size), bits);
   const geq = formShares(ctx, form, m);
-  // g·x = g·(c − 2^ℓ) − (pub·r + Σ coef_p·(r·p)).
-  const value = L.subSS(L.mulSP(geq, T.addScalar(c, -(1n << BigInt(bits)))), L.addSS(L.mulSP(m.r, form.pub), formSum(form, m.rTimes)));
-  return { geq: L.reshapeS(geq, x.shape), relu: L.reshapeS(value, x.shape) };
+  return { geq: L.reshapeS(geq, x.shape), relu: L.reshapeS(foldedProduct(geq, form, c, m, bits), x.shape) };
+}
+
+/** g = [x ≥ 0] = maskedHigh(c, m, bits, 0) − borrow as a form in the comparator's parts. */
+function geqForm(c: RingTensor, borrow: PartForm, bits: number): PartForm {
+  const high = maskedHighForm(c, bits, 0n);
+  return { pub: T.sub(high.pub, borrow.pub), coef: { ...negated(borrow.coef), rHigh: -1n, rMsb: high.rMsbCoef } };
+}
+
+/** g·x for x = c − 2^ℓ − r: g·(c − 2^ℓ) − (pub·r + Σ coef_p·(r·p)), local from the dealt products r·p. */
+function foldedProduct(geq: SecretTensor, form: PartForm, c: RingTensor, m: ReluMasks, bits: number): SecretTensor {
+  return L.subSS(L.mulSP(geq, T.addScalar(c, -(1n << BigInt(bits)))), L.addSS(L.mulSP(m.r, form.pub), formSum(form, m.rTimes)));
+}
+
+/** Rounds of {@link reluAndCompare}: one comparison's (both comparisons share its rounds), plus the product when not folded. */
+export const reluAndCompareRounds = reluRounds;
+
+/** Documented cost of {@link reluAndCompare} for `size` elements. */
+export function reluAndCompareCost(
+  ctx: Pick<PartyContext, 'n' | 'ring' | 'mode'>,
+  size: number,
+  bits: number,
+): { rounds: number; bytes: number } {
+  if (!reluFolds(ctx)) {
+    const c = ltzCost(ctx, 2 * size, bits);
+    return { rounds: c.rounds + 1, bytes: c.bytes + mulBytes(ctx, size) };
+  }
+  const padded = 64 * Math.ceil(size / 64);
+  return { rounds: ltzRounds(ctx.mode, bits), bytes: openBytes(ctx, size) + (ctx.n - 1) * binaryBorrowBytesPerPeer(padded + size, bits) };
+}
+
+/** [x + t₁ ≥ 0], max(x + t₁, 0) and [x + t₂ ≥ 0]. */
+export interface ReluAndCompareResult extends ReluResult {
+  readonly geqSecond: SecretTensor;
+}
+
+/**
+ * relu at offset t₁ and the comparison at offset t₂ of the same x (|x + t_i| < 2^bits, t_i
+ * public ring integers), with ONE masked opening in semi-honest mode: c = x + 2^ℓ + r is opened
+ * once and c + t_i is the opening of x + t_i under the same mask, so both comparators run on the
+ * same dealt digits of r (binary-borrow.ts binaryBorrowForms, in the rounds of one) with a top
+ * level each (`compareReluPair` material, material.ts ReluPairMasks); the relu product is folded
+ * as in {@link relu}, with x + t₁ = (c + t₁) − 2^ℓ − r. GeLU's tails: p = [x − B − 1 ≥ 0] with
+ * p·(x − B − 1), and 1 − n = [x + B ≥ 0].
+ * Reveals: c (uniform; c + t_i are functions of it) and Beaver-masked bits — nothing about x.
+ * Cost ({@link reluAndCompareCost}): ltzRounds; bytes one opening of size elements and one
+ * comparator tree over both (against two openings for two comparisons); dealt: compareRelu's
+ * plus 4 ring elements per element, against 2·compareRelu's. Malicious mode: ltz on both, then
+ * one Beaver product (MACed, sacrificed).
+ */
+export async function reluAndCompare(
+  ctx: PartyContext,
+  x: SecretTensor,
+  t1: bigint,
+  t2: bigint,
+  bits = ctx.compareBits,
+): Promise<ReluAndCompareResult> {
+  const size = T.sizeOf(x.shape);
+  const flat = L.reshapeS(x, [size]);
+  if (!reluFolds(ctx)) {
+    const geq = await nonNegative(ctx, L.concatS([L.addScalarS(ctx, flat, t1), L.addScalarS(ctx, flat, t2)]), bits);
+    const [first, second] = L.splitS(geq, [[size], [size]]);
+    const value = await mul(ctx, first, L.addScalarS(ctx, flat, t1));
+    return { geq: L.reshapeS(first, x.shape), relu: L.reshapeS(value, x.shape), geqSecond: L.reshapeS(second, x.shape) };
+  }
+  const m = await ctx.material.reluPairMasks(size, bits);
+  const c = await openMasked(ctx, x, m.r, bits);
+  const [c1, c2] = [T.addScalar(c, t1), T.addScalar(c, t2)];
+  const [b1, b2] = await binaryBorrowForms(ctx, [c1, c2], m, [m, m.second], bits, size);
+  const [f1, f2] = [geqForm(c1, b1, bits), geqForm(c2, b2, bits)];
+  const geq = formShares(ctx, f1, m);
+  const geqSecond = formShares(ctx, f2, { ...m, ...m.second });
+  const value = foldedProduct(geq, f1, c1, m, bits);
+  return { geq: L.reshapeS(geq, x.shape), relu: L.reshapeS(value, x.shape), geqSecond: L.reshapeS(geqSecond, x.shape) };
 }
 
 function negated(coef: PartForm['coef']): PartForm['coef'] {

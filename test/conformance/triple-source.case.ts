@@ -10,7 +10,7 @@ import { DesyncError } from '../../src/base/errors.ts';
 import type { SecurityMode } from '../../src/preprocessing/insecure-local-dealer.ts';
 import { chebyshevPlan, fusedChebyshevLayout, type FusedPart } from '../../src/preprocessing/chebyshev-plan.ts';
 import { comparatorDigits } from '../../src/preprocessing/compare-digits.ts';
-import { RELU_PARTS, type ReluMasks, type TripleSource } from '../../src/preprocessing/material.ts';
+import { RELU_PARTS, TOP_PARTS, type ReluMasks, type ReluPairMasks, type TripleSource } from '../../src/preprocessing/material.ts';
 import * as T from '../../src/ring/tensor.ts';
 import { macKey, reconstruct } from '../../src/sharing/additive.ts';
 import type { SecretTensor } from '../../src/sharing/secret-tensor.ts';
@@ -105,6 +105,25 @@ export function runTripleSourceConformance(f: TripleSourceFactory): void {
           );
 
           if (mode === 'semi-honest') {
+            // Row triples: ab = a ⊙ b per row, and aa = a ⊙ a with squares; twice, so a pooled
+            // source serves the second from its pool (a batch's rows in order).
+            for (const [rows, len, squares] of [
+              [3, 5, true],
+              [2, 5, true],
+              [4, 3, false],
+            ] as const) {
+              const rt = await all((s) => s.rowTriple(rows, len, squares));
+              const ra = value(rt.map((t) => t.a));
+              const rb = value(rt.map((t) => t.b));
+              assert.deepEqual(ra.shape, [rows, len]);
+              assert.deepEqual(rb.shape, [rows]);
+              const wide = T.matmul(T.reshape(rb, [rows, 1]), T.fill(rb.ring, [1, len], 1n));
+              assert.deepEqual(low(value(rt.map((t) => t.ab))), low(T.mul(ra, wide)), 'row triple: ab = a ⊙ b per row');
+              if (squares) assert.deepEqual(low(value(rt.map((t) => t.aa as SecretTensor))), low(T.mul(ra, ra)), 'row triple: aa = a ⊙ a');
+              else assert.ok(rt.every((t) => t.aa === undefined));
+              assert.ok(low(rb).some((v) => v !== 0n) && new Set(low(ra)).size > 1, 'row triples are random');
+            }
+
             const bt = await all((s) => s.bitTriples(3));
             const xor = (k: 'a' | 'b' | 'c'): bigint[] => [0, 1, 2].map((w) => bt.reduce((acc, t) => acc ^ t[k].share.data[w], 0n));
             const [ba, bb, bc] = [xor('a'), xor('b'), xor('c')];
@@ -116,15 +135,21 @@ export function runTripleSourceConformance(f: TripleSourceFactory): void {
             assert.ok(ba.some((v) => v !== 0n) && bb.some((v) => v !== 0n), 'bit triples are random');
 
             // Packed comparison masks: across a word boundary (70), then a size that starts mid-batch.
-            // With the relu products (reluMasks): the same masks plus r·part for each part.
-            for (const [size, nb, withProducts] of [
-              [70, 40, false],
-              [5, 40, false],
-              [3, 7, false],
-              [70, 40, true],
-              [5, 12, true],
+            // With the relu products (reluMasks): the same masks plus r·part for each part; with a
+            // second top level (reluPairMasks): fresh bits s, a, b, ab = a·b besides.
+            for (const [size, nb, kind] of [
+              [70, 40, 'xor'],
+              [5, 40, 'xor'],
+              [3, 7, 'xor'],
+              [70, 40, 'relu'],
+              [5, 12, 'relu'],
+              [70, 40, 'pair'],
+              [5, 12, 'pair'],
             ] as const) {
-              const xm = await all((s) => (withProducts ? s.reluMasks(size, nb) : s.compareXorMasks(size, nb)));
+              const withProducts = kind !== 'xor';
+              const xm = await all((s) =>
+                kind === 'pair' ? s.reluPairMasks(size, nb) : kind === 'relu' ? s.reluMasks(size, nb) : s.compareXorMasks(size, nb),
+              );
               const xr = low(value(xm.map((m) => m.r)));
               const xmsb = low(value(xm.map((m) => m.rMsb)));
               const xhigh = low(value(xm.map((m) => m.rHigh)));
@@ -158,6 +183,18 @@ export function runTripleSourceConformance(f: TripleSourceFactory): void {
                     `reluMasks: r·${part}`,
                   );
                 }
+              }
+              if (kind === 'pair') {
+                const pm = xm as ReluPairMasks[];
+                const [ps, pa, pb, pab] = TOP_PARTS.map((p) => low(value(pm.map((m) => m.second[p]))));
+                ps.forEach((sv, i) => {
+                  assert.ok(
+                    [sv, pa[i], pb[i]].every((v) => v === 0n || v === 1n),
+                    'second s, a, b are bits',
+                  );
+                  assert.equal(pab[i], pa[i] * pb[i], 'second ab = a·b');
+                });
+                assert.ok(size < 8 || (new Set(ps).size === 2 && ps.some((v, i) => v !== xs[i])), 'the second s is fresh');
               }
             }
 
@@ -250,6 +287,16 @@ export function runTripleSourceConformance(f: TripleSourceFactory): void {
     const { sources, dispose } = await f.create(2, 'malicious');
     try {
       await assert.rejects(Promise.all(sources.map((s) => s.reluMasks(8, 10))), /semi-honest/);
+      await assert.rejects(Promise.all(sources.map((s) => s.reluPairMasks(8, 10))), /semi-honest/);
+    } finally {
+      await dispose();
+    }
+  });
+
+  test(`${f.name}: row triples are refused in malicious mode`, async () => {
+    const { sources, dispose } = await f.create(2, 'malicious');
+    try {
+      await assert.rejects(Promise.all(sources.map((s) => s.rowTriple(1, 8, true))), /semi-honest/);
     } finally {
       await dispose();
     }

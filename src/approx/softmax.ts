@@ -35,7 +35,7 @@
  * NeurIPS 2021) and PUMA (Dong et al., 2023); the mask handling and guard bits are this project's.
  */
 import type { PartyContext } from '../protocols/context.ts';
-import { mulRows, rowTriplesUsed } from '../protocols/row-product.ts';
+import { mulRows } from '../protocols/row-product.ts';
 import { max } from '../protocols/select.ts';
 import { truncate, truncateRounds } from '../protocols/truncate.ts';
 import type { RingTensor } from '../ring/tensor.ts';
@@ -106,15 +106,11 @@ export async function softmax(ctx: PartyContext, x: SecretTensor, opts: SoftmaxO
     const fillMasked = T.mulScalar(T.addScalar(T.neg(mask), 1n), low); // (1 − mask)·(−2^(ℓ−2))
     scores = L.addSP(ctx, L.mulSP(scores, mask), fillMasked);
   }
-  // The last product's row triple (semi-honest) is requested now, so it is dealt while max, exp
-  // and the reciprocal run: its shape changes with the context, so no pool holds it ahead.
-  const pre = rowTriplesUsed(ctx) ? ctx.material.rowTriple(rows, len, false) : undefined;
-  pre?.catch(() => undefined); // a failure surfaces where it is awaited
   const m = await max(ctx, scores);
   // e, S and r = 1/S keep G = 3 guard bits (scale f + 3): read as a scale-f number, S is 8× the sum.
   let e = await expWithGuardBits(ctx, L.subSS(scores, broadcastRows(ctx, m, rows, len)), opts.exp ?? {}, GUARD);
   if (mask) e = L.mulSP(e, mask);
   const r = await reciprocal(ctx, rowSums(ctx, e, rows, len), reciprocalOptions(len));
-  const out = await truncate(ctx, await mulRows(ctx, e, r, rows, len, pre), ctx.scaleBits + 2 * GUARD);
+  const out = await truncate(ctx, await mulRows(ctx, e, r, rows, len), ctx.scaleBits + 2 * GUARD);
   return L.reshapeS(out, x.shape);
 }

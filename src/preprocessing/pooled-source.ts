@@ -5,7 +5,8 @@
  * half — while the protocol computes — so most protocol steps never wait for a round trip to the
  * dealer. Fixed-operand triples of few rows (decode steps) for operands that never grow (weight
  * matrices) are pooled the same way, by rows: A's rows are independent, so one request for m·8
- * rows of (A, A·B) serves 8 products. Row triples with squares (norms) are pooled by rows too. Matrix triples, fixed masks, triples of growing operands
+ * rows of (A, A·B) serves 8 products. Row triples are pooled by rows too (those without squares
+ * in classes of 64 columns: softmax's rows grow with the context). Matrix triples, fixed masks, triples of growing operands
  * (KV cache) and input masks pass straight through.
  *
  * Consistency: every party makes the same calls in the same order (the computation's control
@@ -132,6 +133,9 @@ export interface PooledSourceOptions {
   readonly fixedBatchUses?: number;
 }
 
+/** Product-only row triples are pooled in classes of this many columns (row-product.ts; softmax's rows). */
+const ROW_CAPACITY = 64;
+
 /** Fixed-operand triples of at most this many rows are pooled (decode steps). */
 const POOLED_FIXED_ROWS = 4;
 
@@ -143,6 +147,8 @@ export class PooledTripleSource implements TripleSource {
   readonly #fixedUses: number;
   /** Fixed operands created by fixedMask or fixedMaskRows and never appended to: their triples can be dealt ahead. */
   readonly #static = new Set<string>();
+  /** The pool key of the current capacity class of product-only row triples. */
+  #productRowKey: string | undefined;
 
   constructor(inner: TripleSource, o: PooledSourceOptions = {}) {
     this.#inner = inner;
@@ -300,21 +306,30 @@ export class PooledTripleSource implements TripleSource {
   }
 
   async rowTriple(rows: number, len: number, squares: boolean): Promise<RowTriple> {
-    // With squares (norms: the same row length every call) pooled by rows; product-only row
-    // triples (softmax, whose rows grow with the context) pass through, or a pool per length
-    // would be left behind at every step.
-    const perRow = 3 * len + 1;
-    if (!squares || rows * perRow > this.#batch / 2) return this.#inner.rowTriple(rows, len, squares);
+    // Pooled by rows. With squares (norms) the row length is the same at every call; product-only
+    // row triples (softmax's, whose rows grow with the context) come from a pool of rows of
+    // `cap` = the next multiple of 64 columns, of which each take keeps the first `len` (any
+    // columns of a row triple are one): one pool per 64 context positions, the previous one
+    // dropped when the class changes, so pools stay bounded while the context grows.
+    const cap = squares ? len : ROW_CAPACITY * Math.ceil(len / ROW_CAPACITY);
+    const perRow = (squares ? 3 : 2) * cap + 1;
+    if (len === 0 || rows * perRow > this.#batch / 2) return this.#inner.rowTriple(rows, len, squares);
+    const key = `rowTriple:${cap}:${squares ? 'S' : 'P'}`;
+    if (!squares && this.#productRowKey !== key) {
+      if (this.#productRowKey) this.#pools.delete(this.#productRowKey);
+      this.#productRowKey = key;
+    }
     const pool = this.#pool(
-      `rowTriple:${len}:S`,
+      key,
       async (n) => {
-        const t = await this.#inner.rowTriple(n, len, true);
+        const t = await this.#inner.rowTriple(n, cap, squares);
         return { size: n, tensors: [t.a, L.reshapeS(t.b, [n, 1]), t.ab, t.aa], byRow: true };
       },
       Math.max(1, Math.floor(this.#batch / perRow)),
     );
-    const [a, b, ab, aa] = (await pool.take(rows)) as SecretTensor[];
-    return { a, b: L.reshapeS(b, [rows]), ab, aa };
+    const [a, b, ab, aa] = await pool.take(rows);
+    const first = (t: SecretTensor): SecretTensor => (cap === len ? t : sliceElements(t, 0, len));
+    return { a: first(a as SecretTensor), b: L.reshapeS(b as SecretTensor, [rows]), ab: first(ab as SecretTensor), aa };
   }
 
   matrixTriple(m: number, k: number, n: number): Promise<Triple> {

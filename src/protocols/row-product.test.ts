@@ -108,3 +108,31 @@ test('row products from a pooled source (norms: row triples with squares served 
     }
   }
 });
+
+test('row products from a pooled source (softmax: product-only row triples in classes of 64 columns, the first len kept)', async () => {
+  const rows = 2;
+  const lens = [5, 6, 70, 71];
+  const dealer = makeDealer(2, 'semi-honest');
+  const xs = lens.map((len) => randomRingTensor(Z64, [rows, len]));
+  const ys = lens.map(() => randomRingTensor(Z64, [rows]));
+  const [xsh, ysh] = [xs.map((x) => dealer.shareForTest(x)), ys.map((y) => dealer.shareForTest(y))];
+  const { results } = await runParties(
+    dealer,
+    async (ctx) => {
+      const out = [];
+      for (let k = 0; k < lens.length; k++)
+        out.push((await reveal(ctx, [await mulRows(ctx, xsh[k][ctx.id], ysh[k][ctx.id], rows, lens[k])]))[0]);
+      return { out, requests: ctx.material.stats.requests };
+    },
+    { wrapMaterial: (_id, source) => new PooledTripleSource(source, { batchSize: 2048 }) },
+  );
+  for (const { out, requests } of results) {
+    // Class 64: batches of ⌊2048 / 129⌋ = 15 rows serve lengths 5 and 6; class 128 (⌊2048 / 257⌋ = 7
+    // rows) serves 70 and 71 and is refilled ahead once below half: 3 requests instead of 4.
+    assert.equal(requests, 3);
+    lens.forEach((len, k) => {
+      assert.deepEqual(out[k].shape, [rows, len]);
+      assert.deepEqual(low64(out[k]), rowProduct(low64(xs[k]), low64(ys[k]), len));
+    });
+  }
+});

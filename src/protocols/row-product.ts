@@ -69,21 +69,11 @@ function combine(ctx: PartyContext, t: RowTriple, eps: RingTensor, del: RingTens
   return L.addSP(ctx, z, T.mul(eps, wideDel));
 }
 
-/**
- * x ⊙ y with y [rows] broadcast along the rows of x [rows, len] (shape of x kept). `pre`: the
- * row triple requested ahead (ctx.material.rowTriple(rows, len, false)), semi-honest mode.
- */
-export async function mulRows(
-  ctx: PartyContext,
-  x: SecretTensor,
-  y: SecretTensor,
-  rows: number,
-  len: number,
-  pre?: Promise<RowTriple>,
-): Promise<SecretTensor> {
+/** x ⊙ y with y [rows] broadcast along the rows of x [rows, len] (shape of x kept). */
+export async function mulRows(ctx: PartyContext, x: SecretTensor, y: SecretTensor, rows: number, len: number): Promise<SecretTensor> {
   checkShapes(x, rows, len, y);
   if (!rowTriplesUsed(ctx)) return L.reshapeS(await mul(ctx, L.reshapeS(x, [rows, len]), broadcastSecret(ctx, y, rows, len)), x.shape);
-  const t = await (pre ?? ctx.material.rowTriple(rows, len, false));
+  const t = await ctx.material.rowTriple(rows, len, false);
   const [eps, del] = await open(ctx, [L.subSS(L.reshapeS(x, [rows, len]), t.a), L.subSS(L.reshapeS(y, [rows]), t.b)]);
   return L.reshapeS(combine(ctx, t, T.reshape(eps, [rows, len]), del, rows, len), x.shape);
 }

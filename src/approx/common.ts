@@ -21,10 +21,8 @@ export function rowSums(ctx: PartyContext, x: SecretTensor, rows: number, len: n
   return L.reshapeS(L.matmulSP(L.reshapeS(x, [rows, len]), T.fill(ctx.ring, [len, 1], 1n)), [rows]);
 }
 
-/** Repeats each element of v [rows] along a new last axis: → [rows, len]. */
-export function broadcastRows(ctx: PartyContext, v: SecretTensor, rows: number, len: number): SecretTensor {
-  return L.matmulSP(L.reshapeS(v, [rows, 1]), T.fill(ctx.ring, [1, len], 1n));
-}
+/** Repeats each element of v [rows] along a new last axis: → [rows, len] (the row products' broadcast). */
+export { broadcastRows } from '../protocols/row-product.ts';
 
 /** Rows and row length of a tensor whose last axis is the reduction axis. */
 export function rowsOf(shape: readonly number[]): { rows: number; len: number } {

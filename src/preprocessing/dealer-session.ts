@@ -52,6 +52,7 @@ import {
   type RequestLimits,
 } from './material-request.ts';
 import { dealMixedShares, dealShares, dealXorShares, type PartyMessage } from './seeded-deal.ts';
+import { ONE_HOT_INDEX } from './material.ts';
 
 export type SecurityMode = 'semi-honest' | 'malicious';
 
@@ -244,10 +245,10 @@ export class DealerSession {
         d.kind === 'bitTriple'
           ? dealXorShares(plain, this.n)
           : d.kind === 'compareXor' || d.kind === 'compareRelu' || d.kind === 'compareReluPair'
-            ? // The packed one-hot digits (tensor 7) are XOR-shared, the rest additively.
+            ? // The packed one-hot digits (material.ts ONE_HOT_INDEX) are XOR-shared, the rest additively.
               dealMixedShares(
                 plain,
-                plain.map((_, i) => i === 7),
+                plain.map((_, i) => i === ONE_HOT_INDEX),
                 this.n,
               )
             : dealShares(plain, this.n, this.#alpha),

@@ -48,7 +48,7 @@ import {
 } from './chebyshev-plan.ts';
 import { oneHotRows } from './compare-digits.ts';
 import { joinElements } from './element-axis.ts';
-import { RELU_PRODUCTS, reluProducts, TOP_PARTS, topParts } from './material.ts';
+import { ONE_HOT_INDEX, PACKED_HEAD, packedCompareMasks, RELU_PRODUCTS, TOP_PARTS } from './material.ts';
 import type {
   ChebyshevMasks,
   ChebyshevTruncMasks,
@@ -399,10 +399,7 @@ export function dealtElements(d: MaterialDescriptor, operand?: readonly number[]
     case 'compareXor':
     case 'compareRelu':
     case 'compareReluPair':
-      return (
-        (7 + (d.kind === 'compareXor' ? 0 : RELU_PRODUCTS) + (d.kind === 'compareReluPair' ? TOP_PARTS.length : 0)) * d.size +
-        oneHotRows(d.bits) * xorWords(d.size)
-      );
+      return PACKED_COMPARE_VECTORS[d.kind] * d.size + oneHotRows(d.bits) * xorWords(d.size);
     case 'chebMasks':
       return chebTensors(d.degree) * d.size;
     case 'chebTrunc':
@@ -455,9 +452,10 @@ export function dealtShapes(d: MaterialDescriptor, operand?: readonly number[]):
     case 'compareXor':
     case 'compareRelu':
     case 'compareReluPair': {
-      const xor = [[d.size], [d.size], [d.size], [d.size], [d.size], [d.size], [d.size], [oneHotRows(d.bits), xorWords(d.size)]];
-      const vectors = (d.kind === 'compareXor' ? 0 : RELU_PRODUCTS) + (d.kind === 'compareReluPair' ? TOP_PARTS.length : 0);
-      return [...xor, ...Array.from({ length: vectors }, () => [d.size])];
+      // [size] vectors, the packed one-hot digits at ONE_HOT_INDEX.
+      const shapes = Array.from({ length: PACKED_COMPARE_VECTORS[d.kind] + 1 }, () => [d.size]);
+      shapes[ONE_HOT_INDEX] = [oneHotRows(d.bits), xorWords(d.size)];
+      return shapes;
     }
     case 'chebMasks':
       return Array.from({ length: chebTensors(d.degree) }, () => [d.size]);
@@ -471,6 +469,13 @@ function chebTensors(degree: number): number {
   const plan = chebyshevPlan(degree);
   return plan.factors.length + plan.pairs.length;
 }
+
+/** Ring-element vectors [size] of each packed comparison kind (its tensors besides the one-hot digits). */
+const PACKED_COMPARE_VECTORS: Readonly<Record<'compareXor' | 'compareRelu' | 'compareReluPair', number>> = {
+  compareXor: PACKED_HEAD - 1,
+  compareRelu: PACKED_HEAD - 1 + RELU_PRODUCTS,
+  compareReluPair: PACKED_HEAD - 1 + RELU_PRODUCTS + TOP_PARTS.length,
+};
 
 /** 64-bit words holding `size` packed bits. */
 export const xorWords = (size: number): number => Math.ceil(size / 64);
@@ -508,7 +513,7 @@ export abstract class DescriptorTripleSource implements TripleSource {
   async #fetchSplit(d: Extract<MaterialDescriptor, { size: number }>): Promise<FetchedMaterial> {
     const perElement = dealtElements({ ...d, size: 1 });
     // Packed bits split at word boundaries (64 elements), so the pieces' words join.
-    const unit = d.kind === 'compareXor' || d.kind === 'compareRelu' || d.kind === 'compareReluPair' ? 64 : 1;
+    const unit = d.kind in PACKED_COMPARE_VECTORS ? 64 : 1;
     const step = unit * Math.max(1, Math.floor(this.chunkElements / perElement / unit));
     if (d.size <= step) return this.fetch(d);
     const pending: Promise<FetchedMaterial>[] = [];
@@ -606,21 +611,15 @@ export abstract class DescriptorTripleSource implements TripleSource {
   }
 
   async compareXorMasks(size: number, bits: number): Promise<XorMaskedBits> {
-    const [r, rMsb, rHigh, s, a, b, ab, oneHot] = (await this.#fetchSplit({ kind: 'compareXor', size, bits })).parts;
-    return { bits, r, rMsb, rHigh, s, andA: a, andB: b, andAB: ab, oneHot };
+    return packedCompareMasks((await this.#fetchSplit({ kind: 'compareXor', size, bits })).parts, bits);
   }
 
   async reluMasks(size: number, bits: number): Promise<ReluMasks> {
-    const [r, rMsb, rHigh, s, a, b, ab, oneHot, ...rTimes] = (await this.#fetchSplit({ kind: 'compareRelu', size, bits })).parts;
-    return { bits, r, rMsb, rHigh, s, andA: a, andB: b, andAB: ab, oneHot, rTimes: reluProducts(rTimes) };
+    return packedCompareMasks((await this.#fetchSplit({ kind: 'compareRelu', size, bits })).parts, bits) as ReluMasks;
   }
 
   async reluPairMasks(size: number, bits: number): Promise<ReluPairMasks> {
-    const parts = (await this.#fetchSplit({ kind: 'compareReluPair', size, bits })).parts;
-    const [r, rMsb, rHigh, s, a, b, ab, oneHot] = parts;
-    const rTimes = parts.slice(8, 8 + RELU_PRODUCTS);
-    const second = parts.slice(8 + RELU_PRODUCTS);
-    return { bits, r, rMsb, rHigh, s, andA: a, andB: b, andAB: ab, oneHot, rTimes: reluProducts(rTimes), second: topParts(second) };
+    return packedCompareMasks((await this.#fetchSplit({ kind: 'compareReluPair', size, bits })).parts, bits) as ReluPairMasks;
   }
 
   async chebyshevMasks(size: number, degree: number): Promise<ChebyshevMasks> {

@@ -118,6 +118,33 @@ export interface ReluPairMasks extends ReluMasks {
   readonly second: Readonly<Record<TopPart, SecretTensor>>;
 }
 
+/** Tensors every packed comparison material starts with (compareXor's), and the index of its packed one-hot digits. */
+export const PACKED_HEAD = 8;
+export const ONE_HOT_INDEX = 7;
+
+/**
+ * compareXor / compareRelu / compareReluPair masks from their dealt tensors in order (r, rMsb,
+ * rHigh, s, a, b, ab, the one-hot digits, then the products r·part and the second top level when
+ * present): which of the three follows from the count.
+ */
+export function packedCompareMasks(parts: readonly SecretTensor[], bits: number): XorMaskedBits | ReluMasks | ReluPairMasks {
+  const [r, rMsb, rHigh, s, andA, andB, andAB, oneHot] = parts;
+  const masks: XorMaskedBits = { bits, r, rMsb, rHigh, s, andA, andB, andAB, oneHot };
+  if (parts.length === PACKED_HEAD) return masks;
+  const withProducts: ReluMasks = { ...masks, rTimes: reluProducts(parts.slice(PACKED_HEAD, PACKED_HEAD + RELU_PRODUCTS)) };
+  return parts.length === PACKED_HEAD + RELU_PRODUCTS
+    ? withProducts
+    : { ...withProducts, second: topParts(parts.slice(PACKED_HEAD + RELU_PRODUCTS)) };
+}
+
+/** The tensors of {@link packedCompareMasks}'s result, in dealt order (the one-hot digits at {@link ONE_HOT_INDEX}). */
+export function packedCompareTensors(m: XorMaskedBits | ReluMasks | ReluPairMasks): SecretTensor[] {
+  const head = [m.r, m.rMsb, m.rHigh, m.s, m.andA, m.andB, m.andAB, m.oneHot];
+  const products = 'rTimes' in m ? RELU_PARTS.map((p) => m.rTimes[p]) : [];
+  const second = 'second' in m ? TOP_PARTS.map((p) => m.second[p]) : [];
+  return [...head, ...products, ...second];
+}
+
 /** A {@link ReluPairMasks} second top level from tensors in {@link TOP_PARTS} order. */
 export function topParts<T>(parts: readonly T[]): Record<TopPart, T> {
   if (parts.length !== TOP_PARTS.length) throw new RangeError(`topParts: expected ${TOP_PARTS.length} tensors, got ${parts.length}`);

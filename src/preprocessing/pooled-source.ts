@@ -24,7 +24,7 @@ import * as L from '../sharing/linear.ts';
 import { joinElements, sliceElements } from './element-axis.ts';
 import type { SecretTensor } from '../sharing/secret-tensor.ts';
 import { fusedChebyshevLayout, splitChebyshevMasks, splitFusedChebyshevMasks } from './chebyshev-plan.ts';
-import { RELU_PARTS, reluProducts, TOP_PARTS, topParts } from './material.ts';
+import { ONE_HOT_INDEX, packedCompareMasks, packedCompareTensors } from './material.ts';
 import type {
   ChebyshevMasks,
   ChebyshevTruncMasks,
@@ -252,32 +252,12 @@ export class PooledTripleSource implements TripleSource {
     const words = Math.ceil(size / 64);
     if (64 * words > this.#batch || this.#batch % 64 !== 0) return fetch(size);
     const pool = this.#pool(`${kind}:${bits}`, async (n) => {
-      const m = await fetch(n);
-      const products = 'rTimes' in m ? RELU_PARTS.map((p) => m.rTimes[p]) : [];
-      const second = 'second' in m ? TOP_PARTS.map((p) => m.second[p]) : [];
-      const vectors = [...products, ...second];
-      return {
-        size: n,
-        tensors: [m.r, m.rMsb, m.rHigh, m.s, m.andA, m.andB, m.andAB, m.oneHot, ...vectors],
-        units: [1, 1, 1, 1, 1, 1, 1, 64, ...vectors.map(() => 1)],
-      };
+      const tensors = packedCompareTensors(await fetch(n));
+      return { size: n, tensors, units: tensors.map((_, i) => (i === ONE_HOT_INDEX ? 64 : 1)) };
     });
-    const [r, rMsb, rHigh, s, a, b, ab, oneHot, ...vectors] = (await pool.take(64 * words)) as SecretTensor[];
-    const head = (t: SecretTensor): SecretTensor => (t.shape[0] === size ? t : sliceElements(t, 0, size));
-    const masks = {
-      bits,
-      r: head(r),
-      rMsb: head(rMsb),
-      rHigh: head(rHigh),
-      s: head(s),
-      andA: head(a),
-      andB: head(b),
-      andAB: head(ab),
-      oneHot,
-    };
-    if (kind === 'compareXor') return masks;
-    const withProducts = { ...masks, rTimes: reluProducts(vectors.slice(0, RELU_PARTS.length).map(head)) };
-    return kind === 'compareRelu' ? withProducts : { ...withProducts, second: topParts(vectors.slice(RELU_PARTS.length).map(head)) };
+    const parts = (await pool.take(64 * words)) as SecretTensor[];
+    const head = (t: SecretTensor, i: number): SecretTensor => (i === ONE_HOT_INDEX || t.shape[0] === size ? t : sliceElements(t, 0, size));
+    return packedCompareMasks(parts.map(head), bits);
   }
 
   async chebyshevMasks(size: number, degree: number): Promise<ChebyshevMasks> {

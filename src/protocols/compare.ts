@@ -146,9 +146,6 @@ function foldedProduct(geq: SecretTensor, form: PartForm, c: RingTensor, m: Relu
   return L.subSS(L.mulSP(geq, T.addScalar(c, -(1n << BigInt(bits)))), L.addSS(L.mulSP(m.r, form.pub), formSum(form, m.rTimes)));
 }
 
-/** Rounds of {@link reluAndCompare}: one comparison's (both comparisons share its rounds), plus the product when not folded. */
-export const reluAndCompareRounds = reluRounds;
-
 /** Documented cost of {@link reluAndCompare} for `size` elements. */
 export function reluAndCompareCost(
   ctx: Pick<PartyContext, 'n' | 'ring' | 'mode'>,

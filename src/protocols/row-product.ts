@@ -47,8 +47,8 @@ export function squareThenMulRowsBytes(ctx: Pick<PartyContext, 'n' | 'ring' | 'm
   return rowTriplesUsed(ctx) ? openBytes(ctx, rows * len + rows) : squareBytes(ctx, rows * len) + mulBytes(ctx, rows * len);
 }
 
-/** y [rows] repeated along a new last axis → [rows, len]. */
-function broadcastSecret(ctx: PartyContext, y: SecretTensor, rows: number, len: number): SecretTensor {
+/** y [rows] repeated along a new last axis → [rows, len] (local: a product with a public all-ones row). */
+export function broadcastRows(ctx: PartyContext, y: SecretTensor, rows: number, len: number): SecretTensor {
   return L.matmulSP(L.reshapeS(y, [rows, 1]), T.fill(ctx.ring, [1, len], 1n));
 }
 
@@ -65,14 +65,14 @@ function checkShapes(x: SecretTensor, rows: number, len: number, y?: SecretTenso
 /** ab + ε ⊙ b + a ⊙ δ + ε ⊙ δ with b and δ broadcast along the rows (shape [rows, len]). */
 function combine(ctx: PartyContext, t: RowTriple, eps: RingTensor, del: RingTensor, rows: number, len: number): SecretTensor {
   const wideDel = broadcastPublic(ctx, del, rows, len);
-  const z = L.addSS(t.ab, L.addSS(L.mulSP(broadcastSecret(ctx, t.b, rows, len), eps), L.mulSP(t.a, wideDel)));
+  const z = L.addSS(t.ab, L.addSS(L.mulSP(broadcastRows(ctx, t.b, rows, len), eps), L.mulSP(t.a, wideDel)));
   return L.addSP(ctx, z, T.mul(eps, wideDel));
 }
 
 /** x ⊙ y with y [rows] broadcast along the rows of x [rows, len] (shape of x kept). */
 export async function mulRows(ctx: PartyContext, x: SecretTensor, y: SecretTensor, rows: number, len: number): Promise<SecretTensor> {
   checkShapes(x, rows, len, y);
-  if (!rowTriplesUsed(ctx)) return L.reshapeS(await mul(ctx, L.reshapeS(x, [rows, len]), broadcastSecret(ctx, y, rows, len)), x.shape);
+  if (!rowTriplesUsed(ctx)) return L.reshapeS(await mul(ctx, L.reshapeS(x, [rows, len]), broadcastRows(ctx, y, rows, len)), x.shape);
   const t = await ctx.material.rowTriple(rows, len, false);
   const [eps, del] = await open(ctx, [L.subSS(L.reshapeS(x, [rows, len]), t.a), L.subSS(L.reshapeS(y, [rows]), t.b)]);
   return L.reshapeS(combine(ctx, t, T.reshape(eps, [rows, len]), del, rows, len), x.shape);
@@ -108,7 +108,7 @@ export async function squareRows(
 export async function mulMaskedRows(ctx: PartyContext, m: MaskedRows, y: SecretTensor): Promise<SecretTensor> {
   const { x, rows, len, masked } = m;
   checkShapes(x, rows, len, y);
-  if (!masked) return L.reshapeS(await mul(ctx, L.reshapeS(x, [rows, len]), broadcastSecret(ctx, y, rows, len)), x.shape);
+  if (!masked) return L.reshapeS(await mul(ctx, L.reshapeS(x, [rows, len]), broadcastRows(ctx, y, rows, len)), x.shape);
   if (masked.used) throw new RangeError('mulMaskedRows: this mask has served its product (a second opening with b would reveal y₁ − y₂)');
   masked.used = true;
   const [del] = await open(ctx, [L.subSS(L.reshapeS(y, [rows]), masked.t.b)]);

@@ -39,12 +39,19 @@ import {
 import { expandMessage, messageBytes, type PartyMessage } from '../../preprocessing/seeded-deal.ts';
 import { Z128, Z64, type Ring } from '../../ring/ring.ts';
 import { tensor, zeros, type RingTensor } from '../../ring/tensor.ts';
-import { TripleServiceClient, type MaterialRequest, type MaterialResponse } from '../gen/mpc_prompt/v1/triples.ts';
+import type { MaterialRequest, MaterialResponse, TripleServiceClient } from '../gen/mpc_prompt/v1/triples.ts';
 import { KEEPALIVE_TIMEOUT_MS } from '../grpc-common.ts';
 import type { TlsIdentity } from '../pki.ts';
+import { TRIPLE_SERVICE_DEFINITION } from './material-response-codec.ts';
 import { DEFAULT_MAX_MESSAGE_BYTES, MAX_BATCH_KEYS } from './triple-server.ts';
 
 export const DEFAULT_SERVICE_NAME = 'triples';
+
+/** The generated client class, decoding responses with material-response-codec.ts (no copies). */
+const TripleServiceClientClass = grpc.makeGenericClientConstructor(
+  TRIPLE_SERVICE_DEFINITION,
+  'mpc_prompt.v1.TripleService',
+) as unknown as new (address: string, credentials: grpc.ChannelCredentials, options?: Partial<grpc.ClientOptions>) => TripleServiceClient;
 
 export interface TripleClientOptions {
   /** host:port of the service. */
@@ -87,6 +94,11 @@ export interface TripleServiceSource extends TripleSource {
   close(): void;
   /** Why the source stopped working, once it has. */
   readonly failure: Error | undefined;
+  /**
+   * Bytes of explicit words that arrived 8-byte misaligned and were copied (the service aligns
+   * them for grpc-js receivers, material-response-codec.ts, so this stays 0 unless that breaks).
+   */
+  readonly misalignedBytes: number;
 }
 
 /** Opens this party's stream and session; resolves once the service accepted OpenSession. */
@@ -139,7 +151,7 @@ class TripleClient extends DescriptorTripleSource implements TripleServiceSource
     });
     const host = o.address.replace(/:\d+$/, '').replace(/^\[(.*)\]$/, '$1');
     const tlsName = o.tlsServerName ?? (isIP(host) ? serverName : undefined);
-    this.#client = new TripleServiceClient(o.address, creds, {
+    this.#client = new TripleServiceClientClass(o.address, creds, {
       'grpc.max_receive_message_length': maxMessageBytes,
       'grpc.max_send_message_length': maxMessageBytes,
       'grpc.keepalive_time_ms': 20_000,
@@ -152,6 +164,8 @@ class TripleClient extends DescriptorTripleSource implements TripleServiceSource
     this.#call.on('status', (st: grpc.StatusObject) => this.#fail(statusError(st.code, st.details)));
     this.#call.on('end', () => this.#fail(new TripleServiceError('triple service unavailable: the stream ended', undefined)));
   }
+
+  misalignedBytes = 0;
 
   get failure(): Error | undefined {
     return this.#failure;
@@ -210,6 +224,7 @@ class TripleClient extends DescriptorTripleSource implements TripleServiceSource
       if (res.seed.length !== SEED_BYTES) throw this.#malformed(`seed of ${res.seed.length} bytes`);
       message = { kind: 'seed', seed: new Uint8Array(res.seed) };
     } else if (res.words !== undefined) {
+      if (res.words.byteOffset % 8 !== 0) this.misalignedBytes += res.words.length;
       message = { kind: 'explicit', words: bufferToWords(res.words, 'words') };
     } else {
       throw this.#malformed('neither seed nor words');

@@ -37,14 +37,9 @@ import { DesyncError, ValidationError } from '../../base/errors.ts';
 import { KEEPALIVE_TIMEOUT_MS } from '../grpc-common.ts';
 import { DealerSession, SECURITY_MODES, type PoolStats, type PoolKind, type SecurityMode } from '../../preprocessing/dealer-session.ts';
 import { DEFAULT_REQUEST_LIMITS, parseMaterialKey, type RequestLimits } from '../../preprocessing/material-request.ts';
-import {
-  TripleServiceService,
-  type MaterialRequest,
-  type MaterialResponse,
-  type OpenSession,
-  type TripleServiceServer,
-} from '../gen/mpc_prompt/v1/triples.ts';
+import { type MaterialRequest, type MaterialResponse, type OpenSession, type TripleServiceServer } from '../gen/mpc_prompt/v1/triples.ts';
 import type { Logger } from '../log.ts';
+import { TRIPLE_SERVICE_DEFINITION } from './material-response-codec.ts';
 import type { Metrics } from '../metrics.ts';
 import type { TlsIdentity } from '../pki.ts';
 
@@ -402,7 +397,7 @@ export async function startTripleService(o: TripleServiceOptions): Promise<Tripl
     'grpc.keepalive_time_ms': 30_000,
     'grpc.keepalive_timeout_ms': KEEPALIVE_TIMEOUT_MS,
   });
-  server.addService(TripleServiceService, handler);
+  server.addService(TRIPLE_SERVICE_DEFINITION, handler);
   const creds = grpc.ServerCredentials.createSsl(
     Buffer.from(o.identity.ca),
     [{ private_key: Buffer.from(o.identity.key), cert_chain: Buffer.from(o.identity.cert) }],

@@ -263,6 +263,17 @@ describe('triple service', () => {
       const after = service.stats();
       assert.equal(after.requests - before.requests, 80);
       assert.ok(after.batches - before.batches <= 4, `40 keys per party in at most 2 batches each, got ${after.batches - before.batches}`);
+      // Replies above 4 KiB, batched and single: the last party's words still arrive 8-byte
+      // aligned (material-response-codec.ts), so none of them was copied on receipt.
+      const big = await Promise.all(sources.map((s) => Promise.all([s.triples(3000), s.squares(5000), s.triples(20_000)])));
+      for (const k of [0, 2] as const) {
+        const tr = big.map((g) => g[k]);
+        assert.deepEqual(value(tr.map((t) => t.c)).data, T.mul(value(tr.map((t) => t.a)), value(tr.map((t) => t.b))).data);
+      }
+      const a = value(big.map((g) => g[1].a));
+      assert.deepEqual(value(big.map((g) => g[1].aa)).data, T.mul(a, a).data);
+      assert.ok(sources[1].stats.bytesReceived > 8 * 3 * 23_000, 'the last party received explicit words');
+      assert.equal(sources[1].misalignedBytes, 0);
       for (const s of sources) s.close();
     } finally {
       await service.close();

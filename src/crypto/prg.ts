@@ -5,16 +5,18 @@
  *
  * Fresh secrets come from {@link randomSeed} (the OS CSPRNG); never from Math.random.
  */
-import { createCipheriv, randomBytes } from 'node:crypto';
+import { createCipheriv, randomFillSync } from 'node:crypto';
 import type { Ring } from '../ring/ring.ts';
 import type { RingTensor } from '../ring/tensor.ts';
 import { sizeOf } from '../ring/tensor.ts';
 
 export const SEED_BYTES = 16;
+/** Read-only zeros to encrypt: the keystream of draws up to this size needs no zero input allocated. */
+const ZEROS = Buffer.alloc(1 << 20);
 
 /** A fresh uniformly random seed from the OS CSPRNG. */
 export function randomSeed(): Uint8Array {
-  return new Uint8Array(randomBytes(SEED_BYTES));
+  return randomFillSync(new Uint8Array(SEED_BYTES));
 }
 
 /**
@@ -28,9 +30,14 @@ export class Prg {
     this.#cipher = createCipheriv('aes-128-ctr', seed, Buffer.alloc(16));
   }
 
-  /** The next `n` pseudorandom bytes. */
+  /** The next `n` pseudorandom bytes (a fresh buffer, 8-byte aligned). */
   bytes(n: number): Uint8Array {
-    return new Uint8Array(this.#cipher.update(Buffer.alloc(n)));
+    // The keystream is the encryption of zeros; OpenSSL writes it into a fresh buffer, which is
+    // returned as is (no copy) and, up to ZEROS' size, without allocating a zero input.
+    const out: Buffer = this.#cipher.update(n <= ZEROS.length ? ZEROS.subarray(0, n) : Buffer.alloc(n));
+    if (out.length !== n) throw new Error(`Prg: the cipher returned ${out.length} bytes for ${n}`);
+    if (out.byteOffset % 8 !== 0) return new Uint8Array(out);
+    return new Uint8Array(out.buffer, out.byteOffset, n);
   }
 
   /** The next `n` uniformly random 64-bit words. */

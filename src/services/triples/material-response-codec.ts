@@ -20,7 +20,9 @@
  * It accepts what the generated decoder accepts (any field order, repeated fields — the last
  * wins —, unknown fields of wire types 0, 1, 2 and 5, a known field number with another wire type
  * skipped as unknown) and fails where it fails (truncated fields, bad wire types, over-long
- * varints, nesting deeper than 100), with an Error naming the offset.
+ * varints, nesting deeper than 100), with a RangeError naming the byte offset. One difference:
+ * a tag with field number 0 is refused here, where the generated decoder silently stops reading
+ * the message at it.
  */
 import { TripleServiceService, type MaterialResponse } from '../gen/mpc_prompt/v1/triples.ts';
 
@@ -56,21 +58,20 @@ function varintSize(v: number): number {
 const fieldSize = (len: number): number => 1 + varintSize(len) + len;
 const textSize = (s: string): number => (s === '' ? 0 : fieldSize(Buffer.byteLength(s, 'utf8')));
 
+/** Bytes of the fields written before `words` (macKeyShare, seed). */
+function headSize(m: MaterialResponse): number {
+  return (m.macKeyShare === undefined ? 0 : fieldSize(m.macKeyShare.length)) + (m.seed === undefined ? 0 : fieldSize(m.seed.length));
+}
+
 /** Offset of the `words` payload in the unpadded encoding of m (−1: no words). */
 function wordsOffset(m: MaterialResponse): number {
-  if (m.words === undefined) return -1;
-  let pos = 0;
-  if (m.macKeyShare !== undefined) pos += fieldSize(m.macKeyShare.length);
-  if (m.seed !== undefined) pos += fieldSize(m.seed.length);
-  return pos + 1 + varintSize(m.words.length);
+  return m.words === undefined ? -1 : headSize(m) + 1 + varintSize(m.words.length);
 }
 
 /** Size of m encoded without padding fields (how nested items are encoded). */
 function plainSize(m: MaterialResponse, depth: number): number {
   if (depth > MAX_DEPTH) throw new RangeError(`MaterialResponse: nesting deeper than ${MAX_DEPTH}`);
-  let n = 0;
-  if (m.macKeyShare !== undefined) n += fieldSize(m.macKeyShare.length);
-  if (m.seed !== undefined) n += fieldSize(m.seed.length);
+  let n = headSize(m);
   if (m.words !== undefined) n += fieldSize(m.words.length);
   if (m.clear.length !== 0) n += fieldSize(m.clear.length);
   n += textSize(m.shapesJson) + textSize(m.error) + textSize(m.errorKind);

@@ -224,8 +224,9 @@ class TripleClient extends DescriptorTripleSource implements TripleServiceSource
       if (res.seed.length !== SEED_BYTES) throw this.#malformed(`seed of ${res.seed.length} bytes`);
       message = { kind: 'seed', seed: new Uint8Array(res.seed) };
     } else if (res.words !== undefined) {
-      if (res.words.byteOffset % 8 !== 0) this.misalignedBytes += res.words.length;
-      message = { kind: 'explicit', words: bufferToWords(res.words, 'words') };
+      const words = bufferToWords(res.words, 'words');
+      if (words.buffer !== res.words.buffer) this.misalignedBytes += res.words.length; // copied to align
+      message = { kind: 'explicit', words };
     } else {
       throw this.#malformed('neither seed nor words');
     }

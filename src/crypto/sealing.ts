@@ -20,6 +20,8 @@ import {
 } from 'node:crypto';
 
 const INFO = 'mpc-prompt/seal/v1';
+/** Bytes a sealed message adds to its plaintext: the ephemeral public key (32) and the GCM tag (16). */
+export const SEAL_OVERHEAD_BYTES = 48;
 const RAW_X25519_SPKI_PREFIX = Buffer.from('302a300506032b656e032100', 'hex');
 
 export interface SealingKeyPair {
@@ -60,7 +62,7 @@ export function seal(recipientPublic: Uint8Array, plaintext: Uint8Array, aad: Ui
 
 /** Opens a sealed message; throws if it was not sealed to this key with this AAD. */
 export function open(keys: SealingKeyPair, sealed: Uint8Array, aad: Uint8Array): Uint8Array {
-  if (sealed.length < 48) throw new RangeError(`sealed message too short: ${sealed.length} bytes`);
+  if (sealed.length < SEAL_OVERHEAD_BYTES) throw new RangeError(`sealed message too short: ${sealed.length} bytes`);
   const ephPub = sealed.subarray(0, 32);
   const shared = diffieHellman({ privateKey: keys.privateKey, publicKey: publicFromRaw(ephPub) });
   const { key, nonce } = derive(shared, ephPub, keys.publicKey, aad);

@@ -13,10 +13,8 @@ import { loadHfCheckpoint } from '../formats/hf-checkpoint.ts';
 import type { PartyContext } from '../protocols/context.ts';
 import { reveal } from '../protocols/reveal.ts';
 import { referenceGenerate } from '../reference/generate.ts';
-import { Z64 } from '../ring/ring.ts';
 import * as T from '../ring/tensor.ts';
 import { runMemorySession } from '../services/memory-session.ts';
-import { split } from '../sharing/additive.ts';
 import { makeDealer, runParties } from '../../test/helpers/parties.ts';
 import { writeGpt2Fixture } from '../../test/fixtures/gpt2-fixture.ts';
 import { promptFromOwners, promptFromShares, type PromptPart, type PromptRows } from './generate.ts';
@@ -114,26 +112,32 @@ test('promptFromOwners: a bad token id or count is refused before any round, nam
   });
 });
 
+/** Two additive shares in Z_16 (b = ⌈log2 11⌉ = 4) of each id, as prompt-shares.ts deals them. */
+function idShares(ids: readonly number[], salt: number): [Uint32Array, Uint32Array] {
+  const first = Uint32Array.from(ids, (_, t) => (7 * t + 3 * salt + 5) & 15);
+  return [first, Uint32Array.from(ids, (id, t) => (id - first[t]) & 15)];
+}
+
 for (const mode of ['semi-honest', 'malicious'] as const) {
-  test(`promptFromShares: clients' additive shares of several parts, input a block at a time, equal the prompt (${mode})`, async () => {
+  test(`promptFromShares: clients' token-id shares of several parts, one-hot a block at a time, equal the prompt (${mode})`, async () => {
     const partIds = [[4, 4, 9], [0], [10, 3, 6, 1, 2]];
-    // Each part shared by its client between the two nodes, as prompt-shares.ts does.
-    const shares = partIds.map((ids) => split(T.tensor(Z64, [ids.length, VOCAB], BigUint64Array.from(oneHot(ids))), 2));
+    const shares = partIds.map((ids, i) => idShares(ids, i));
     await assertBlocksEqualPrompt(mode, partIds.flat(), [1, 4, 9], (ctx) =>
       promptFromShares(
         ctx,
         shares.map((s) => s[ctx.id]),
+        VOCAB,
       ),
     );
   });
 }
 
-test('promptFromShares: a share whose width is not the vocabulary is refused', async () => {
+test('promptFromShares: a share value not below 2^b is refused, naming the part and position', async () => {
   await runParties(makeDealer(2, 'semi-honest'), async (ctx) => {
     assert.throws(
-      () => promptFromShares(ctx, [T.zeros(Z64, [2, VOCAB]), T.zeros(Z64, [1, VOCAB + 1])]),
+      () => promptFromShares(ctx, [Uint32Array.from([1, 2]), Uint32Array.from([15, 16])], VOCAB),
       (e: unknown) =>
-        e instanceof ValidationError && e.field === 'prompt.parts[1]' && /expected a \[length, 11\] share, got \[1, 12\]/.test(e.message),
+        e instanceof ValidationError && e.field === 'prompt.parts[1]' && /expected token-id shares below 2\^4, got 16 at 1/.test(e.message),
     );
   });
 });

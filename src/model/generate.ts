@@ -12,9 +12,8 @@
 import { ProtocolAbort, ValidationError } from '../base/errors.ts';
 import { DEFAULT_CONFIG } from '../config/config.ts';
 import { phase, type PartyContext } from '../protocols/context.ts';
-import { input, inputShared } from '../protocols/input.ts';
-import { Z64 } from '../ring/ring.ts';
-import type { RingTensor } from '../ring/tensor.ts';
+import { indexBits, oneHotFromIndexShares } from '../protocols/index-one-hot.ts';
+import { input } from '../protocols/input.ts';
 import * as T from '../ring/tensor.ts';
 import * as L from '../sharing/linear.ts';
 import type { SecretTensor } from '../sharing/secret-tensor.ts';
@@ -96,29 +95,25 @@ export function promptFromOwners(ctx: PartyContext, parts: readonly PromptPart[]
 }
 
 /**
- * Prompt parts this party holds additive shares of (the clients' one-hot rows [length, vocab]
- * over Z_2^64, in order): each block of rows becomes a secret input (protocols/input.ts
- * inputShared, one round); a part's share is let go once its last row is input.
+ * Prompt parts this party holds additive shares of (the clients' token ids in Z_(2^b), b =
+ * ⌈log2 vocab⌉, in order; services/prompt-shares.ts): each block of rows becomes secret one-hot
+ * rows [count, vocab] from the dealer's rotated one-hot rows (protocols/index-one-hot.ts, one
+ * round, 4 bytes per row and peer), so a node holds 4 bytes per prompt token, not a one-hot share.
  */
-export function promptFromShares(ctx: PartyContext, shares: readonly RingTensor[]): PromptRows {
-  const vocab = shares[0]?.shape[1] ?? 0;
+export function promptFromShares(ctx: PartyContext, shares: readonly Uint32Array[], vocab: number): PromptRows {
+  const size = 2 ** indexBits(vocab);
   shares.forEach((p, i) => {
-    if (p.shape.length !== 2 || p.shape[1] !== vocab)
-      throw new ValidationError(`expected a [length, ${vocab}] share, got [${p.shape.join(', ')}]`, `prompt.parts[${i}]`);
+    const t = p.findIndex((v) => v >= size);
+    if (t >= 0)
+      throw new ValidationError(`expected token-id shares below 2^${indexBits(vocab)}, got ${p[t]} at ${t}`, `prompt.parts[${i}]`);
   });
-  const parts: (RingTensor | undefined)[] = [...shares]; // the closure keeps these, not `shares`
-  const lengths = shares.map((p) => p.shape[0]);
+  const lengths = shares.map((p) => p.length);
   return {
     length: lengths.reduce((a, b) => a + b, 0),
     rows: async (start, count) => {
-      const block = T.zeros(Z64, [count, vocab]);
-      for (const { part, from, to, at } of blockPieces(lengths, start, count)) {
-        const p = parts[part];
-        if (!p) throw new RangeError(`promptFromShares: rows of part ${part} were requested after its last row`);
-        block.data.set(p.data.subarray(from * vocab, to * vocab), at * vocab);
-        if (to === lengths[part]) parts[part] = undefined;
-      }
-      return inputShared(ctx, block);
+      const block = new Uint32Array(count);
+      for (const { part, from, to, at } of blockPieces(lengths, start, count)) block.set(shares[part].subarray(from, to), at);
+      return oneHotFromIndexShares(ctx, block, vocab);
     },
   };
 }

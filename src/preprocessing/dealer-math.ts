@@ -28,6 +28,24 @@ export function plainMatrixTriple(ring: Ring, m: number, k: number, n: number, p
 }
 
 /**
+ * r [rows] uniform in [0, 2^bits) (the low bits of AES-CTR words: exactly uniform, 2^bits
+ * divides 2^64) and its one-hot rows e [rows, 2^bits], e[t, j] = [j = r_t] (the `oneHot` material).
+ */
+export function plainOneHotMasks(ring: Ring, rows: number, bits: number, prg = freshPrg()): RingTensor[] {
+  const width = 2 ** bits;
+  const low = (1n << BigInt(bits)) - 1n;
+  const words = prg.words(rows);
+  const r = zeros(ring, [rows]);
+  const e = zeros(ring, [rows, width]);
+  for (let t = 0; t < rows; t++) {
+    const index = words[t] & low;
+    r.data[t * ring.limbs] = index;
+    e.data[(t * width + Number(index)) * ring.limbs] = 1n;
+  }
+  return [r, e];
+}
+
+/**
  * a [rows, len], b [rows] uniform; ab = a ⊙ b broadcast along each row; with `squares` also
  * aa = a ⊙ a (the `rowTriple` material, material.ts RowTriple).
  */

@@ -33,6 +33,7 @@ import { macKey, randomMacKeyShares, shareTensor } from '../sharing/additive.ts'
 import type { SecretTensor } from '../sharing/secret-tensor.ts';
 import {
   freshPrg,
+  plainOneHotMasks,
   maskedBitsOf,
   plainMaskedBits,
   plainMatrixTriple,
@@ -361,6 +362,8 @@ export class DealerSession {
         return [freshPrg().ringTensor(ring, [d.size])];
       case 'input':
         return [this.#prg.ringTensor(ring, [d.size])];
+      case 'oneHot':
+        return plainOneHotMasks(ring, d.size, d.bits);
     }
   }
 

@@ -27,6 +27,8 @@
  *   random:<size>                    r                                   [size]
  *   bitTriple:<words>                a, b, c = a ∧ b, XOR-shared, 64 triples per word  [words] ×3 (semi-honest only)
  *   input:<owner>:<size>             r (and r in the clear to the owner) [size]
+ *   oneHot:<rows>:<bits>             r uniform in [0, 2^bits) [rows], its one-hot rows e_r [rows, 2^bits]
+ *                                    (protocols/index-one-hot.ts)
  *
  * Keys from the network are untrusted: {@link parseMaterialKey} accepts exactly the canonical
  * form (decimal integers without sign or leading zeros, ids of [A-Za-z0-9_./-]), so a key and its
@@ -56,6 +58,7 @@ import type {
   InputMask,
   MaskedBits,
   MaterialStats,
+  OneHotMasks,
   ReluMasks,
   ReluPairMasks,
   RowTriple,
@@ -89,7 +92,9 @@ export type MaterialDescriptor =
   | { readonly kind: 'random'; readonly size: number }
   /** GF(2) AND triples packed 64 per word, XOR-shared (no MACs: semi-honest sessions only). `size` counts words. */
   | { readonly kind: 'bitTriple'; readonly size: number }
-  | { readonly kind: 'input'; readonly owner: number; readonly size: number };
+  | { readonly kind: 'input'; readonly owner: number; readonly size: number }
+  /** `size` uniform indices r < 2^bits and their one-hot rows [size, 2^bits] (protocols/index-one-hot.ts). */
+  | { readonly kind: 'oneHot'; readonly size: number; readonly bits: number };
 
 export type MaterialKind = MaterialDescriptor['kind'];
 
@@ -111,6 +116,7 @@ export const MATERIAL_KINDS: readonly MaterialKind[] = [
   'random',
   'input',
   'bitTriple',
+  'oneHot',
 ];
 
 export interface RequestLimits {
@@ -147,6 +153,8 @@ export const FIXED_ID_RE = /^[A-Za-z0-9_./-]{1,200}$/;
 export const MAX_KEY_LENGTH = 512;
 /** Largest shift / bit count of masked bits (bits of r mod 2^64 below the MSB). */
 export const MAX_MASK_BITS = 63;
+/** Largest index width of oneHot material: one-hot rows of up to 2^20 entries (vocabularies up to 1,048,576). */
+export const MAX_ONE_HOT_BITS = 20;
 
 const UINT_RE = /^(?:0|[1-9][0-9]{0,14})$/;
 
@@ -181,6 +189,8 @@ export function formatMaterialKey(d: MaterialDescriptor): string {
       return `chebTrunc:${d.size}:${d.degree}:${d.shift}`;
     case 'input':
       return `input:${d.owner}:${d.size}`;
+    case 'oneHot':
+      return `oneHot:${d.size}:${d.bits}`;
   }
 }
 
@@ -274,6 +284,10 @@ export function parseMaterialKey(key: string, limits: RequestLimits = DEFAULT_RE
       arity(3, 'input:<owner>:<size>');
       d = { kind, owner: uint(parts[1], 'owner'), size: uint(parts[2], 'size') };
       break;
+    case 'oneHot':
+      arity(3, 'oneHot:<rows>:<bits>');
+      d = { kind, size: uint(parts[1], 'rows'), bits: uint(parts[2], 'bits') };
+      break;
     default:
       return fail(`unknown kind ${JSON.stringify(kind)} (expected one of ${MATERIAL_KINDS.join(', ')})`);
   }
@@ -356,6 +370,11 @@ export function validateDescriptor(d: MaterialDescriptor, limits: RequestLimits 
       if (!Number.isInteger(d.owner) || d.owner < 0 || d.owner >= limits.maxParties)
         fail(`owner must be a party index below ${limits.maxParties}, got ${d.owner}`);
       break;
+    case 'oneHot':
+      count(d.size, 'rows');
+      if (!Number.isInteger(d.bits) || d.bits < 1 || d.bits > MAX_ONE_HOT_BITS)
+        fail(`bits must be an integer in [1, ${MAX_ONE_HOT_BITS}], got ${d.bits}`);
+      break;
   }
   if (d.kind !== 'fixedTriple') {
     const total = dealtElements(d);
@@ -404,6 +423,8 @@ export function dealtElements(d: MaterialDescriptor, operand?: readonly number[]
       return chebTensors(d.degree) * d.size;
     case 'chebTrunc':
       return fusedChebyshevTensors(fusedChebyshevLayout(d.degree, d.shift)) * d.size;
+    case 'oneHot':
+      return d.size * (1 + 2 ** d.bits);
   }
 }
 
@@ -461,6 +482,8 @@ export function dealtShapes(d: MaterialDescriptor, operand?: readonly number[]):
       return Array.from({ length: chebTensors(d.degree) }, () => [d.size]);
     case 'chebTrunc':
       return Array.from({ length: fusedChebyshevTensors(fusedChebyshevLayout(d.degree, d.shift)) }, () => [d.size]);
+    case 'oneHot':
+      return [[d.size], [d.size, 2 ** d.bits]];
   }
 }
 
@@ -633,5 +656,15 @@ export abstract class DescriptorTripleSource implements TripleSource {
 
   async randoms(size: number): Promise<SecretTensor> {
     return (await this.#fetchSplit({ kind: 'random', size })).parts[0];
+  }
+
+  async oneHotMasks(rows: number, bits: number): Promise<OneHotMasks> {
+    // Split by rows, each piece within chunkElements (all issued before any await).
+    const step = Math.max(1, Math.floor(this.chunkElements / dealtElements({ kind: 'oneHot', size: 1, bits })));
+    const pending: Promise<FetchedMaterial>[] = [];
+    for (let r = 0; r < rows || r === 0; r += step) pending.push(this.fetch({ kind: 'oneHot', size: Math.min(step, rows - r), bits }));
+    const got = (await Promise.all(pending)).map((f) => f.parts);
+    if (got.length === 1) return { r: got[0][0], oneHot: got[0][1] };
+    return { r: L.concatS(got.map((p) => p[0])), oneHot: L.reshapeS(L.concatS(got.map((p) => p[1])), [rows, 2 ** bits]) };
   }
 }

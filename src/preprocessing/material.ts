@@ -36,6 +36,15 @@ export interface InputMask {
   readonly clear: RingTensor | undefined;
 }
 
+/**
+ * Random indices and their one-hot rows (protocols/index-one-hot.ts): r [rows], uniform in
+ * [0, 2^bits) (as ring integers), and e [rows, 2^bits] with e[t, j] = [j = r_t], both shared.
+ */
+export interface OneHotMasks {
+  readonly r: SecretTensor;
+  readonly oneHot: SecretTensor;
+}
+
 /** Square pair: aa = a ⊙ a. */
 export interface SquarePair {
   readonly a: SecretTensor;
@@ -247,4 +256,6 @@ export interface TripleSource {
   chebyshevTruncMasks(size: number, degree: number, shift: number): Promise<ChebyshevTruncMasks>;
   /** Uniformly random shared values (e.g. to mask upper bits on output in malicious mode). */
   randoms(size: number): Promise<SecretTensor>;
+  /** `rows` uniform indices below 2^bits with their shared one-hot rows (both modes; MACed in malicious mode). */
+  oneHotMasks(rows: number, bits: number): Promise<OneHotMasks>;
 }

@@ -32,6 +32,7 @@ import type {
   InputMask,
   MaskedBits,
   MaterialStats,
+  OneHotMasks,
   ReluMasks,
   ReluPairMasks,
   RowTriple,
@@ -277,6 +278,10 @@ export class PooledTripleSource implements TripleSource {
       return { size: n, tensors: [m.a1, ...m.trunc.flatMap((t) => [t.r, t.rMsb, t.rHigh]), ...m.terms.flat()] };
     });
     return splitFusedChebyshevMasks((await pool.take(size)) as SecretTensor[], layout);
+  }
+
+  oneHotMasks(rows: number, bits: number): Promise<OneHotMasks> {
+    return this.#inner.oneHotMasks(rows, bits);
   }
 
   async randoms(size: number): Promise<SecretTensor> {

@@ -7,27 +7,26 @@ import * as grpc from '@grpc/grpc-js';
 import { ProtocolAbort, ValidationError } from '../base/errors.ts';
 import type { TlsIdentity } from './pki.ts';
 
-/** Generous limits: weight shares and one-hot prompts can be large. */
+/** Generous limits: weight shares can be large. */
 export const MAX_MESSAGE_BYTES = 256 << 20;
 /** gRPC's message-length options are 32-bit signed integers. */
 const GRPC_MAX_LENGTH = 2 ** 31 - 1;
 
 /**
- * The largest message a prompt needs: the sealed one-hot shares of `shares` share tensors of
- * up to `maxContext` rows [rows, vocab] over Z_2^64 (8 bytes per element; a client's SubmitPrompt
- * carries one per node, a node's work item one per part), plus 1 MiB for sealing and framing.
+ * The largest message a prompt needs: `shares` sealed token-id shares of up to `maxContext`
+ * tokens (services/prompt-shares.ts: 4 bytes per token; a client's SubmitPrompt carries one per
+ * node, a node's work item one per part), plus 1 MiB for sealing and framing.
  */
-export function promptMessageBytes(shares: number, maxContext: number, vocab: number): number {
-  return shares * maxContext * vocab * 8 + (1 << 20);
+export function promptMessageBytes(shares: number, maxContext: number): number {
+  return shares * maxContext * 4 + (1 << 20);
 }
 
 /**
  * CHANNEL_OPTIONS with message limits that admit a prompt of `maxContext` tokens as
- * {@link promptMessageBytes} (never below MAX_MESSAGE_BYTES; capped at gRPC's 2^31 − 1: a longer
- * one-hot prompt is refused by gRPC with RESOURCE_EXHAUSTED).
+ * {@link promptMessageBytes} (never below MAX_MESSAGE_BYTES; capped at gRPC's 2^31 − 1).
  */
-export function promptChannelOptions(shares: number, maxContext: number, vocab: number): grpc.ChannelOptions {
-  const limit = Math.min(GRPC_MAX_LENGTH, Math.max(MAX_MESSAGE_BYTES, promptMessageBytes(shares, maxContext, vocab)));
+export function promptChannelOptions(shares: number, maxContext: number): grpc.ChannelOptions {
+  const limit = Math.min(GRPC_MAX_LENGTH, Math.max(MAX_MESSAGE_BYTES, promptMessageBytes(shares, maxContext)));
   return { ...CHANNEL_OPTIONS, 'grpc.max_receive_message_length': limit, 'grpc.max_send_message_length': limit };
 }
 /**

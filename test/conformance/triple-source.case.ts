@@ -261,6 +261,33 @@ export function runTripleSourceConformance(f: TripleSourceFactory): void {
             im.every((m, i) => (i === 1) === (m.clear !== undefined)),
             'only the owner sees the clear mask',
           );
+          // Random indices below 2^bits and their one-hot rows (protocols/index-one-hot.ts), in both modes.
+          for (const [rows, bits] of [
+            [5, 3],
+            [2, 1],
+          ]) {
+            const oh = await all((s) => s.oneHotMasks(rows, bits));
+            const r = low(value(oh.map((m) => m.r)));
+            assert.ok(
+              r.every((x) => x < 1n << BigInt(bits)),
+              `indices below 2^${bits}: ${r.join(', ')}`,
+            );
+            const e = value(oh.map((m) => m.oneHot));
+            assert.deepEqual(e.shape, [rows, 2 ** bits]);
+            assert.deepEqual(
+              low(e),
+              r.flatMap((x) => Array.from({ length: 2 ** bits }, (_, j) => (BigInt(j) === x ? 1n : 0n))),
+            );
+            assertMacs(
+              oh.map((m) => m.r),
+              a,
+            );
+            assertMacs(
+              oh.map((m) => m.oneHot),
+              a,
+            );
+          }
+
           // Last: a refused request may end the session (the triple service discards it).
           if (mode === 'malicious')
             await assert.rejects(

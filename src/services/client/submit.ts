@@ -56,7 +56,7 @@ export async function submitPrompt(o: SubmitOptions): Promise<SubmitResult> {
   const client = new CoordinatorClient(
     o.coordinator ?? o.config.deployment.coordinator,
     clientCredentials(o.identity),
-    promptChannelOptions(o.config.deployment.parties.length, o.ids.length, o.vocabSize),
+    promptChannelOptions(o.config.deployment.parties.length, o.ids.length),
   );
   try {
     const deadline = Date.now() + (o.waitForNodesMs ?? 30_000);

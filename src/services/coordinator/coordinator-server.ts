@@ -32,7 +32,7 @@ import { HealthState } from '../health.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import type { TlsIdentity } from '../pki.ts';
-import { sealingKeyMessage } from '../prompt-shares.ts';
+import { sealedPromptBytes, sealingKeyMessage } from '../prompt-shares.ts';
 import { SessionStore, type Session } from './sessions.ts';
 
 const SESSION_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
@@ -123,7 +123,7 @@ export async function startCoordinator(o: CoordinatorOptions): Promise<{ port: n
 
   // A SubmitPrompt carries one sealed share per node of a part of up to max_context tokens.
   const server = new grpc.Server({
-    'grpc.max_receive_message_length': promptChannelOptions(nodeIds.length, maxContext, o.vocabSize)['grpc.max_receive_message_length'],
+    'grpc.max_receive_message_length': promptChannelOptions(nodeIds.length, maxContext)['grpc.max_receive_message_length'],
   });
   const health = new HealthState();
   health.addTo(server);
@@ -300,7 +300,7 @@ function validateSubmit(req: SubmitPromptRequest, nodeIds: readonly string[], vo
   const keys = Object.keys(req.sealedShares).sort();
   if (keys.join(',') !== [...nodeIds].sort().join(','))
     throw bad(`sealed_shares: expected one entry for each party node (${nodeIds.join(', ')}), got ${keys.join(', ') || 'none'}`);
-  const expected = req.length * vocab * 8 + 48;
+  const expected = sealedPromptBytes(req.length);
   for (const [k, v] of Object.entries(req.sealedShares)) {
     if (req.length > 0 && v.length !== expected)
       throw bad(`sealed_shares[${k}]: expected ${expected} bytes for ${req.length} tokens, got ${v.length}`);

@@ -52,7 +52,7 @@ export async function startPartyNode(o: PartyNodeOptions): Promise<{ close(): Pr
   const client = new CoordinatorClient(
     o.coordinator ?? dep.coordinator,
     clientCredentials(o.identity),
-    promptChannelOptions(1, o.config.scheduler.max_context, o.modelConfig.vocabSize),
+    promptChannelOptions(1, o.config.scheduler.max_context),
   );
   const sessions = new Map<string, SessionHandle>();
   let weights: WeightSource;

@@ -16,7 +16,6 @@ import { loadSecureModel, loadSecureModelFromShares, releaseSecureModel, type Se
 import { connectTlsNetwork, DEFAULT_MAX_FRAME_BYTES, type TlsListener } from '../../net/tls-channel.ts';
 import { PooledTripleSource } from '../../preprocessing/pooled-source.ts';
 import { createPartyContext } from '../../protocols/context.ts';
-import type * as T from '../../ring/tensor.ts';
 import type { SessionStats, WorkItem } from '../gen/mpc_prompt/v1/coordinator.ts';
 import { splitAddress } from '../grpc-common.ts';
 import type { Logger } from '../log.ts';
@@ -157,8 +156,8 @@ export function runSession(
       // Weight matrices are resident in the kernels' memory (pinned while loading; freed below).
       pinned = secure;
       const setupMs = performance.now() - t0;
-      // Prompt: every part's share (in order), turned into secret inputs a prefill block at a
-      // time; the sealed bytes are let go once opened (a 1,024-token part is 0.4 GB).
+      // Prompt: every part's token-id shares (in order, 4 bytes per token), turned into secret
+      // one-hot rows a prefill block at a time.
       const vocab = config.vocabSize;
       const shares = item.parts
         .map((p, i) =>
@@ -166,9 +165,9 @@ export function runSession(
             ? undefined
             : openPromptShare(rc.sealing, item.sealedShares[i], p.length, vocab, item.sessionName, p.owner, rc.partyId),
         )
-        .filter((s): s is T.RingTensor => s !== undefined);
+        .filter((s): s is Uint32Array => s !== undefined);
       item.sealedShares.fill(Buffer.alloc(0));
-      const prompt = promptFromShares(ctx, shares.splice(0));
+      const prompt = promptFromShares(ctx, shares, vocab);
       const s = item.sampling;
       const sampler: Sampler =
         !s || s.topK === 0 ? { kind: 'greedy' } : { kind: 'topk', k: s.topK, temperature: s.temperature || 1, seed: s.seed || undefined };

@@ -103,6 +103,7 @@ describe('material keys', () => {
       'chebTrunc:64:16:18',
       'random:4',
       'input:0:12',
+      'oneHot:64:16',
     ])
       assert.equal(formatMaterialKey(parseMaterialKey(key)), key);
   });
@@ -129,6 +130,10 @@ describe('material keys', () => {
       ['chebTrunc:4:1:18', /degree must be an integer in \[2, 64\]/],
       ['triple:33554432', /exceeds the limit of 33554432|above the limit/],
       ['matrix:4096x4096x4096', /deals 50331648 elements, above the limit/],
+      ['oneHot:4:0', /bits must be an integer in \[1, 20\]/],
+      ['oneHot:4:21', /bits must be an integer in \[1, 20\]/],
+      ['oneHot:4', /expected oneHot:<rows>:<bits>/],
+      ['oneHot:1024:16', /deals 67109888 elements, above the limit/],
       ['beaver:4', /unknown kind "beaver"/],
       [`triple:${'9'.repeat(600)}`, /at most 512/],
     ];

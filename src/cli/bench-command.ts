@@ -1,11 +1,12 @@
 /**
  * mpc-prompt bench [--json] [--model gpt2-small-random|SPEC|PATH] [--parties 2[,3]]
  *                  [--security semi-honest[,malicious]] [--contexts 64[,256,1024]] [--sessions 1[,4,8]]
- *                  [--decode-tokens 6] [--prefill-chunk 64] [--out FILE.json] [--chart FILE.svg] [--logs DIR]
+ *                  [--decode-tokens 6] [--prefill-chunk 64] [--prefill-max-scores 16384] [--out FILE.json] [--chart FILE.svg] [--logs DIR]
  *
  * Secure decoding through the real services (separate processes, mTLS on loopback; see
  * bench/deployment-run.ts), for every combination of the listed parties, security modes,
- * contexts (= prompt tokens prefilled before decoding, --prefill-chunk rows per pass) and
+ * contexts (= prompt tokens prefilled before decoding, at most --prefill-chunk rows per pass and
+ * fewer once a pass would score more than --prefill-max-scores pairs per head) and
  * concurrent sessions. Per run it
  * reports the decode time per token (median of the nodes' per-step times; at least 5 steps with
  * the default 6 tokens), bytes and rounds per token per party, prefill and weight-setup time,
@@ -56,6 +57,7 @@ export async function benchCommand(argv: string[], out: (line: string) => void):
       sessions: { type: 'string', default: '1' },
       'decode-tokens': { type: 'string', default: '6' },
       'prefill-chunk': { type: 'string', default: String(DEFAULT_CONFIG.scheduler.prefill_chunk) },
+      'prefill-max-scores': { type: 'string', default: String(DEFAULT_CONFIG.scheduler.prefill_max_scores) },
       out: { type: 'string' },
       chart: { type: 'string' },
       logs: { type: 'string' },
@@ -68,6 +70,7 @@ export async function benchCommand(argv: string[], out: (line: string) => void):
   const sessions = ints(values.sessions as string, '--sessions', 1, 64);
   const decodeTokens = aint(Number(values['decode-tokens']), '--decode-tokens', 2, 1024);
   const prefillChunk = aint(Number(values['prefill-chunk']), '--prefill-chunk', 1, 1 << 20);
+  const prefillMaxScores = aint(Number(values['prefill-max-scores']), '--prefill-max-scores', 1, 1 << 30);
   const progress = (line: string): void => {
     if (values.json) process.stderr.write(`bench: ${line}\n`);
     else out(`  ${line}`);
@@ -101,6 +104,7 @@ export async function benchCommand(argv: string[], out: (line: string) => void):
             promptTokens: ctx,
             decodeTokens,
             prefillChunk,
+            prefillMaxScores,
             sessions: s,
             log: progress,
             ...(values.logs === undefined ? {} : { logDir: join(values.logs, `${n}p-${security}-ctx${ctx}-s${s}`) }),
@@ -119,6 +123,7 @@ export async function benchCommand(argv: string[], out: (line: string) => void):
             rounds_per_token: round(st.roundsPerToken),
             prefill_ms: round(st.prefillMs - st.setupMs),
             prefill_chunk: prefillChunk,
+            prefill_max_scores: prefillMaxScores,
             weights_setup_ms: round(st.setupMs),
             preprocessing_bytes_per_party: Math.round(st.preprocessingBytes),
             tokens_per_second: round(r.tokensPerSecond, 3),

@@ -52,6 +52,7 @@ export async function generateCommand(argv: string[], out: (line: string) => voi
     chebyDeg: cfg.cheby.deg,
     maxContext: aint(Number(values['max-context'] ?? cfg.scheduler.max_context), '--max-context', 1, 1 << 20),
     prefillChunk: cfg.scheduler.prefill_chunk,
+    prefillMaxScores: cfg.scheduler.prefill_max_scores,
     maxNewTokens: aint(Number(values['max-new-tokens']), '--max-new-tokens', 1, 1 << 20),
   };
   const result =

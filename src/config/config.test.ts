@@ -20,7 +20,7 @@ test('a YAML file overrides the seed tunables', () => {
   const dir = mkdtempSync(join(tmpdir(), 'cfg-'));
   writeFileSync(
     join(dir, 'c.yaml'),
-    'security: { mode: malicious }\nfixed_point: { scale_bits: 20 }\ncheby: { deg: 12 }\nscheduler: { max_context: 64, prefill_chunk: 16 }\ntriple_pool: { min_size: 7 }\ntopk: 5\n' +
+    'security: { mode: malicious }\nfixed_point: { scale_bits: 20 }\ncheby: { deg: 12 }\nscheduler: { max_context: 64, prefill_chunk: 16, prefill_max_scores: 4096 }\ntriple_pool: { min_size: 7 }\ntopk: 5\n' +
       'deployment:\n  parties: [{ id: X, data: "localhost:1" }, { id: Y, data: "localhost:2" }, { id: Z, data: "localhost:3" }]\n  model_owner: Y\n',
   );
   const c = loadConfigFile(join(dir, 'c.yaml'));
@@ -29,6 +29,7 @@ test('a YAML file overrides the seed tunables', () => {
   assert.equal(c.cheby.deg, 12);
   assert.equal(c.scheduler.max_context, 64);
   assert.equal(c.scheduler.prefill_chunk, 16);
+  assert.equal(c.scheduler.prefill_max_scores, 4096);
   assert.equal(c.triple_pool.min_size, 7);
   assert.equal(c.topk, 5);
   assert.deepEqual(
@@ -46,6 +47,7 @@ test('bad values are rejected with the field and what was expected', () => {
     [{ scheduler: { max_context: 0 } }, /scheduler\.max_context/],
     [{ scheduler: { prefill_chunk: 0 } }, /scheduler\.prefill_chunk: expected an integer in \[1, 1048576\], got number 0/],
     [{ scheduler: { prefill_chunk: 2.5 } }, /scheduler\.prefill_chunk/],
+    [{ scheduler: { prefill_max_scores: 0 } }, /scheduler\.prefill_max_scores: expected an integer in \[1, 1073741824\], got number 0/],
     [{ tls: { enabled: 'yes' } }, /tls\.enabled: expected true or false/],
     [{ cheby: { degree: 3 } }, /cheby\.degree: unknown key/],
     [{ tsl: {} }, /tsl: unknown key/],

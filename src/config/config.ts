@@ -15,10 +15,13 @@ export interface Config {
   /** Degree of the Chebyshev approximation of exp in softmax (2–32; default 16, see approx/exp.ts). */
   readonly cheby: { readonly deg: number };
   /**
-   * max_context: longest prompt + generated tokens per session; prefill_chunk: prompt rows
-   * fed through the model per prefill pass (bounds the prefill's memory; default 64).
+   * max_context: longest prompt + generated tokens per session; prefill_chunk: most prompt rows
+   * fed through the model per prefill pass (bounds the prefill's memory; default 64);
+   * prefill_max_scores: most attention scores per head in one pass, rows × positions attended
+   * (default 16,384 = 64 rows at context 256): long prompts are prefilled in smaller passes as
+   * the context grows (model/generate.ts prefillRows).
    */
-  readonly scheduler: { readonly max_context: number; readonly prefill_chunk: number };
+  readonly scheduler: { readonly max_context: number; readonly prefill_chunk: number; readonly prefill_max_scores: number };
   /** Preprocessing pool refill threshold (items per material kind). */
   readonly triple_pool: { readonly min_size: number };
   /** Default k for top-k sampling (0 = greedy). */
@@ -93,7 +96,7 @@ export const DEFAULT_CONFIG: Config = Object.freeze<Config>({
   security: { mode: 'semi-honest' },
   fixed_point: { scale_bits: 16 },
   cheby: { deg: 16 },
-  scheduler: { max_context: 512, prefill_chunk: 64 },
+  scheduler: { max_context: 512, prefill_chunk: 64, prefill_max_scores: 16_384 },
   triple_pool: { min_size: 1024 },
   topk: 0,
   temperature: 1,
@@ -152,7 +155,7 @@ export function validateConfig(raw: unknown): Config {
   const sec = section(raw, 'security', ['mode']);
   const fp = section(raw, 'fixed_point', ['scale_bits']);
   const ch = section(raw, 'cheby', ['deg']);
-  const sc = section(raw, 'scheduler', ['max_context', 'prefill_chunk']);
+  const sc = section(raw, 'scheduler', ['max_context', 'prefill_chunk', 'prefill_max_scores']);
   const tp = section(raw, 'triple_pool', ['min_size']);
   const tls = section(raw, 'tls', ['enabled']);
   if (tls.enabled !== undefined && typeof tls.enabled !== 'boolean') throw new ValidationError('expected true or false', 'tls.enabled');
@@ -163,6 +166,7 @@ export function validateConfig(raw: unknown): Config {
     scheduler: {
       max_context: aint(sc.max_context ?? d.scheduler.max_context, 'scheduler.max_context', 1, 1 << 20),
       prefill_chunk: aint(sc.prefill_chunk ?? d.scheduler.prefill_chunk, 'scheduler.prefill_chunk', 1, 1 << 20),
+      prefill_max_scores: aint(sc.prefill_max_scores ?? d.scheduler.prefill_max_scores, 'scheduler.prefill_max_scores', 1, 1 << 30),
     },
     triple_pool: { min_size: aint(tp.min_size ?? d.triple_pool.min_size, 'triple_pool.min_size', 1, 1 << 30) },
     topk: aint(raw.topk ?? d.topk, 'topk', 0, 1 << 20),

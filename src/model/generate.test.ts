@@ -8,7 +8,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import fc from 'fast-check';
 import { ValidationError } from '../base/errors.ts';
+import { DEFAULT_CONFIG } from '../config/config.ts';
 import { loadHfCheckpoint } from '../formats/hf-checkpoint.ts';
 import type { PartyContext } from '../protocols/context.ts';
 import { reveal } from '../protocols/reveal.ts';
@@ -17,7 +19,7 @@ import * as T from '../ring/tensor.ts';
 import { runMemorySession } from '../services/memory-session.ts';
 import { makeDealer, runParties } from '../../test/helpers/parties.ts';
 import { writeGpt2Fixture } from '../../test/fixtures/gpt2-fixture.ts';
-import { promptFromOwners, promptFromShares, type PromptPart, type PromptRows } from './generate.ts';
+import { prefillRows, promptFromOwners, promptFromShares, type PromptPart, type PromptRows } from './generate.ts';
 
 const VOCAB = 11;
 
@@ -152,25 +154,32 @@ test('chunked prefill: every block size generates the plaintext greedy continuat
     const run = referenceGenerate(model, start, 16, { greedy: true });
     const prompt = [...start, ...run.slice(0, 9)]; // 11 tokens
     const expected = run.slice(9);
-    for (const prefillChunk of [1, 4, 11]) {
+    // [11, 30]: passes of 5, 3, 2 and 1 rows as the context grows (prefillRows).
+    for (const [prefillChunk, prefillMaxScores] of [
+      [1, 16_384],
+      [4, 16_384],
+      [11, 16_384],
+      [11, 30],
+    ]) {
       const { ids, stats } = await runMemorySession(model, prompt, {
         parties: 2,
         mode: 'semi-honest',
         scaleBits: 16,
         maxContext: 64,
         prefillChunk,
+        prefillMaxScores,
         maxNewTokens: expected.length,
         sampler: { kind: 'greedy' },
       });
-      t.diagnostic(`prefill chunk ${prefillChunk}: prefill ${stats.prefill_ms.toFixed(0)} ms`);
-      assert.deepEqual(ids, expected, `prefill chunk ${prefillChunk}`);
+      t.diagnostic(`prefill chunk ${prefillChunk}, max scores ${prefillMaxScores}: prefill ${stats.prefill_ms.toFixed(0)} ms`);
+      assert.deepEqual(ids, expected, `prefill chunk ${prefillChunk}, max scores ${prefillMaxScores}`);
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 });
 
-test('secureGenerate: a prefill chunk that is not a positive integer is refused before any round', async () => {
+test('secureGenerate: a prefill chunk or score bound that is not a positive integer is refused before any round', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'mpc-prompt-prefill-'));
   try {
     writeGpt2Fixture(dir, { seed: 24 });
@@ -189,7 +198,65 @@ test('secureGenerate: a prefill chunk that is not a positive integer is refused 
         (e: unknown) => e instanceof ValidationError && e.field === 'scheduler.prefill_chunk',
       );
     }
+    for (const prefillMaxScores of [0, 2.5]) {
+      await assert.rejects(
+        runMemorySession(model, [1, 2], {
+          parties: 2,
+          mode: 'semi-honest',
+          scaleBits: 16,
+          maxContext: 64,
+          prefillMaxScores,
+          maxNewTokens: 1,
+          sampler: { kind: 'greedy' },
+        }),
+        (e: unknown) => e instanceof ValidationError && e.field === 'scheduler.prefill_max_scores',
+      );
+    }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+/** The pass sizes of a prompt of `length` rows (prefillRows from the start to the end). */
+function passes(length: number, chunk: number, maxScores: number): number[] {
+  const out: number[] = [];
+  for (let start = 0; start < length; start += out[out.length - 1]) out.push(prefillRows(start, length - start, chunk, maxScores));
+  return out;
+}
+
+test('prefillRows: the largest pass within the chunk, the rows left and the score bound, at least one row', () => {
+  fc.assert(
+    fc.property(
+      fc.integer({ min: 0, max: 5000 }),
+      fc.integer({ min: 1, max: 5000 }),
+      fc.integer({ min: 1, max: 512 }),
+      fc.integer({ min: 1, max: 1 << 22 }),
+      (start, remaining, chunk, maxScores) => {
+        const r = prefillRows(start, remaining, chunk, maxScores);
+        const fits = (k: number): boolean => k * (start + k) <= maxScores;
+        assert.ok(Number.isInteger(r) && r >= 1 && r <= Math.min(chunk, remaining));
+        assert.ok(r === 1 || fits(r), `${r} rows at ${start} score ${r * (start + r)} > ${maxScores}`);
+        assert.ok(r === Math.min(chunk, remaining) || !fits(r + 1), `${r + 1} rows would also fit`);
+      },
+    ),
+    { numRuns: 2000 },
+  );
+});
+
+test('prefillRows with the defaults: 64-row passes up to context 256, then smaller (16 rows near 1,018)', () => {
+  const d = DEFAULT_CONFIG.scheduler;
+  assert.deepEqual(passes(64, d.prefill_chunk, d.prefill_max_scores), [64]);
+  assert.deepEqual(passes(256, d.prefill_chunk, d.prefill_max_scores), [64, 64, 64, 64]);
+  const long = passes(1018, d.prefill_chunk, d.prefill_max_scores);
+  assert.equal(
+    long.reduce((a, b) => a + b, 0),
+    1018,
+  );
+  assert.deepEqual(long.slice(0, 4), [64, 64, 64, 64]);
+  assert.ok(
+    long.every((r, i) => i === 0 || r <= long[i - 1]),
+    'passes shrink as the context grows',
+  );
+  assert.equal(long.at(-2), 16);
+  assert.deepEqual(passes(11, 11, 30), [5, 3, 2, 1]);
 });

@@ -22,6 +22,8 @@ export interface SessionOptions {
   readonly maxContext: number;
   /** scheduler.prefill_chunk (undefined: generate.ts's default). */
   readonly prefillChunk?: number;
+  /** scheduler.prefill_max_scores (undefined: generate.ts's default). */
+  readonly prefillMaxScores?: number;
   readonly maxNewTokens: number;
   readonly sampler: Sampler;
   readonly stopIds?: readonly number[];
@@ -92,6 +94,7 @@ export async function runMemorySession(
               sampler: o.sampler,
               maxContext: o.maxContext,
               prefillChunk: o.prefillChunk,
+              prefillMaxScores: o.prefillMaxScores,
               stopIds: o.stopIds,
               onToken:
                 ctx.id === 0

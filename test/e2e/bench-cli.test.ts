@@ -63,6 +63,7 @@ test('mpc-prompt bench --json on a tiny model: every figure present, chart writt
       assert.ok(typeof run[k] === 'number' && (run[k] as number) > 0, `${k} = ${String(run[k])}`);
     assert.equal((run.decode_ms_samples as number[]).length, 2);
     assert.equal(run.prefill_chunk, 3); // the 4-token prompt in passes of 3 and 1 rows
+    assert.equal(run.prefill_max_scores, 16_384); // the default bound (not reached by 4 rows)
     // Equality is reported, not asserted: a random tiny model may have near-ties a fixed-point
     // run can flip. But the first token that differs must be one where the plaintext top-2
     // margin is at most 0.05 (the fidelity criterion; later steps see different contexts).
@@ -103,6 +104,7 @@ test('mpc-prompt bench: bad flags are usage errors (exit 2)', () => {
     ['--security', 'paranoid'],
     ['--contexts', '64,'],
     ['--decode-tokens', '1'],
+    ['--prefill-max-scores', '0'],
     ['--model', 'gpt2-random:1x3x2x4x5'],
   ]) {
     const r = spawnSync(process.execPath, [BIN, 'bench', ...args], { encoding: 'utf8', timeout: 30_000 });

@@ -24,8 +24,10 @@ export interface RunSpec {
   readonly promptTokens: number;
   readonly decodeTokens: number;
   readonly sessions: number;
-  /** scheduler.prefill_chunk (prompt rows per prefill pass). */
+  /** scheduler.prefill_chunk (most prompt rows per prefill pass). */
   readonly prefillChunk: number;
+  /** scheduler.prefill_max_scores (most attention scores per head in one prefill pass). */
+  readonly prefillMaxScores: number;
   /** Start-up limit (the owner node generates or loads the model). */
   readonly readyTimeoutMs?: number;
   /** Keep the services' logs here (created if missing); by default they go to a scratch directory deleted after a successful run. */
@@ -90,7 +92,11 @@ export async function runDeployment(spec: RunSpec): Promise<RunResult> {
     model: spec.model,
     top: {
       security: { mode: spec.security },
-      scheduler: { max_context: spec.promptTokens + spec.decodeTokens, prefill_chunk: spec.prefillChunk },
+      scheduler: {
+        max_context: spec.promptTokens + spec.decodeTokens,
+        prefill_chunk: spec.prefillChunk,
+        prefill_max_scores: spec.prefillMaxScores,
+      },
     },
     deployment: { max_concurrent_sessions: spec.sessions, session_timeout_s: 86_400 },
   });

@@ -76,6 +76,7 @@ export async function startPartyNode(o: PartyNodeOptions): Promise<{ close(): Pr
     chebyDeg: o.config.cheby.deg,
     maxContext: o.config.scheduler.max_context,
     prefillChunk: o.config.scheduler.prefill_chunk,
+    prefillMaxScores: o.config.scheduler.prefill_max_scores,
     logger: log,
     metrics: o.metrics,
   };

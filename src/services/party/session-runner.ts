@@ -38,6 +38,8 @@ export interface RunnerContext {
   readonly maxContext: number;
   /** scheduler.prefill_chunk. */
   readonly prefillChunk: number;
+  /** scheduler.prefill_max_scores. */
+  readonly prefillMaxScores: number;
   readonly logger: Logger;
   readonly metrics: Metrics;
 }
@@ -178,6 +180,7 @@ export function runSession(
         sampler,
         maxContext: rc.maxContext,
         prefillChunk: rc.prefillChunk,
+        prefillMaxScores: rc.prefillMaxScores,
         stopIds: config.eosId === undefined ? undefined : [config.eosId],
         onToken: (tokenId, index) => {
           marks.push({ t: performance.now(), bytes: ctx.channel.stats.bytesSent, rounds: ctx.channel.stats.rounds });

@@ -184,32 +184,24 @@ test('secureGenerate: a prefill chunk or score bound that is not a positive inte
   try {
     writeGpt2Fixture(dir, { seed: 24 });
     const model = loadHfCheckpoint(dir);
-    for (const prefillChunk of [0, 2.5]) {
+    const bad: [{ prefillChunk?: number; prefillMaxScores?: number }, string][] = [
+      [{ prefillChunk: 0 }, 'scheduler.prefill_chunk'],
+      [{ prefillChunk: 2.5 }, 'scheduler.prefill_chunk'],
+      [{ prefillMaxScores: 0 }, 'scheduler.prefill_max_scores'],
+      [{ prefillMaxScores: 2.5 }, 'scheduler.prefill_max_scores'],
+    ];
+    for (const [over, field] of bad) {
       await assert.rejects(
         runMemorySession(model, [1, 2], {
           parties: 2,
           mode: 'semi-honest',
           scaleBits: 16,
           maxContext: 64,
-          prefillChunk,
+          ...over,
           maxNewTokens: 1,
           sampler: { kind: 'greedy' },
         }),
-        (e: unknown) => e instanceof ValidationError && e.field === 'scheduler.prefill_chunk',
-      );
-    }
-    for (const prefillMaxScores of [0, 2.5]) {
-      await assert.rejects(
-        runMemorySession(model, [1, 2], {
-          parties: 2,
-          mode: 'semi-honest',
-          scaleBits: 16,
-          maxContext: 64,
-          prefillMaxScores,
-          maxNewTokens: 1,
-          sampler: { kind: 'greedy' },
-        }),
-        (e: unknown) => e instanceof ValidationError && e.field === 'scheduler.prefill_max_scores',
+        (e: unknown) => e instanceof ValidationError && e.field === field,
       );
     }
   } finally {

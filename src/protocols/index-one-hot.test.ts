@@ -8,9 +8,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { MacCheckError } from '../base/errors.ts';
-import type { Channel, ChannelStats } from '../net/channel.ts';
 import * as T from '../ring/tensor.ts';
 import { makeDealer, measure, MODES, PARTY_COUNTS, runParties } from '../../test/helpers/parties.ts';
+import { TamperingChannel } from '../../test/helpers/tampering-channel.ts';
 import { indexBits, indexOneHotBytes, oneHotFromIndexShares } from './index-one-hot.ts';
 import { reveal } from './reveal.ts';
 
@@ -104,53 +104,19 @@ test('a share not below 2^b is refused before any round', async () => {
   });
 });
 
-/** A channel that, when armed, sends peer `victim` a different first difference than the others (an equivocating party). */
-class EquivocatingChannel implements Channel {
-  armed = false;
-  constructor(
-    private readonly inner: Channel,
-    private readonly victim: number,
-  ) {}
-  get id(): number {
-    return this.inner.id;
-  }
-  get n(): number {
-    return this.inner.n;
-  }
-  get stats(): Readonly<ChannelStats> {
-    return this.inner.stats;
-  }
-  send(to: number, data: Uint8Array): void {
-    this.inner.send(to, data);
-  }
-  receive(from: number): Promise<Uint8Array> {
-    return this.inner.receive(from);
-  }
-  close(reason?: Error): void {
-    this.inner.close(reason);
-  }
-  exchange(outgoing: Uint8Array | readonly Uint8Array[]): Promise<Uint8Array[]> {
-    if (!this.armed || !(outgoing instanceof Uint8Array)) return this.inner.exchange(outgoing);
-    this.armed = false;
-    const other = outgoing.slice();
-    other[0] ^= 1; // a different index difference for the victim (the low bit of row 0)
-    return this.inner.exchange(Array.from({ length: this.n }, (_, j) => (j === this.victim ? other : outgoing)));
-  }
-}
-
 test('malicious mode: a party sending different differences to different peers is caught by the MAC check (3 parties)', async () => {
   const width = 11;
   const shares = shareIds([4, 9], 3, width, stream(5));
-  const channels: EquivocatingChannel[] = [];
+  const channels: TamperingChannel[] = [];
   await assert.rejects(
     runParties(
       makeDealer(3, 'malicious'),
       async (ctx) => {
-        if (ctx.id === 0) channels[0].armed = true;
+        if (ctx.id === 0) channels[0].armEquivocation(2); // party 2 gets a different difference of row 0
         const rows = await oneHotFromIndexShares(ctx, shares[ctx.id], width);
         return reveal(ctx, [rows]);
       },
-      { wrapChannel: (id, ch) => (channels[id] = new EquivocatingChannel(ch, 2)) },
+      { wrapChannel: (id, ch) => (channels[id] = new TamperingChannel(ch)) },
     ),
     (e: unknown) => e instanceof MacCheckError,
   );

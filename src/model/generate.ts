@@ -2,11 +2,11 @@
  * Autoregressive generation inside MPC, run by every party in lock-step:
  *   1. the prompt enters as secret one-hot rows and is prefilled in blocks of at most
  *      `prefillChunk` rows (scheduler.prefill_chunk), fewer as the context grows so that a pass
- *      scores at most scheduler.prefill_max_scores pairs per head ({@link prefillRows}): each block's rows are input (one round for all parts it
- *      spans) and fed through every layer, attending to the blocks before it through the
- *      secret-shared KV cache, so the prefill's memory grows with the block, not the prompt
- *      (the one-hot rows of a whole 1,024-token prompt would be 0.4 GB per share); the block
- *      sizes are public;
+ *      scores at most scheduler.prefill_max_scores pairs per head ({@link prefillRows}): each
+ *      block's rows are input (one round for all parts it spans) and fed through every layer,
+ *      attending to the blocks before it through the secret-shared KV cache, so the prefill's
+ *      memory grows with the block, not the prompt (the one-hot rows of a whole 1,024-token
+ *      prompt would be 0.4 GB per share); the block sizes are public;
  *   2. each step samples a token inside MPC and reveals only its id; the revealed token is fed
  *      back as a public id (local embedding lookup), attending to the cached keys/values — no
  *      recomputation of the prefix.
@@ -126,9 +126,10 @@ export function promptFromShares(ctx: PartyContext, shares: readonly Uint32Array
  * Rows of the prefill pass that starts at position `start` with `remaining` prompt rows left:
  * at most `chunk`, and at most the largest r with r·(start + r) ≤ maxScores (each head of the
  * pass scores r rows against start + r positions), but at least 1. Public: it depends only on
- * the prompt length and the configuration. Measured on GPT-2-small at context 1,018: passes of
- * 16 rows instead of 64 peaked at 4,084 / 3,683 MiB instead of 4,782 / 4,251 (parties A / B)
- * and were not slower (739 s against 757 s); at context 256 the default keeps 64 rows per pass.
+ * the prompt length and the configuration. Measured on GPT-2-small at context 1,018 (prefill
+ * time, peak RSS of parties A / B): passes of 64 rows 757 s, 4,782 / 4,251 MiB; of 16 rows
+ * 739 s, 4,084 / 3,683 MiB; this rule with the default bound (64 rows shrinking to 16) 734 s,
+ * 4,351 / 3,917 MiB. At context 256 the default keeps 64 rows per pass.
  */
 export function prefillRows(start: number, remaining: number, chunk: number, maxScores: number): number {
   let fit = Math.floor((Math.sqrt(start * start + 4 * maxScores) - start) / 2);

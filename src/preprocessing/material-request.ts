@@ -559,20 +559,22 @@ export abstract class DescriptorTripleSource implements TripleSource {
     return { a, b, c };
   }
 
-  async rowTriple(rows: number, len: number, squares: boolean): Promise<RowTriple> {
-    // Split by rows, each piece within chunkElements (all issued before any await).
-    const perRow = dealtElements({ kind: 'rowTriple', rows: 1, len, squares });
-    const step = Math.max(1, Math.floor(this.chunkElements / perRow));
+  /**
+   * Fetches a request of `rows` rows split by rows, each piece within chunkElements (all issued
+   * before any await), and joins every tensor along its rows: [rows] or [rows, ...shape[1:]].
+   */
+  async #fetchRows(rows: number, request: (rows: number) => MaterialDescriptor): Promise<SecretTensor[]> {
+    const step = Math.max(1, Math.floor(this.chunkElements / dealtElements(request(1))));
     const pending: Promise<FetchedMaterial>[] = [];
-    for (let r = 0; r < rows || r === 0; r += step)
-      pending.push(this.fetch({ kind: 'rowTriple', rows: Math.min(step, rows - r), len, squares }));
+    for (let r = 0; r < rows || r === 0; r += step) pending.push(this.fetch(request(Math.min(step, rows - r))));
     const got = (await Promise.all(pending)).map((f) => f.parts);
-    const join = (i: number): SecretTensor => {
-      if (got.length === 1) return got[0][i];
-      const shape = got[0][i].shape.length === 1 ? [rows] : [rows, len];
-      return L.reshapeS(L.concatS(got.map((p) => p[i])), shape);
-    };
-    return { a: join(0), b: join(1), ab: join(2), aa: squares ? join(3) : undefined };
+    if (got.length === 1) return got[0];
+    return got[0].map((t, i) => L.reshapeS(L.concatS(got.map((p) => p[i])), [rows, ...t.shape.slice(1)]));
+  }
+
+  async rowTriple(rows: number, len: number, squares: boolean): Promise<RowTriple> {
+    const [a, b, ab, aa] = await this.#fetchRows(rows, (r) => ({ kind: 'rowTriple', rows: r, len, squares }));
+    return { a, b, ab, aa: squares ? aa : undefined };
   }
 
   async matrixTriple(m: number, k: number, n: number): Promise<Triple> {
@@ -659,12 +661,7 @@ export abstract class DescriptorTripleSource implements TripleSource {
   }
 
   async oneHotMasks(rows: number, bits: number): Promise<OneHotMasks> {
-    // Split by rows, each piece within chunkElements (all issued before any await).
-    const step = Math.max(1, Math.floor(this.chunkElements / dealtElements({ kind: 'oneHot', size: 1, bits })));
-    const pending: Promise<FetchedMaterial>[] = [];
-    for (let r = 0; r < rows || r === 0; r += step) pending.push(this.fetch({ kind: 'oneHot', size: Math.min(step, rows - r), bits }));
-    const got = (await Promise.all(pending)).map((f) => f.parts);
-    if (got.length === 1) return { r: got[0][0], oneHot: got[0][1] };
-    return { r: L.concatS(got.map((p) => p[0])), oneHot: L.reshapeS(L.concatS(got.map((p) => p[1])), [rows, 2 ** bits]) };
+    const [r, oneHot] = await this.#fetchRows(rows, (size) => ({ kind: 'oneHot', size, bits }));
+    return { r, oneHot };
   }
 }

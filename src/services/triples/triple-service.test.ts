@@ -389,6 +389,20 @@ describe('triple service', () => {
       const bits = value(cm.map((m) => m.bits as SecretTensor));
       for (let i = 0; i < 10; i++) for (let j = 0; j < 4; j++) assert.equal(bits.data[j * 10 + i], (rv.data[i] >> BigInt(j)) & 1n);
       assert.equal(sources[0].stats.requests, 14 + 8 + 5, 'triples: 5 per request (3 tensors); compare masks: 2 per request (3 + 4 rows)');
+      // Requests by rows (row triples, one-hot rows) split into pieces of whole rows and rejoined.
+      const before = sources[0].stats.requests;
+      const rt = await Promise.all(sources.map((s) => s.rowTriple(5, 3, true)));
+      const [ra, rb] = [value(rt.map((t) => t.a)), value(rt.map((t) => t.b))];
+      assert.deepEqual([ra.shape, rb.shape], [[5, 3], [5]]);
+      for (let i = 0; i < 15; i++) {
+        assert.equal(value(rt.map((t) => t.ab)).data[i], BigInt.asUintN(64, ra.data[i] * rb.data[Math.floor(i / 3)]));
+        assert.equal(value(rt.map((t) => t.aa as SecretTensor)).data[i], BigInt.asUintN(64, ra.data[i] * ra.data[i]));
+      }
+      const oh = await Promise.all(sources.map((s) => s.oneHotMasks(3, 3)));
+      const [ohR, ohE] = [value(oh.map((m) => m.r)), value(oh.map((m) => m.oneHot))];
+      assert.deepEqual(ohE.shape, [3, 8]);
+      for (let t = 0; t < 3; t++) for (let j = 0; j < 8; j++) assert.equal(ohE.data[t * 8 + j], BigInt(j) === ohR.data[t] ? 1n : 0n);
+      assert.equal(sources[0].stats.requests - before, 5 + 3, 'one row per request: 10 and 9 elements per row at 16 per request');
       // Weight operands ("w.*") are pinned in the service's kernel memory; growth unpins them.
       const wb = value(await Promise.all(sources.map((s) => s.fixedMask('w.pinned', 2, 3))));
       for (let i = 0; i < 2; i++) {

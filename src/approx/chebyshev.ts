@@ -425,10 +425,29 @@ export async function chebyshevSums(
   sums: readonly ChebyshevSum[],
   outScale = ctx.scaleBits,
 ): Promise<SecretTensor[]> {
+  if (!Number.isInteger(outScale) || outScale < 1 || outScale > basis.scale)
+    throw new RangeError(`chebyshevSums: outScale ${outScale} not in [1, ${basis.scale}]`);
+  const wide = await chebyshevSumsUntruncated(ctx, basis, sums);
+  const out = await truncate(ctx, L.concatS(wide.sums), wide.scale - outScale);
+  return L.splitS(
+    out,
+    sums.map(() => basis.shape),
+  );
+}
+
+/**
+ * {@link chebyshevSums} before its final truncation: each sum flat [size] at `scale` fractional
+ * bits (s + g over a narrow basis, 2s + g_w over a wide one; below 2^61 in magnitude), for
+ * callers that truncate it themselves (exp's fused squarings). No round unless the wide terms
+ * must be narrowed first.
+ */
+export async function chebyshevSumsUntruncated(
+  ctx: PartyContext,
+  basis: ChebyshevBasis,
+  sums: readonly ChebyshevSum[],
+): Promise<{ sums: SecretTensor[]; scale: number }> {
   const s = basis.scale;
   const f = ctx.scaleBits;
-  if (!Number.isInteger(outScale) || outScale < 1 || outScale > s)
-    throw new RangeError(`chebyshevSums: outScale ${outScale} not in [1, ${s}]`);
   const degree = basis.basis.length - 1;
   for (const sum of sums)
     if (sum.coeffs.length > degree + 1) throw new RangeError(`chebyshevSums: ${sum.coeffs.length - 1} > basis degree ${degree}`);
@@ -460,11 +479,7 @@ export async function chebyshevSums(
     }
     return acc;
   });
-  const out = await truncate(ctx, L.concatS(accs), S - outScale);
-  return L.splitS(
-    out,
-    sums.map(() => b.shape),
-  );
+  return { sums: accs, scale: S };
 }
 
 /** The basis with its wide terms truncated to its scale (one truncation). */

@@ -23,14 +23,16 @@
  * Measured max abs error of the probabilities (ten runs of softmax.test.ts: rows of length
  * 1, 2, 5, 16, 64, 128 with Gaussian scores of scale 0.01..30, ties, a dominant entry, offsets
  * of −1000 and ±5e5, with and without a causal mask; 2 and 3 parties, semi-honest and malicious,
- * both truncations): 2.4e−5 (1.6 LSB); asserted ≤ SOFTMAX_MAX_ABS_ERROR = 4e−5.
+ * both truncations): 2.4e−5 (1.6 LSB) with exp's former degree-16 default; with its squarings
+ * (d = 8, k = 2) one run of each case: 1.5e−5; asserted ≤ SOFTMAX_MAX_ABS_ERROR = 4e−5.
  * Cost (rounds): ⌈log2 len⌉·(ltz + 1) (max; ltz alone in semi-honest mode, where the select
  * is folded into the comparison, compare.ts relu) + expRounds + reciprocalRounds + 1 + tr; see
  * {@link softmaxRounds}. At ℓ = 40 and len = 64, malicious mode: 48 + 12 + 12 + 1 = 73 with
- * 'local' truncation, 48 + 16 + 17 + 2 = 83 with 'dealer'; semi-honest mode (4-round ltz,
- * fused Chebyshev levels, folded selects): 42 and 47 (CrypTen: 115, DESIGN.md §8). Bytes per
- * score (2 parties semi-honest, 'dealer', len = 64, measured): ≈ 127 (max 12, exp 83,
- * reciprocal 8, product 24 — 16 since the row product; before the folded selects max 28 and exp 99).
+ * 'local' truncation, 48 + 16 + 17 + 2 = 83 with 'dealer' (exp's squarings add 1 and 2);
+ * semi-honest mode (4-round ltz, fused Chebyshev levels and squarings, folded selects): 43 and
+ * 48 (CrypTen: 115, DESIGN.md §8). Bytes per score (2 parties semi-honest, 'dealer', len = 64,
+ * measured): ≈ 111 (max 12, exp 67, reciprocal 8, product 16; before the row product 24, before
+ * the folded selects max 28, before the squarings exp 83).
  * Citation: max-subtracted softmax with a secure exp and reciprocal as in CrypTen (Knott et al.,
  * NeurIPS 2021) and PUMA (Dong et al., 2023); the mask handling and guard bits are this project's.
  */

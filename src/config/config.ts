@@ -95,7 +95,7 @@ export const DEV_PCR0 = 'c6435490322f78e8715d33f2e6732d089d0d618c8bc5d448968cc7b
 export const DEFAULT_CONFIG: Config = Object.freeze<Config>({
   security: { mode: 'semi-honest' },
   fixed_point: { scale_bits: 16 },
-  cheby: { deg: 16 },
+  cheby: { deg: 8 },
   scheduler: { max_context: 512, prefill_chunk: 64, prefill_max_scores: 16_384 },
   triple_pool: { min_size: 1024 },
   topk: 0,

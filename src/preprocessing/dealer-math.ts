@@ -75,6 +75,15 @@ export function plainMaskedBits(ring: Ring, size: number, shift: number, withBit
   return maskedBitsOf(prg.ringTensor(ring, [size]), shift, withBits);
 }
 
+/**
+ * [r, rMsb, rHigh, rHigh², rHigh·rMsb] for a truncation by `shift` whose output is squared
+ * (the `truncSquare` material, material.ts TruncSquareMasks).
+ */
+export function plainTruncSquareMasks(ring: Ring, size: number, shift: number, prg = freshPrg()): RingTensor[] {
+  const [r, rMsb, rHigh] = plainMaskedBits(ring, size, shift, false, prg);
+  return [r, rMsb, rHigh, mul(rHigh, rHigh), mul(rHigh, rMsb)];
+}
+
 /** [r, rMsb, rHigh, bits?] derived from a given uniform r [size]. */
 export function maskedBitsOf(r: RingTensor, shift: number, withBits: boolean): RingTensor[] {
   const { msb: rMsb, high: rHigh } = msbAndHigh(r, shift);

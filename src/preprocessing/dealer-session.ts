@@ -34,6 +34,7 @@ import type { SecretTensor } from '../sharing/secret-tensor.ts';
 import {
   freshPrg,
   plainOneHotMasks,
+  plainTruncSquareMasks,
   maskedBitsOf,
   plainMaskedBits,
   plainMatrixTriple,
@@ -316,6 +317,13 @@ export class DealerSession {
         const pooled = this.#pools?.mask.take(d.size);
         return pooled ? maskedBitsOf(pooled[0], shift, withBits) : plainMaskedBits(ring, d.size, shift, withBits);
       }
+      case 'truncSquare':
+        if (this.mode === 'malicious')
+          throw new ValidationError(
+            'bad material request: truncation masks with square products are not sacrificed and are dealt in semi-honest sessions only',
+            'key',
+          );
+        return plainTruncSquareMasks(ring, d.size, d.shift);
       case 'compareXor':
       case 'compareRelu':
       case 'compareReluPair':

@@ -12,6 +12,8 @@
  *   fixedTriple:<id>:<m>:<N|T>       A, C = A·B_id (N) or A·B_idᵀ (T)
  *   square:<size>                    a, a ⊙ a                            [size] ×2
  *   trunc:<size>:<shift>             r, rMsb, rHigh                      [size] ×3
+ *   truncSquare:<size>:<shift>       r, rMsb, rHigh, rHigh², rHigh·rMsb   [size] ×5 (semi-honest only;
+ *                                    protocols/truncate-square.ts)
  *   compare:<size>:<bits>            r, rMsb, rHigh, bits [bits,size]
  *   compareXor:<size>:<bits>         r, rMsb, rHigh, s, a, b, ab [size] ×7, the digits of r one-hot,
  *                                    XOR-shared and packed [oneHotRows(bits), ⌈size/64⌉] (semi-honest only)
@@ -65,6 +67,7 @@ import type {
   SquarePair,
   Triple,
   TripleSource,
+  TruncSquareMasks,
   XorMaskedBits,
 } from './material.ts';
 
@@ -78,6 +81,8 @@ export type MaterialDescriptor =
   | { readonly kind: 'fixedTriple'; readonly id: string; readonly m: number; readonly transposed: boolean }
   | { readonly kind: 'square'; readonly size: number }
   | { readonly kind: 'trunc'; readonly size: number; readonly shift: number }
+  /** A truncation mask with rHigh² and rHigh·rMsb (protocols/truncate-square.ts; not sacrificed: semi-honest sessions only). */
+  | { readonly kind: 'truncSquare'; readonly size: number; readonly shift: number }
   | { readonly kind: 'compare'; readonly size: number; readonly bits: number }
   /**
    * Comparison masks for the binary comparator: r, rMsb, rHigh, a random bit s and an AND triple
@@ -107,6 +112,7 @@ export const MATERIAL_KINDS: readonly MaterialKind[] = [
   'fixedTriple',
   'square',
   'trunc',
+  'truncSquare',
   'compare',
   'compareXor',
   'compareRelu',
@@ -177,7 +183,8 @@ export function formatMaterialKey(d: MaterialDescriptor): string {
     case 'fixedTriple':
       return `fixedTriple:${d.id}:${d.m}:${d.transposed ? 'T' : 'N'}`;
     case 'trunc':
-      return `trunc:${d.size}:${d.shift}`;
+    case 'truncSquare':
+      return `${d.kind}:${d.size}:${d.shift}`;
     case 'compare':
     case 'compareXor':
     case 'compareRelu':
@@ -262,7 +269,8 @@ export function parseMaterialKey(key: string, limits: RequestLimits = DEFAULT_RE
       d = { kind, id: id(parts[1]), m: uint(parts[2], 'm'), transposed: parts[3] === 'T' };
       break;
     case 'trunc':
-      arity(3, 'trunc:<size>:<shift>');
+    case 'truncSquare':
+      arity(3, `${kind}:<size>:<shift>`);
       d = { kind, size: uint(parts[1], 'size'), shift: uint(parts[2], 'shift') };
       break;
     case 'compare':
@@ -348,12 +356,13 @@ export function validateDescriptor(d: MaterialDescriptor, limits: RequestLimits 
       }
       break;
     case 'trunc':
+    case 'truncSquare':
     case 'compare':
     case 'compareXor':
     case 'compareRelu':
     case 'compareReluPair': {
       count(d.size, 'size');
-      const [v, name] = d.kind === 'trunc' ? [d.shift, 'shift'] : [d.bits, 'bits'];
+      const [v, name] = d.kind === 'trunc' || d.kind === 'truncSquare' ? [d.shift, 'shift'] : [d.bits, 'bits'];
       if (!Number.isInteger(v) || v < 0 || v > MAX_MASK_BITS) fail(`${name} must be an integer in [0, ${MAX_MASK_BITS}], got ${v}`);
       break;
     }
@@ -413,6 +422,8 @@ export function dealtElements(d: MaterialDescriptor, operand?: readonly number[]
     }
     case 'trunc':
       return 3 * d.size;
+    case 'truncSquare':
+      return 5 * d.size;
     case 'compare':
       return (3 + d.bits) * d.size;
     case 'compareXor':
@@ -468,6 +479,8 @@ export function dealtShapes(d: MaterialDescriptor, operand?: readonly number[]):
     }
     case 'trunc':
       return [[d.size], [d.size], [d.size]];
+    case 'truncSquare':
+      return Array.from({ length: 5 }, () => [d.size]);
     case 'compare':
       return [[d.size], [d.size], [d.size], [d.bits, d.size]];
     case 'compareXor':
@@ -628,6 +641,11 @@ export abstract class DescriptorTripleSource implements TripleSource {
   async truncMasks(size: number, shift: number): Promise<MaskedBits> {
     const [r, rMsb, rHigh] = (await this.#fetchSplit({ kind: 'trunc', size, shift })).parts;
     return { shift, r, rMsb, rHigh, bits: undefined };
+  }
+
+  async truncSquareMasks(size: number, shift: number): Promise<TruncSquareMasks> {
+    const [r, rMsb, rHigh, highSquared, highMsb] = (await this.#fetchSplit({ kind: 'truncSquare', size, shift })).parts;
+    return { shift, r, rMsb, rHigh, highSquared, highMsb };
   }
 
   async compareMasks(size: number, bits: number): Promise<MaskedBits> {

@@ -37,6 +37,20 @@ export interface InputMask {
 }
 
 /**
+ * A dealer truncation mask with the products its output's square needs
+ * (protocols/truncate-square.ts): r, rMsb, rHigh as in {@link MaskedBits} for `shift`, and
+ * highSquared = rHigh², highMsb = rHigh·rMsb, all [size] (semi-honest only: not sacrificed).
+ */
+export interface TruncSquareMasks {
+  readonly shift: number;
+  readonly r: SecretTensor;
+  readonly rMsb: SecretTensor;
+  readonly rHigh: SecretTensor;
+  readonly highSquared: SecretTensor;
+  readonly highMsb: SecretTensor;
+}
+
+/**
  * Random indices and their one-hot rows (protocols/index-one-hot.ts): r [rows], uniform in
  * [0, 2^bits) (as ring integers), and e [rows, 2^bits] with e[t, j] = [j = r_t], both shared.
  */
@@ -242,6 +256,8 @@ export interface TripleSource {
   squares(size: number): Promise<SquarePair>;
   /** Masks for truncation by `shift` bits (no bit decomposition). */
   truncMasks(size: number, shift: number): Promise<MaskedBits>;
+  /** {@link truncMasks} with rHigh² and rHigh·rMsb (protocols/truncate-square.ts); semi-honest only. */
+  truncSquareMasks(size: number, shift: number): Promise<TruncSquareMasks>;
   /** Masks for comparison of values below 2^bits (with the low `bits` bits). */
   compareMasks(size: number, bits: number): Promise<MaskedBits>;
   /** Masks for the binary comparator, bits of r XOR-shared and packed; semi-honest only (malicious sources refuse). */

@@ -36,6 +36,7 @@ import type {
   ReluMasks,
   ReluPairMasks,
   RowTriple,
+  TruncSquareMasks,
   SquarePair,
   Triple,
   TripleSource,
@@ -209,6 +210,16 @@ export class PooledTripleSource implements TripleSource {
   truncMasks(size: number, shift: number): Promise<MaskedBits> {
     if (size > this.#batch) return this.#inner.truncMasks(size, shift);
     return this.#masks(`trunc:${shift}`, size, shift, (n) => this.#inner.truncMasks(n, shift));
+  }
+
+  async truncSquareMasks(size: number, shift: number): Promise<TruncSquareMasks> {
+    if (size > this.#batch) return this.#inner.truncSquareMasks(size, shift);
+    const pool = this.#pool(`truncSquare:${shift}`, async (n) => {
+      const m = await this.#inner.truncSquareMasks(n, shift);
+      return { size: n, tensors: [m.r, m.rMsb, m.rHigh, m.highSquared, m.highMsb] };
+    });
+    const [r, rMsb, rHigh, highSquared, highMsb] = (await pool.take(size)) as SecretTensor[];
+    return { shift, r, rMsb, rHigh, highSquared, highMsb };
   }
 
   compareMasks(size: number, bits: number): Promise<MaskedBits> {

@@ -49,7 +49,7 @@ export interface PartyContext extends ShareHolder {
   readonly truncation: TruncationMethod;
   /** Bound ℓ for comparisons: inputs must satisfy |x| < 2^ℓ (ring integers). */
   readonly compareBits: number;
-  /** `cheby.deg`: degree of the Chebyshev exp in softmax; undefined = the approx layer's default. */
+  /** `cheby.deg`: degree of the Chebyshev fit of exp(x/4) in softmax (squared twice, approx/exp.ts); undefined = the approx layer's default. */
   readonly chebyDeg: number | undefined;
   readonly checks: CheckLog;
   /** Public challenges for triple sacrifice; seeded by a joint coin (malicious mode only). */

@@ -215,6 +215,33 @@ export function runTripleSourceConformance(f: TripleSourceFactory): void {
               assert.notDeepEqual(maskOf(1).data, maskOf(2).data, 'masks are independent');
             }
 
+            // Truncation masks with their square products (twice: a pooled source serves the
+            // second from its pool).
+            for (const [size, shift] of [
+              [7, 28],
+              [3, 31],
+            ]) {
+              const sm = await all((s) => s.truncSquareMasks(size, shift));
+              const r = low(value(sm.map((m) => m.r)));
+              const high = r.map((v) => (v & ((1n << 63n) - 1n)) >> BigInt(shift));
+              assert.deepEqual(
+                low(value(sm.map((m) => m.rMsb))),
+                r.map((v) => v >> 63n),
+              );
+              assert.deepEqual(low(value(sm.map((m) => m.rHigh))), high);
+              assert.deepEqual(
+                low(value(sm.map((m) => m.highSquared))),
+                high.map((h) => BigInt.asUintN(64, h * h)),
+                'rHigh²',
+              );
+              assert.deepEqual(
+                low(value(sm.map((m) => m.highMsb))),
+                high.map((h, i) => h * (r[i] >> 63n)),
+                'rHigh·rMsb',
+              );
+              assert.equal(sm[0].shift, shift);
+            }
+
             // Fused Chebyshev basis masks: a_1, a truncation mask per truncated T_k, and every
             // listed product of parts.
             for (const [size, degree, shift] of [
@@ -333,6 +360,15 @@ export function runTripleSourceConformance(f: TripleSourceFactory): void {
     const { sources, dispose } = await f.create(2, 'malicious');
     try {
       await assert.rejects(Promise.all(sources.map((s) => s.chebyshevMasks(4, 8))), /semi-honest/);
+    } finally {
+      await dispose();
+    }
+  });
+
+  test(`${f.name}: truncation masks with square products are refused in malicious mode`, async () => {
+    const { sources, dispose } = await f.create(2, 'malicious');
+    try {
+      await assert.rejects(Promise.all(sources.map((s) => s.truncSquareMasks(4, 28))), /square products .* semi-honest sessions only/);
     } finally {
       await dispose();
     }

@@ -104,6 +104,7 @@ describe('material keys', () => {
       'random:4',
       'input:0:12',
       'oneHot:64:16',
+      'truncSquare:12:31',
     ])
       assert.equal(formatMaterialKey(parseMaterialKey(key)), key);
   });
@@ -130,6 +131,9 @@ describe('material keys', () => {
       ['chebTrunc:4:1:18', /degree must be an integer in \[2, 64\]/],
       ['triple:33554432', /exceeds the limit of 33554432|above the limit/],
       ['matrix:4096x4096x4096', /deals 50331648 elements, above the limit/],
+      ['truncSquare:4:64', /shift must be an integer in \[0, 63\]/],
+      ['truncSquare:4', /expected truncSquare:<size>:<shift>/],
+      ['truncSquare:8388608:1', /deals 41943040 elements, above the limit/],
       ['oneHot:4:0', /bits must be an integer in \[1, 20\]/],
       ['oneHot:4:21', /bits must be an integer in \[1, 20\]/],
       ['oneHot:4', /expected oneHot:<rows>:<bits>/],

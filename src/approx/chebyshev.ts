@@ -72,7 +72,7 @@ import type { ChebyshevTruncMasks } from '../preprocessing/material.ts';
 import { mul } from '../protocols/beaver.ts';
 import { open } from '../protocols/open.ts';
 import type { PartyContext } from '../protocols/context.ts';
-import { maskedHighForm, truncate, truncateRounds } from '../protocols/truncate.ts';
+import { openTruncation, truncate, truncateRounds, truncationParts } from '../protocols/truncate.ts';
 
 /** Guard bits the callers of this folder keep in the Chebyshev basis (internal scale f + 3). */
 export const CHEB_GUARD_BITS = 3;
@@ -335,14 +335,12 @@ async function fusedBasis(
       j === m ? L.addScalarS(ctx, products[i], -(one * half)) : L.subSS(products[i], L.mulScalarS(basis[m - j], half)),
     );
     const masks = js.map((j) => truncMask.get(m + j) as TruncMask);
-    const [c] = await open(ctx, [L.addScalarS(ctx, L.addSS(L.concatS(inputs), L.concatS(masks.map((r) => r.r))), 1n << 62n)]);
+    const c = await openTruncation(ctx, L.concatS(inputs), L.concatS(masks.map((r) => r.r)));
     js.forEach((j, i) => {
-      const k = m + j;
-      // The dealer truncation's local step (protocols/truncate.ts maskedHigh) split into P_k and N_k.
-      const { pub: p, rMsbCoef: q } = maskedHighForm(T.sliceFlat(c, i * size, (i + 1) * size), shift, -(1n << BigInt(62 - shift)));
-      const n = L.subSS(L.mulSP(masks[i].rMsb, q), masks[i].rHigh);
-      forms.set(k, { p, n, q });
-      basis[k] = L.addSP(ctx, n, p);
+      // The dealer truncation's local step (protocols/truncate.ts) split into P_k and N_k.
+      const form = truncationParts(T.sliceFlat(c, i * size, (i + 1) * size), masks[i], shift);
+      forms.set(m + j, form);
+      basis[m + j] = L.addSP(ctx, form.n, form.p);
     });
   }
   return { basis, scale, wide, shape };

@@ -36,10 +36,10 @@ import type {
   ReluMasks,
   ReluPairMasks,
   RowTriple,
-  TruncSquareMasks,
   SquarePair,
   Triple,
   TripleSource,
+  TruncSquareMasks,
   XorMaskedBits,
 } from './material.ts';
 

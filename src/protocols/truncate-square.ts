@@ -5,7 +5,7 @@
  * The dealer truncation by k (truncate.ts) opens c = x + 2^62 + r and returns
  *   y = P + N,  P = ⌊(c mod 2^63)/2^k⌋ + c_63·K − 2^(62−k)   (public),
  *               N = Q·[rMsb] − [rHigh],  Q = (1 − 2·c_63)·K,  K = 2^(63−k)
- * (truncate.ts maskedHighForm). With the dealer's rHigh² and rHigh·rMsb (`truncSquare` material,
+ * (truncate.ts truncationParts). With the dealer's rHigh² and rHigh·rMsb (`truncSquare` material,
  * material.ts TruncSquareMasks) the square is local, since rMsb is a bit (rMsb² = rMsb):
  *   y² = P² + 2P·N + N²,   N² = Q²·[rMsb] − 2Q·[rHigh·rMsb] + [rHigh²].
  * Every term is computed mod 2^64, so y² is the square of y's ring element: exact whenever
@@ -23,8 +23,7 @@ import * as T from '../ring/tensor.ts';
 import * as L from '../sharing/linear.ts';
 import type { SecretTensor } from '../sharing/secret-tensor.ts';
 import type { PartyContext } from './context.ts';
-import { open } from './open.ts';
-import { maskedHighForm } from './truncate.ts';
+import { openTruncation, truncationParts } from './truncate.ts';
 
 /** ⌊x/2^k⌋ + {0, 1} and its square (at twice its scale). */
 export interface TruncatedSquare {
@@ -48,9 +47,7 @@ export async function truncateAndSquare(ctx: PartyContext, x: SecretTensor, shif
     throw new RangeError(`truncateAndSquare: shift must be an integer in [1, ${MAX_SQUARE_SHIFT}], got ${shift}`);
   const size = T.sizeOf(x.shape);
   const m = await ctx.material.truncSquareMasks(size, shift);
-  const [c] = await open(ctx, [L.addSS(L.addScalarS(ctx, L.reshapeS(x, [size]), 1n << 62n), m.r)]);
-  const { pub: p, rMsbCoef: q } = maskedHighForm(c, shift, -(1n << BigInt(62 - shift)));
-  const n = L.subSS(L.mulSP(m.rMsb, q), m.rHigh);
+  const { p, q, n } = truncationParts(await openTruncation(ctx, L.reshapeS(x, [size]), m.r), m, shift);
   // y² = P² + 2P·N + Q²·rMsb − 2Q·(rHigh·rMsb) + rHigh²
   const cross = L.addSS(L.mulSP(n, T.mulScalar(p, 2n)), L.mulSP(m.rMsb, T.mul(q, q)));
   const square = L.addSP(ctx, L.addSS(L.subSS(cross, L.mulSP(m.highMsb, T.mulScalar(q, 2n))), m.highSquared), T.mul(p, p));

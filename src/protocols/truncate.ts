@@ -49,9 +49,32 @@ export function truncateLocal(ctx: PartyContext, x: SecretTensor, shift: number)
 export async function truncateDealer(ctx: PartyContext, x: SecretTensor, shift: number): Promise<SecretTensor> {
   const size = T.sizeOf(x.shape);
   const m = await ctx.material.truncMasks(size, shift);
-  const shifted = L.addScalarS(ctx, L.reshapeS(x, [size]), 1n << 62n);
-  const [c] = await open(ctx, [L.addSS(shifted, m.r)]);
-  return L.reshapeS(maskedHigh(ctx, c, m, shift, -(1n << BigInt(62 - shift))), x.shape);
+  const c = await openTruncation(ctx, L.reshapeS(x, [size]), m.r);
+  return L.reshapeS(maskedHigh(ctx, c, m, shift, truncationOffset(shift)), x.shape);
+}
+
+/** The dealer truncation's one round: opens c = x + 2^62 + r (x and r flat, same size; c is uniform). */
+export async function openTruncation(ctx: PartyContext, x: SecretTensor, r: SecretTensor): Promise<RingTensor> {
+  const [c] = await open(ctx, [L.addSS(L.addScalarS(ctx, x, 1n << 62n), r)]);
+  return c;
+}
+
+/** The offset of the dealer truncation's output: the 2^62 added before the opening, shifted. */
+const truncationOffset = (shift: number): bigint => -(1n << BigInt(62 - shift));
+
+/**
+ * The dealer truncation's output y = P + N from its opened c: P public, N = Q·[rMsb] − [rHigh]
+ * with Q = (1 − 2c_63)·2^(63−shift) public ({@link maskedHighForm}), for callers that multiply
+ * y further with the dealer's products of the mask's parts (approx/chebyshev.ts fused basis,
+ * truncate-square.ts).
+ */
+export function truncationParts(
+  c: RingTensor,
+  m: { readonly rHigh: SecretTensor; readonly rMsb: SecretTensor },
+  shift: number,
+): { p: RingTensor; q: RingTensor; n: SecretTensor } {
+  const { pub, rMsbCoef } = maskedHighForm(c, shift, truncationOffset(shift));
+  return { p: pub, q: rMsbCoef, n: L.subSS(L.mulSP(m.rMsb, rMsbCoef), m.rHigh) };
 }
 
 /**

@@ -6,7 +6,7 @@
  *
  *   node --import tsx bench/nonlinear-costs.ts [--rows 12] [--len 1019] [--gelu 3072] [--reps 12]
  *
- * Per repetition: softmax's steps on [rows, len] scores (row max, exp with 3 guard bits,
+ * Per repetition: softmax's steps on [rows, len] scores (coarse row max, exp with 3 guard bits,
  * reciprocal of the row sums, the product with the probabilities) and GeLU on `gelu` elements.
  * Inputs come from a fixed-seed PRNG (test data, not secrets). Prints JSON: per step the mean ms
  * per call, bytes party 0 sends per element and rounds per call. The pooled dealer fetches whole
@@ -17,7 +17,7 @@ import { broadcastRows, rowSums } from '../src/approx/common.ts';
 import { expWithGuardBits } from '../src/approx/exp.ts';
 import { gelu } from '../src/approx/gelu.ts';
 import { reciprocal } from '../src/approx/reciprocal.ts';
-import { softmaxSumLog2 } from '../src/approx/softmax.ts';
+import { maxLowBits, softmaxSumLog2 } from '../src/approx/softmax.ts';
 import { createMemoryNetwork } from '../src/net/memory-channel.ts';
 import { InsecureLocalDealer } from '../src/preprocessing/insecure-local-dealer.ts';
 import { PooledTripleSource } from '../src/preprocessing/pooled-source.ts';
@@ -89,11 +89,12 @@ async function step<R>(name: string, elements: number, body: (ctx: PartyContext)
 
 for (let k = 0; k < reps; k++) {
   const scores = share([rows, len], uniform(2 * k + 1, rows * len, -4, 4));
-  const m = await step('max', rows * len, (ctx) => max(ctx, scores[ctx.id]));
+  // As softmax.ts: the coarse tournament.
+  const m = await step('max', rows * len, (ctx) => max(ctx, scores[ctx.id], ctx.compareBits, maxLowBits(ctx, len)));
   const shifted = (ctx: PartyContext): SecretTensor => L.subSS(scores[ctx.id], broadcastRows(ctx, m[ctx.id], rows, len));
   const e = await step('exp', rows * len, (ctx) => expWithGuardBits(ctx, shifted(ctx), {}, 3));
   const r = await step('reciprocal', rows, (ctx) =>
-    // As softmax.ts sets it: sums of 2^3-scaled probabilities in [2^3, 2^(⌈log2 len⌉ + 3)].
+    // As softmax.ts sets it: sums of 2^3-scaled probabilities in [2^3, 2^(⌈log2 len⌉ + 4)].
     reciprocal(ctx, rowSums(ctx, e[ctx.id], rows, len), { minLog2: 3, maxLog2: softmaxSumLog2(len) + 3, factor: 64 }),
   );
   await step('probabilities', rows * len, async (ctx) =>

@@ -3,7 +3,9 @@
  *
  * Method: clip below at −T, a Chebyshev interpolant (chebyshev.ts) of exp(x/2^k) on [−T, U],
  * then k squarings (range reduction by 2^k; default k = 2):
- *   1. b = [x < −T]                          one ltz on x + T
+ *   1. b = [x < −T]                          one coarse ltz on x + T (compare.ts, the low f − 4
+ *                                            bits left out: inputs in [−T − 1/16, −T) may go
+ *                                            unclipped, which is harmless: see below)
  *   2. t = (2x + T − U)/(T + U)              local when (T + U) divides 16 (see below)
  *      t ← t + b·(−1 − t)                    one Beaver mul (bit × value: exact, no truncation);
  *                                            free in semi-honest mode with a local map: t is
@@ -26,6 +28,11 @@
  * exp(−T) is subtracted at the wide scale before the last truncation (kept, it would average
  * 0.16 LSB at f + 3 per clipped entry: 4e−5 of a dominant probability at 128 entries). The
  * output is exp(max(x, −T)) − exp(−T) either way.
+ * The clip's comparison is coarse (it leaves out the low f − 4 bits of x + T: 3 rounds instead of
+ * 4 in semi-honest mode at ℓ = 40): an input in [−T − 2^−4, −T) is clipped or not depending on
+ * the comparison's mask; unclipped, its t lies in [−1 − 2^−7, −1) where the interpolant
+ * extrapolates smoothly (|T_k(t)| ≤ 1.6 there for k ≤ 8), and its output exp(x) − exp(−T) is
+ * within 2·10^−8 of 0, as a clipped input's is.
  *
  * Defaults: T = 15, U = 1, k = 2, d = DEFAULT_CHEBY_DEG = 8 (3 levels). The squarings replace
  * one doubling level and half the degree: with the fused squarings the dealer deals 38 ring
@@ -70,7 +77,7 @@
  * Practice" (SIAM 2013); squaring-based range reduction as in CrypTen (Knott et al.,
  * NeurIPS 2021); clipping the exp input below as in SecretFlow-SPU / PUMA (Dong et al., 2023).
  */
-import { ltz, relu, reluFolds } from '../protocols/compare.ts';
+import { ltz, ltzRounds, relu, reluFolds } from '../protocols/compare.ts';
 import type { PartyContext } from '../protocols/context.ts';
 import { addConstFx, fx } from '../protocols/fixed-arith.ts';
 import { mul, square } from '../protocols/beaver.ts';
@@ -79,7 +86,6 @@ import { truncateAndSquare, truncatesAndSquares } from '../protocols/truncate-sq
 import * as T from '../ring/tensor.ts';
 import * as L from '../sharing/linear.ts';
 import type { SecretTensor } from '../sharing/secret-tensor.ts';
-import { ltzRounds } from './common.ts';
 import {
   affineRounds,
   affineToScale,
@@ -99,6 +105,14 @@ export const DEFAULT_CHEBY_DEG = 8;
 export const DEFAULT_EXP_LOWER = 15;
 export const DEFAULT_EXP_UPPER = 1;
 export const DEFAULT_EXP_SQUARINGS = 2;
+/** The clip's coarse comparison leaves out the low f − 4 bits (see the module header). */
+const CLIP_SLACK_LOG2 = -4;
+
+/** Low bits left out of the clip's comparison: f − 4, within [0, ℓ − 1]. */
+function clipLowBits(ctx: Pick<PartyContext, 'scaleBits' | 'compareBits'>): number {
+  return Math.min(ctx.compareBits - 1, Math.max(0, ctx.scaleBits + CLIP_SLACK_LOG2));
+}
+
 /** Max abs error of the defaults at f = 16, from the measurements above (asserted by exp.test.ts). */
 export const EXP_MAX_ABS_ERROR = 4e-5;
 
@@ -161,7 +175,7 @@ export function expRounds(
   const s = ctx.scaleBits + CHEB_GUARD_BITS;
   const bound = coefficientBound(expFit(o));
   return (
-    ltzRounds(ctx) +
+    ltzRounds(ctx.mode, ctx.compareBits, clipLowBits(ctx)) +
     (foldsClip(ctx, o, s) ? 0 : 1) +
     affineRounds(ctx, 2 / (o.lower + o.upper), s) +
     chebyshevRounds(ctx, o.degree, { scale: s, valueBound: bound }) +
@@ -192,14 +206,14 @@ export async function expWithGuardBits(ctx: PartyContext, x: SecretTensor, opts:
     // raw = m·x + B is local (m = α·2^(s−f) an integer), so with E = T at scale f and b = 1 − g,
     // g = [z ≥ 0]: b·(−2^s − raw) = −m·b·z + K·b, K = m·E − B − 2^s (0 for the defaults), and
     // b·z = z − relu(z) comes with the comparison (compare.ts relu): the clip costs no round.
-    const { geq, relu: above } = await relu(ctx, z);
+    const { geq, relu: above } = await relu(ctx, z, ctx.compareBits, clipLowBits(ctx));
     const raw = await affineToScale(ctx, x, 2 / width, (o.lower - o.upper) / width, s);
     const m = map.factor;
     const k = m * fx(ctx, o.lower) - map.offset - (1n << BigInt(s));
     const below = L.subPS(ctx, T.fill(ctx.ring, geq.shape, 1n), geq);
     t = L.addSS(L.subSS(raw, L.mulScalarS(L.subSS(z, above), m)), L.mulScalarS(below, k));
   } else {
-    const below = await ltz(ctx, z);
+    const below = await ltz(ctx, z, ctx.compareBits, clipLowBits(ctx));
     const raw = await affineToScale(ctx, x, 2 / width, (o.lower - o.upper) / width, s);
     // t = raw + b·(−1 − raw): −1 at scale s for clipped elements (garbage raw is multiplied by 0).
     const toEdge = L.subPS(ctx, T.fill(ctx.ring, raw.shape, -(1n << BigInt(s))), raw);

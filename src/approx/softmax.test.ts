@@ -3,7 +3,7 @@ import { describe, test } from 'node:test';
 import { runApprox, seededUniform } from '../../test/helpers/approx-harness.ts';
 import { maxCost } from '../protocols/select.ts';
 import { Z64 } from '../ring/ring.ts';
-import { maxRounds, SOFTMAX_MAX_ABS_ERROR, softmax, softmaxRounds } from './softmax.ts';
+import { maxLowBits, maxRounds, SOFTMAX_MAX_ABS_ERROR, softmax, softmaxRounds } from './softmax.ts';
 
 function gauss(seed: number, n: number): number[] {
   const u = seededUniform(seed, 2 * n, 1e-12, 1);
@@ -70,7 +70,10 @@ describe('softmax (max, exp, reciprocal)', () => {
   test('maxRounds agrees with protocols/select.ts maxCost', () => {
     for (const len of [1, 2, 3, 7, 64, 100]) {
       for (const mode of ['semi-honest', 'malicious'] as const)
-        assert.equal(maxRounds({ mode, compareBits: 40 }, len), maxCost({ n: 2, ring: Z64, mode }, 3, len, 40).rounds);
+        assert.equal(
+          maxRounds({ mode, compareBits: 40, scaleBits: 16 }, len),
+          maxCost({ n: 2, ring: Z64, mode }, 3, len, 40, maxLowBits({ compareBits: 40, scaleBits: 16 }, len)).rounds,
+        );
     }
   });
 

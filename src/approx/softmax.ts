@@ -4,20 +4,28 @@
  *
  * Method:
  *   1. masked scores: x' = mask ⊙ x + (1 − mask)·(−2^(ℓ−f−2))   (local: the mask is public);
- *   2. m = row max                        (protocols/select.ts: exact tournament, ⌈log2 len⌉ levels);
- *   3. e = exp(x' − m) ⊙ mask             (exp.ts on inputs ≤ 0, kept at f + 3 bits; clipped and
- *                                          masked entries are exactly 0);
- *   4. S = Σ_row e ∈ [1, len]             (local; the maximum contributes exp(0) = 1);
- *   5. r = 1/S                            (reciprocal.ts on [1, 2^M], M = max(1, ⌈log2 len⌉):
- *                                          its outer buckets are open-ended, so S a few LSB
- *                                          outside [1, len] is fine and ⌈log2 len⌉ + 1 is not
- *                                          needed; S is read at f + 3 bits as 8·S with the
+ *   2. m = row max                        (protocols/select.ts: tournament of ⌈log2 len⌉ levels
+ *                                          with coarse comparisons, see below; m is one of the
+ *                                          row's values and m ≥ max − ln 2);
+ *   3. e = exp(x' − m) ⊙ mask             (exp.ts on inputs ≤ ln 2 < U = 1, kept at f + 3 bits;
+ *                                          clipped and masked entries are exactly 0);
+ *   4. S = Σ_row e ∈ [1, 2·len)           (local; m contributes exp(0) = 1, every entry < 2);
+ *   5. r = 1/S                            (reciprocal.ts on [1, 2^M], M = ⌈log2 len⌉ + 1; its
+ *                                          outer buckets are open-ended, so S a few LSB outside
+ *                                          is fine; S is read at f + 3 bits as 8·S with the
  *                                          factor option, and r is returned at f + 3 bits);
  *   6. softmax = e ⊙ r                    (one product with r masked once per row,
  *                                          protocols/row-product.ts; truncated by f + 6).
  * The 3 guard bits on e, S and r cost nothing (they only move truncation shifts) and keep the
  * rounding of len terms from adding up: without them the error grew to 3.5e−4 at len = 128.
  * Every row needs at least one unmasked entry. Masked entries are exactly 0 in the output.
+ * Coarse max: softmax does not depend on which m is subtracted, only exp's domain and the sum's
+ * range do, so the tournament's comparisons leave out the low k = {@link maxLowBits} bits
+ * (compare.ts coarse comparisons; f = 16: k = 12 for 2 < len ≤ 2,048): each level may keep the
+ * smaller of two values within 2^(k−f), and ⌈log2 len⌉·2^(k−f) ≤ ln 2 bounds the shortfall. At
+ * ℓ = 40 a level costs 3 rounds instead of 4 (semi-honest; 6 instead of 7 malicious), 9.4 bytes
+ * per score instead of 11.4 and 4 AND gates per comparison instead of 12; the reciprocal gets
+ * one more (batched) bucket for S up to 2·len.
  * Valid domain: unmasked scores |x| < 2^(ℓ−f−2) (2^22 at ℓ = 40, f = 16), so that all
  * differences stay inside the comparison bound; nothing else (x − m ≤ 0 is what exp needs).
  * Measured max abs error of the probabilities (ten runs of softmax.test.ts: rows of length
@@ -26,11 +34,13 @@
  * both truncations): 2.4e−5 (1.6 LSB) with exp's former degree-16 default; with its squarings
  * (d = 8, k = 2) one run of each case: 1.5e−5; asserted ≤ SOFTMAX_MAX_ABS_ERROR = 4e−5.
  * Cost (rounds): ⌈log2 len⌉·(ltz + 1) (max; ltz alone in semi-honest mode, where the select
- * is folded into the comparison, compare.ts relu) + expRounds + reciprocalRounds + 1 + tr; see
- * {@link softmaxRounds}. At ℓ = 40 and len = 64, malicious mode: 48 + 12 + 12 + 1 = 73 with
- * 'local' truncation, 48 + 16 + 17 + 2 = 83 with 'dealer' (exp's squarings add 1 and 2);
+ * is folded into the comparison, compare.ts relu; ltz of the coarse comparison) + expRounds +
+ * reciprocalRounds + 1 + tr; see {@link softmaxRounds}. At ℓ = 40 and len = 64, malicious mode
+ * before the coarse comparisons: 48 + 12 + 12 + 1 = 73 with 'local' truncation,
+ * 48 + 16 + 17 + 2 = 83 with 'dealer' (exp's squarings add 1 and 2), with them 67 and 78;
  * semi-honest mode (4-round ltz, fused Chebyshev levels and squarings, folded selects): 43 and
- * 48 (CrypTen: 115, DESIGN.md §8). Bytes per score (2 parties semi-honest, 'dealer', len = 64,
+ * 48 before, 36 and 41 with the coarse max and clip (len = 1,019: 53 instead of 64 with 'dealer')
+ * (CrypTen: 115, DESIGN.md §8). Bytes per score (2 parties semi-honest, 'dealer', len = 64,
  * measured): ≈ 111 (max 12, exp 67, reciprocal 8, product 16; before the row product 24, before
  * the folded selects max 28, before the squarings exp 83).
  * Citation: max-subtracted softmax with a secure exp and reciprocal as in CrypTen (Knott et al.,
@@ -60,9 +70,20 @@ export interface SoftmaxOptions {
   readonly exp?: ExpOptions;
 }
 
-/** M = max(1, ⌈log2 len⌉): the reciprocal's domain [1, 2^M] for row sums of `len` entries. */
+/** M = ⌈log2 len⌉ + 1: the reciprocal's domain [1, 2^M] for row sums of `len` entries below 2 each. */
 export function softmaxSumLog2(len: number): number {
-  return Math.max(1, Math.ceil(Math.log2(len)));
+  return Math.ceil(Math.log2(len)) + 1;
+}
+
+/**
+ * k, the low bits the row maximum's comparisons leave out (select.ts max): the largest k with
+ * ⌈log2 len⌉·2^(k−f) ≤ ln 2, so exp's inputs stay below ln 2 and the row sums below 2·len.
+ * 0 for len = 1 (no comparison); at most ℓ − 1.
+ */
+export function maxLowBits(ctx: Pick<PartyContext, 'scaleBits' | 'compareBits'>, len: number): number {
+  const levels = Math.ceil(Math.log2(len));
+  if (levels === 0) return 0;
+  return Math.min(ctx.compareBits - 1, Math.max(0, ctx.scaleBits + Math.floor(Math.log2(Math.LN2 / levels))));
 }
 
 /** Documented round cost of {@link softmax} on rows of length len (independent of the row count). */
@@ -81,9 +102,9 @@ function reciprocalOptions(len: number): ReciprocalOptions {
   return { minLog2: GUARD, maxLog2: softmaxSumLog2(len) + GUARD, factor: 2 ** (2 * GUARD) };
 }
 
-/** Rounds of the row maximum (protocols/select.ts maxCost): ⌈log2 len⌉ levels of relu (the select folded in semi-honest mode). */
-export function maxRounds(ctx: Pick<PartyContext, 'mode' | 'compareBits'>, len: number): number {
-  return Math.ceil(Math.log2(len)) * reluRounds(ctx, ctx.compareBits);
+/** Rounds of the row maximum (protocols/select.ts maxCost): ⌈log2 len⌉ levels of coarse relu (the select folded in semi-honest mode). */
+export function maxRounds(ctx: Pick<PartyContext, 'mode' | 'compareBits' | 'scaleBits'>, len: number): number {
+  return Math.ceil(Math.log2(len)) * reluRounds(ctx, ctx.compareBits, maxLowBits(ctx, len));
 }
 
 function maskTensor(ctx: PartyContext, mask: ArrayLike<number>, shape: readonly number[]): RingTensor {
@@ -108,7 +129,7 @@ export async function softmax(ctx: PartyContext, x: SecretTensor, opts: SoftmaxO
     const fillMasked = T.mulScalar(T.addScalar(T.neg(mask), 1n), low); // (1 − mask)·(−2^(ℓ−2))
     scores = L.addSP(ctx, L.mulSP(scores, mask), fillMasked);
   }
-  const m = await max(ctx, scores);
+  const m = await max(ctx, scores, ctx.compareBits, maxLowBits(ctx, len));
   // e, S and r = 1/S keep G = 3 guard bits (scale f + 3): read as a scale-f number, S is 8× the sum.
   let e = await expWithGuardBits(ctx, L.subSS(scores, broadcastRows(ctx, m, rows, len)), opts.exp ?? {}, GUARD);
   if (mask) e = L.mulSP(e, mask);

@@ -10,6 +10,9 @@
  * Widths: digits as even as possible; D chosen to minimise first the online depth
  * max(1, ⌈log2 D⌉) and then the dealt bits Σ 2^w_j (ℓ = 40: eight digits of 5 bits, 256 bits,
  * depth 3 instead of ⌈log2 40⌉ = 6).
+ *
+ * Coarse comparisons (compare.ts, `low` = k > 0) leave out r's low k bits: the digits cover bits
+ * k..ℓ−1 only (ℓ = 40, k = 12: four digits of 7 bits, 512 bits, depth 2).
  */
 
 /** Largest digit: a one-hot vector of 2^8 bits per element. */
@@ -25,19 +28,20 @@ export interface DigitPlace {
   readonly row: number;
 }
 
-/** Widths of the digits of an ℓ-bit mask (ℓ = `bits` ≥ 1), least significant first. */
-export function comparatorDigits(bits: number): readonly number[] {
-  return layoutOf(bits).places.map((p) => p.width);
+/** Widths of the digits of bits low..ℓ−1 of a mask (ℓ = `bits`, 0 ≤ low < ℓ), least significant first. */
+export function comparatorDigits(bits: number, low = 0): readonly number[] {
+  return layoutOf(bits, low).places.map((p) => p.width);
 }
 
-/** The digits of an ℓ-bit mask with their bit and one-hot row offsets (dealer and parties). */
-export function digitPlaces(bits: number): readonly DigitPlace[] {
-  return layoutOf(bits).places;
+/** The digits of bits low..ℓ−1 of a mask with their bit (in r) and one-hot row offsets (dealer and parties). */
+export function digitPlaces(bits: number, low = 0): readonly DigitPlace[] {
+  const places = layoutOf(bits, low).places;
+  return low === 0 ? places : places.map((p) => ({ ...p, bit: p.bit + low }));
 }
 
-/** One-hot rows dealt for an ℓ-bit mask: Σ_j 2^w_j. */
-export function oneHotRows(bits: number): number {
-  return layoutOf(bits).rows;
+/** One-hot rows dealt for bits low..ℓ−1 of a mask: Σ_j 2^w_j. */
+export function oneHotRows(bits: number, low = 0): number {
+  return layoutOf(bits, low).rows;
 }
 
 interface Layout {
@@ -45,9 +49,13 @@ interface Layout {
   readonly rows: number;
 }
 
-function layoutOf(bits: number): Layout {
+/** The layout of the ℓ − low compared bits (bit offsets relative to `low`). */
+function layoutOf(bits: number, low: number): Layout {
   if (!Number.isInteger(bits) || bits < 1) throw new RangeError(`comparatorDigits: bits must be a positive integer, got ${bits}`);
-  return bits < LAYOUTS.length ? LAYOUTS[bits] : layout(bits);
+  if (!Number.isInteger(low) || low < 0 || low >= bits)
+    throw new RangeError(`comparatorDigits: low must be an integer in [0, ${bits - 1}], got ${low}`);
+  const width = bits - low;
+  return width < LAYOUTS.length ? LAYOUTS[width] : layout(width);
 }
 
 function layout(bits: number): Layout {

@@ -101,18 +101,18 @@ export function maskedBitsOf(r: RingTensor, shift: number, withBits: boolean): R
 /**
  * [r, rMsb, rHigh, s, a, b, ab, oneHot] for the binary comparator (material.ts XorMaskedBits),
  * Z_2^64: r uniform, rMsb = bit 63, rHigh = ⌊(r mod 2^63) / 2^bits⌋, s, a, b uniform bits, and
- * the digits of r's low `bits` bits (compare-digits.ts) one-hot, packed 64 elements per word:
- * row offset_j + v holds [digit j of r = v] (bits ≤ 62).
+ * the digits of r's bits low..bits−1 (compare-digits.ts) one-hot, packed 64 elements per word:
+ * row offset_j + v holds [digit j of r = v] (bits ≤ 62; low > 0 for a coarse comparison).
  */
-export function plainXorMaskedBits(size: number, bits: number, prg = freshPrg()): RingTensor[] {
+export function plainXorMaskedBits(size: number, bits: number, low = 0, prg = freshPrg()): RingTensor[] {
   if (!(Number.isInteger(bits) && bits >= 1 && bits <= 62))
     throw new RangeError(`plainXorMaskedBits: bits must be in [1, 62], got ${bits}`);
   const r = prg.ringTensor(Z64, [size]);
   const { msb: rMsb, high: rHigh } = msbAndHigh(r, bits);
   const top = plainTopBits(size, prg);
   const words = Math.ceil(size / 64);
-  const places = digitPlaces(bits);
-  const packed = new BigUint64Array(oneHotRows(bits) * words);
+  const places = digitPlaces(bits, low);
+  const packed = new BigUint64Array(oneHotRows(bits, low) * words);
   const r32 = new Uint32Array(r.data.buffer, r.data.byteOffset, 2 * size);
   const p32 = new Uint32Array(packed.buffer);
   // Element i is bit i mod 32 of 32-bit word ⌊i/32⌋ of each row (little-endian 64-bit words).
@@ -129,7 +129,7 @@ export function plainXorMaskedBits(size: number, bits: number, prg = freshPrg())
       p32[base + digit * stride + (i >>> 5)] |= 1 << (i & 31);
     }
   }
-  return [r, rMsb, rHigh, ...top, { ring: Z64, shape: [oneHotRows(bits), words], data: packed }];
+  return [r, rMsb, rHigh, ...top, { ring: Z64, shape: [oneHotRows(bits, low), words], data: packed }];
 }
 
 /** The comparator's top-level bits [s, a, b, ab] (Z_2^64, [size] each): s, a, b uniform bits, ab = a·b. */
@@ -153,8 +153,8 @@ function plainTopBits(size: number, prg: Prg): RingTensor[] {
  * {@link plainXorMaskedBits} followed by r ⊙ part for the comparator parts rMsb, rHigh, s, a, b,
  * ab (material.ts RELU_PARTS order): the `compareRelu` material.
  */
-export function plainReluMasks(size: number, bits: number, prg = freshPrg()): RingTensor[] {
-  const xor = plainXorMaskedBits(size, bits, prg);
+export function plainReluMasks(size: number, bits: number, low = 0, prg = freshPrg()): RingTensor[] {
+  const xor = plainXorMaskedBits(size, bits, low, prg);
   const r = xor[0];
   return [...xor, ...xor.slice(1, 7).map((part) => mul(r, part))];
 }
@@ -163,6 +163,6 @@ export function plainReluMasks(size: number, bits: number, prg = freshPrg()): Ri
  * {@link plainReluMasks} followed by a second top level s, a, b, ab (fresh random bits, ab = a·b)
  * for a second comparison of the same masked value: the `compareReluPair` material.
  */
-export function plainReluPairMasks(size: number, bits: number, prg = freshPrg()): RingTensor[] {
-  return [...plainReluMasks(size, bits, prg), ...plainTopBits(size, prg)];
+export function plainReluPairMasks(size: number, bits: number, low = 0, prg = freshPrg()): RingTensor[] {
+  return [...plainReluMasks(size, bits, low, prg), ...plainTopBits(size, prg)];
 }

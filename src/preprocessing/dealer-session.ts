@@ -334,8 +334,8 @@ export class DealerSession {
           );
         if (d.bits < 1 || d.bits > 62)
           throw new ValidationError(`bad material request ${formatMaterialKey(d)}: bits must be in [1, 62]`, 'key');
-        if (d.kind === 'compareXor') return plainXorMaskedBits(d.size, d.bits);
-        return d.kind === 'compareRelu' ? plainReluMasks(d.size, d.bits) : plainReluPairMasks(d.size, d.bits);
+        if (d.kind === 'compareXor') return plainXorMaskedBits(d.size, d.bits, d.low);
+        return d.kind === 'compareRelu' ? plainReluMasks(d.size, d.bits, d.low) : plainReluPairMasks(d.size, d.bits, d.low);
       case 'chebMasks': {
         if (this.mode === 'malicious')
           throw new ValidationError(

@@ -15,11 +15,13 @@
  *   truncSquare:<size>:<shift>       r, rMsb, rHigh, rHigh², rHigh·rMsb   [size] ×5 (semi-honest only;
  *                                    protocols/truncate-square.ts)
  *   compare:<size>:<bits>            r, rMsb, rHigh, bits [bits,size]
- *   compareXor:<size>:<bits>         r, rMsb, rHigh, s, a, b, ab [size] ×7, the digits of r one-hot,
- *                                    XOR-shared and packed [oneHotRows(bits), ⌈size/64⌉] (semi-honest only)
- *   compareRelu:<size>:<bits>        compareXor's tensors, then r·rMsb, r·rHigh, r·s, r·a, r·b, r·ab
+ *   compareXor:<size>:<bits>[:<low>] r, rMsb, rHigh, s, a, b, ab [size] ×7, the digits of r's bits
+ *                                    low..bits−1 one-hot (low: 0 when absent; > 0 for a coarse
+ *                                    comparison), XOR-shared and packed [oneHotRows(bits, low),
+ *                                    ⌈size/64⌉] (semi-honest only)
+ *   compareRelu:<size>:<bits>[:<low>] compareXor's tensors, then r·rMsb, r·rHigh, r·s, r·a, r·b, r·ab
  *                                    [size] ×6 (semi-honest only; protocols/compare.ts relu)
- *   compareReluPair:<size>:<bits>    compareRelu's tensors, then a second s, a, b, ab [size] ×4
+ *   compareReluPair:<size>:<bits>[:<low>] compareRelu's tensors, then a second s, a, b, ab [size] ×4
  *                                    (semi-honest only; protocols/compare.ts reluAndCompare)
  *   chebMasks:<size>:<degree>        a_j per factor, a_m·a_j per pair of the Chebyshev doubling plan
  *                                    (chebyshev-plan.ts), [size] each (semi-honest only)
@@ -89,7 +91,13 @@ export type MaterialDescriptor =
    * of bits (a, b, ab) as arithmetic shares, and bit j of r (j < bits) of element i as bit i mod 64
    * of word ⌊i/64⌋ of row j, XOR-shared (no MACs: semi-honest sessions only).
    */
-  | { readonly kind: 'compareXor' | 'compareRelu' | 'compareReluPair'; readonly size: number; readonly bits: number }
+  | {
+      readonly kind: 'compareXor' | 'compareRelu' | 'compareReluPair';
+      readonly size: number;
+      readonly bits: number;
+      /** The low bits of r left out of the digits (a coarse comparison); 0 when absent. */
+      readonly low?: number;
+    }
   /** Chebyshev basis masks (chebyshev-plan.ts): a_j per factor, a_m·a_j per pair (no sacrifice: semi-honest sessions only). */
   | { readonly kind: 'chebMasks'; readonly size: number; readonly degree: number }
   /** Fused Chebyshev basis masks (chebyshev-plan.ts fusedChebyshevLayout; semi-honest sessions only). */
@@ -186,10 +194,11 @@ export function formatMaterialKey(d: MaterialDescriptor): string {
     case 'truncSquare':
       return `${d.kind}:${d.size}:${d.shift}`;
     case 'compare':
+      return `${d.kind}:${d.size}:${d.bits}`;
     case 'compareXor':
     case 'compareRelu':
     case 'compareReluPair':
-      return `${d.kind}:${d.size}:${d.bits}`;
+      return `${d.kind}:${d.size}:${d.bits}${d.low ? `:${d.low}` : ''}`;
     case 'chebMasks':
       return `chebMasks:${d.size}:${d.degree}`;
     case 'chebTrunc':
@@ -274,12 +283,19 @@ export function parseMaterialKey(key: string, limits: RequestLimits = DEFAULT_RE
       d = { kind, size: uint(parts[1], 'size'), shift: uint(parts[2], 'shift') };
       break;
     case 'compare':
-    case 'compareXor':
-    case 'compareRelu':
-    case 'compareReluPair':
       arity(3, `${kind}:<size>:<bits>`);
       d = { kind, size: uint(parts[1], 'size'), bits: uint(parts[2], 'bits') };
       break;
+    case 'compareXor':
+    case 'compareRelu':
+    case 'compareReluPair': {
+      if (parts.length !== 3 && parts.length !== 4) fail(`expected ${kind}:<size>:<bits> or ${kind}:<size>:<bits>:<low>`);
+      const low = parts.length === 4 ? uint(parts[3], 'low') : 0;
+      // Canonical: a zero low is written by leaving it out.
+      if (parts.length === 4 && low === 0) fail('low must be at least 1 when given (leave it out for 0)');
+      d = { kind, size: uint(parts[1], 'size'), bits: uint(parts[2], 'bits'), ...(low > 0 ? { low } : {}) };
+      break;
+    }
     case 'chebMasks':
       arity(3, 'chebMasks:<size>:<degree>');
       d = { kind, size: uint(parts[1], 'size'), degree: uint(parts[2], 'degree') };
@@ -364,6 +380,8 @@ export function validateDescriptor(d: MaterialDescriptor, limits: RequestLimits 
       count(d.size, 'size');
       const [v, name] = d.kind === 'trunc' || d.kind === 'truncSquare' ? [d.shift, 'shift'] : [d.bits, 'bits'];
       if (!Number.isInteger(v) || v < 0 || v > MAX_MASK_BITS) fail(`${name} must be an integer in [0, ${MAX_MASK_BITS}], got ${v}`);
+      if ('low' in d && d.low !== undefined && (!Number.isInteger(d.low) || d.low < 0 || d.low >= d.bits))
+        fail(`low must be an integer in [0, ${d.bits - 1}] (below bits), got ${d.low}`);
       break;
     }
     case 'chebMasks':
@@ -429,7 +447,7 @@ export function dealtElements(d: MaterialDescriptor, operand?: readonly number[]
     case 'compareXor':
     case 'compareRelu':
     case 'compareReluPair':
-      return PACKED_COMPARE_VECTORS[d.kind] * d.size + oneHotRows(d.bits) * xorWords(d.size);
+      return PACKED_COMPARE_VECTORS[d.kind] * d.size + oneHotRows(d.bits, d.low) * xorWords(d.size);
     case 'chebMasks':
       return chebTensors(d.degree) * d.size;
     case 'chebTrunc':
@@ -488,7 +506,7 @@ export function dealtShapes(d: MaterialDescriptor, operand?: readonly number[]):
     case 'compareReluPair': {
       // [size] vectors, the packed one-hot digits at ONE_HOT_INDEX.
       const shapes = Array.from({ length: PACKED_COMPARE_VECTORS[d.kind] + 1 }, () => [d.size]);
-      shapes[ONE_HOT_INDEX] = [oneHotRows(d.bits), xorWords(d.size)];
+      shapes[ONE_HOT_INDEX] = [oneHotRows(d.bits, d.low), xorWords(d.size)];
       return shapes;
     }
     case 'chebMasks':
@@ -653,16 +671,26 @@ export abstract class DescriptorTripleSource implements TripleSource {
     return { shift: bits, r, rMsb, rHigh, bits: b };
   }
 
-  async compareXorMasks(size: number, bits: number): Promise<XorMaskedBits> {
-    return packedCompareMasks((await this.#fetchSplit({ kind: 'compareXor', size, bits })).parts, bits);
+  async compareXorMasks(size: number, bits: number, low = 0): Promise<XorMaskedBits> {
+    return this.#packedCompare('compareXor', size, bits, low);
   }
 
-  async reluMasks(size: number, bits: number): Promise<ReluMasks> {
-    return packedCompareMasks((await this.#fetchSplit({ kind: 'compareRelu', size, bits })).parts, bits) as ReluMasks;
+  async reluMasks(size: number, bits: number, low = 0): Promise<ReluMasks> {
+    return (await this.#packedCompare('compareRelu', size, bits, low)) as ReluMasks;
   }
 
-  async reluPairMasks(size: number, bits: number): Promise<ReluPairMasks> {
-    return packedCompareMasks((await this.#fetchSplit({ kind: 'compareReluPair', size, bits })).parts, bits) as ReluPairMasks;
+  async reluPairMasks(size: number, bits: number, low = 0): Promise<ReluPairMasks> {
+    return (await this.#packedCompare('compareReluPair', size, bits, low)) as ReluPairMasks;
+  }
+
+  async #packedCompare(
+    kind: 'compareXor' | 'compareRelu' | 'compareReluPair',
+    size: number,
+    bits: number,
+    low: number,
+  ): Promise<XorMaskedBits | ReluMasks | ReluPairMasks> {
+    const d = { kind, size, bits, ...(low > 0 ? { low } : {}) };
+    return packedCompareMasks((await this.#fetchSplit(d)).parts, bits, low);
   }
 
   async chebyshevMasks(size: number, degree: number): Promise<ChebyshevMasks> {

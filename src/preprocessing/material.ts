@@ -95,12 +95,15 @@ export interface MaskedBits {
 /**
  * Masks for the binary comparator (semi-honest mode; protocols/binary-borrow.ts): r, rMsb, rHigh
  * as in {@link MaskedBits} (shift = bits), a random bit s and a bit triple (a, b, ab), all [size]
- * arithmetic shares; and the digits of r's low `bits` bits (compare-digits.ts) one-hot,
- * XOR-shared and packed: `oneHot` [Σ_j 2^w_j, ⌈size/64⌉] Z_2^64 words, row offset_j + v holding
- * [digit j of r = v], element i at bit i mod 64 of word ⌊i/64⌋ (bits past `size` are padding).
+ * arithmetic shares; and the digits of bits low..bits−1 of r (compare-digits.ts; low = 0 but for
+ * coarse comparisons) one-hot, XOR-shared and packed: `oneHot` [Σ_j 2^w_j, ⌈size/64⌉] Z_2^64
+ * words, row offset_j + v holding [digit j of r = v], element i at bit i mod 64 of word ⌊i/64⌋
+ * (bits past `size` are padding).
  */
 export interface XorMaskedBits {
   readonly bits: number;
+  /** The low bits of r that the digits leave out (0, or k of a coarse comparison). */
+  readonly low: number;
   readonly r: SecretTensor;
   readonly rMsb: SecretTensor;
   readonly rHigh: SecretTensor;
@@ -150,9 +153,9 @@ export const ONE_HOT_INDEX = 7;
  * rHigh, s, a, b, ab, the one-hot digits, then the products r·part and the second top level when
  * present): which of the three follows from the count.
  */
-export function packedCompareMasks(parts: readonly SecretTensor[], bits: number): XorMaskedBits | ReluMasks | ReluPairMasks {
+export function packedCompareMasks(parts: readonly SecretTensor[], bits: number, low: number): XorMaskedBits | ReluMasks | ReluPairMasks {
   const [r, rMsb, rHigh, s, andA, andB, andAB, oneHot] = parts;
-  const masks: XorMaskedBits = { bits, r, rMsb, rHigh, s, andA, andB, andAB, oneHot };
+  const masks: XorMaskedBits = { bits, low, r, rMsb, rHigh, s, andA, andB, andAB, oneHot };
   if (parts.length === PACKED_HEAD) return masks;
   const withProducts: ReluMasks = { ...masks, rTimes: reluProducts(parts.slice(PACKED_HEAD, PACKED_HEAD + RELU_PRODUCTS)) };
   return parts.length === PACKED_HEAD + RELU_PRODUCTS
@@ -260,12 +263,15 @@ export interface TripleSource {
   truncSquareMasks(size: number, shift: number): Promise<TruncSquareMasks>;
   /** Masks for comparison of values below 2^bits (with the low `bits` bits). */
   compareMasks(size: number, bits: number): Promise<MaskedBits>;
-  /** Masks for the binary comparator, bits of r XOR-shared and packed; semi-honest only (malicious sources refuse). */
-  compareXorMasks(size: number, bits: number): Promise<XorMaskedBits>;
+  /**
+   * Masks for the binary comparator, the digits of r's bits low..bits−1 one-hot, XOR-shared and
+   * packed (low > 0: a coarse comparison); semi-honest only (malicious sources refuse).
+   */
+  compareXorMasks(size: number, bits: number, low?: number): Promise<XorMaskedBits>;
   /** {@link compareXorMasks} plus the products r·part for [x ≥ 0]·x (ReluMasks); semi-honest only. */
-  reluMasks(size: number, bits: number): Promise<ReluMasks>;
+  reluMasks(size: number, bits: number, low?: number): Promise<ReluMasks>;
   /** {@link reluMasks} plus a second top level for a second offset of the same masked value (ReluPairMasks); semi-honest only. */
-  reluPairMasks(size: number, bits: number): Promise<ReluPairMasks>;
+  reluPairMasks(size: number, bits: number, low?: number): Promise<ReluPairMasks>;
   /** Masks of a Chebyshev basis of `degree` over `size` elements; semi-honest only (malicious sources refuse). */
   chebyshevMasks(size: number, degree: number): Promise<ChebyshevMasks>;
   /** Masks of a Chebyshev basis whose levels are truncated by `shift` bits with fused openings; semi-honest only. */

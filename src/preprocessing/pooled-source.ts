@@ -236,40 +236,41 @@ export class PooledTripleSource implements TripleSource {
     return { shift, r: r as SecretTensor, rMsb: rMsb as SecretTensor, rHigh: rHigh as SecretTensor, bits };
   }
 
-  compareXorMasks(size: number, bits: number): Promise<XorMaskedBits> {
-    return this.#packedCompareMasks(size, bits, 'compareXor');
+  compareXorMasks(size: number, bits: number, low = 0): Promise<XorMaskedBits> {
+    return this.#packedCompareMasks(size, bits, low, 'compareXor');
   }
 
-  async reluMasks(size: number, bits: number): Promise<ReluMasks> {
-    return (await this.#packedCompareMasks(size, bits, 'compareRelu')) as ReluMasks;
+  async reluMasks(size: number, bits: number, low = 0): Promise<ReluMasks> {
+    return (await this.#packedCompareMasks(size, bits, low, 'compareRelu')) as ReluMasks;
   }
 
-  async reluPairMasks(size: number, bits: number): Promise<ReluPairMasks> {
-    return (await this.#packedCompareMasks(size, bits, 'compareReluPair')) as ReluPairMasks;
+  async reluPairMasks(size: number, bits: number, low = 0): Promise<ReluPairMasks> {
+    return (await this.#packedCompareMasks(size, bits, low, 'compareReluPair')) as ReluPairMasks;
   }
 
   /** compareXor material, with compareRelu's products r·part and compareReluPair's second top level after the one-hot digits. */
   async #packedCompareMasks(
     size: number,
     bits: number,
+    low: number,
     kind: 'compareXor' | 'compareRelu' | 'compareReluPair',
   ): Promise<XorMaskedBits | ReluMasks | ReluPairMasks> {
     const fetch = (n: number): Promise<XorMaskedBits | ReluMasks | ReluPairMasks> =>
       kind === 'compareXor'
-        ? this.#inner.compareXorMasks(n, bits)
+        ? this.#inner.compareXorMasks(n, bits, low)
         : kind === 'compareRelu'
-          ? this.#inner.reluMasks(n, bits)
-          : this.#inner.reluPairMasks(n, bits);
+          ? this.#inner.reluMasks(n, bits, low)
+          : this.#inner.reluPairMasks(n, bits, low);
     // Served in whole words (64 elements): the unused tail of the last word's masks is discarded.
     const words = Math.ceil(size / 64);
     if (64 * words > this.#batch || this.#batch % 64 !== 0) return fetch(size);
-    const pool = this.#pool(`${kind}:${bits}`, async (n) => {
+    const pool = this.#pool(`${kind}:${bits}:${low}`, async (n) => {
       const tensors = packedCompareTensors(await fetch(n));
       return { size: n, tensors, units: tensors.map((_, i) => (i === ONE_HOT_INDEX ? 64 : 1)) };
     });
     const parts = (await pool.take(64 * words)) as SecretTensor[];
     const head = (t: SecretTensor, i: number): SecretTensor => (i === ONE_HOT_INDEX || t.shape[0] === size ? t : sliceElements(t, 0, size));
-    return packedCompareMasks(parts.map(head), bits);
+    return packedCompareMasks(parts.map(head), bits, low);
   }
 
   async chebyshevMasks(size: number, degree: number): Promise<ChebyshevMasks> {

@@ -125,10 +125,10 @@ function publicBitRows(c: RingTensor, bits: number, size: number): Uint32Array[]
   return rows;
 }
 
-/** Bytes this party sends to each peer for a borrow over `size` elements with `bits` bits. */
-export function binaryBorrowBytesPerPeer(size: number, bits: number): number {
+/** Bytes this party sends to each peer for a borrow over `size` elements on bits low..bits−1. */
+export function binaryBorrowBytesPerPeer(size: number, bits: number, low = 0): number {
   const vectorBytes = 4 * vectorWords(size);
-  return comparatorLevels(comparatorDigits(bits).length).reduce((s, products) => s + 2 * products * vectorBytes, 0) + vectorBytes;
+  return comparatorLevels(comparatorDigits(bits, low).length).reduce((s, products) => s + 2 * products * vectorBytes, 0) + vectorBytes;
 }
 
 /**
@@ -157,7 +157,11 @@ export function formSum(form: PartForm, v: Readonly<Record<ReluPart, SecretTenso
   return acc;
 }
 
-/** [c mod 2^bits < r mod 2^bits] as an arithmetic share, from public c ([size]) and the packed masks of r. */
+/**
+ * [c mod 2^bits < r mod 2^bits] as an arithmetic share, from public c ([size]) and the packed
+ * masks of r; with masks whose digits leave out the low k = m.low bits (a coarse comparison),
+ * [⌊(c mod 2^bits)/2^k⌋ < ⌊(r mod 2^bits)/2^k⌋] instead (compare.ts says what that changes).
+ */
 export async function binaryBorrow(ctx: PartyContext, c: RingTensor, m: XorMaskedBits, bits: number, size: number): Promise<SecretTensor> {
   return formShares(ctx, await binaryBorrowForm(ctx, c, m, bits, size), m);
 }
@@ -167,11 +171,14 @@ export async function binaryBorrowForm(ctx: PartyContext, c: RingTensor, m: XorM
   if (ctx.mode !== 'semi-honest' || ctx.ring.limbs !== 1) throw new RangeError('binaryBorrow: semi-honest Z_2^64 only');
   const v = vectorWords(size);
   const own = words32(m.oneHot.share);
-  if (own.length !== oneHotRows(bits) * v)
-    throw new RangeError(`binaryBorrow: ${own.length / v} one-hot rows of mask digits, expected ${oneHotRows(bits)}`);
+  const rows = oneHotRows(bits, m.low);
+  if (m.bits !== bits || own.length !== rows * v)
+    throw new RangeError(
+      `binaryBorrow: masks for ${m.bits} bits with ${own.length / v} one-hot rows, expected ${bits} bits and ${rows} rows`,
+    );
   const cRows = publicBitRows(c, bits, size);
   // Leaves, one per digit: G_j = [c_j < r_j], E_j = [c_j = r_j] from r_j's one-hot rows (local).
-  const leaves = digitPlaces(bits).map(({ width, bit, row }) => digitLeaves(own, row, cRows.slice(bit, bit + width), v));
+  const leaves = digitPlaces(bits, m.low).map(({ width, bit, row }) => digitLeaves(own, row, cRows.slice(bit, bit + width), v));
   return tree(
     ctx,
     leaves.map(([g]) => g),

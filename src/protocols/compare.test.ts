@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import { Z128, Z64 } from '../ring/ring.ts';
 import * as T from '../ring/tensor.ts';
 import { makeDealer, measure, MODES, PARTY_COUNTS, runParties } from '../../test/helpers/parties.ts';
-import { comparatorDigits, oneHotRows } from '../preprocessing/compare-digits.ts';
+import { comparatorDigits, digitPlaces, oneHotRows } from '../preprocessing/compare-digits.ts';
 import { ltz, ltzCost, ltzRounds, relu, reluAndCompare, reluAndCompareCost, reluCost } from './compare.ts';
 import { argmax, argmaxCost, max, maxCost } from './select.ts';
 import { reveal } from './reveal.ts';
@@ -124,6 +124,100 @@ for (const mode of MODES) {
         );
       });
 
+      test('coarse ltz and relu (low = k): exact outside [−2^k, 0), 0 or 1 inside, relu = bit·x, at the documented cost', async () => {
+        const k = 6;
+        const band = 1 << k;
+        const top = LIMIT - band; // x < 2^ℓ − 2^k
+        await fc.assert(
+          fc.asyncProperty(fc.array(fc.integer({ min: -LIMIT, max: top }), { minLength: 1, maxLength: 40 }), async (vals) => {
+            // Both edges of the band, inside it (x = −1 is reported ≥ 0 unless r's low k bits are 0), and the range.
+            const edges = [-band - 1, -band, -band + 1, -(band >> 1), -2, -1, 0, 1, band, top, -LIMIT];
+            const values = [...edges, ...Array.from({ length: 24 }, () => -1), ...vals].map(BigInt);
+            const lt = await revealed(n, mode, values, BITS, async (ctx, x) => [await ltz(ctx, x, BITS, k)]);
+            const rl = await revealed(n, mode, values, BITS, async (ctx, x) => {
+              const r = await relu(ctx, x, BITS, k);
+              return [r.geq, r.relu];
+            });
+            const inBand = (v: bigint): boolean => v >= -BigInt(band) && v < 0n;
+            const ltzExpected = ltzCost({ n, ring, mode }, values.length, BITS, k);
+            const reluExpected = reluCost({ n, ring, mode }, values.length, BITS, k);
+            for (const r of lt) {
+              values.forEach((v, i) => {
+                if (inBand(v)) assert.ok(r.out[0][i] === 0n || r.out[0][i] === 1n, `ltz(${v}) = ${r.out[0][i]}`);
+                else assert.equal(r.out[0][i], v < 0n ? 1n : 0n, `ltz(${v})`);
+              });
+              assert.equal(r.cost.rounds, ltzExpected.rounds);
+              assert.equal(r.cost.bytesSent, ltzExpected.bytes);
+            }
+            for (const r of rl) {
+              const [geq, value] = r.out;
+              values.forEach((v, i) => {
+                if (inBand(v)) assert.ok(geq[i] === 0n || geq[i] === 1n, `relu bit at ${v}: ${geq[i]}`);
+                else assert.equal(geq[i], v >= 0n ? 1n : 0n, `relu bit at ${v}`);
+                assert.equal(value[i], geq[i] * v, `relu(${v}) = bit·x`);
+              });
+              // x = −1 is in the band: coarse, it comes out ≥ 0 for all but a 2^−k fraction of masks.
+              assert.ok(
+                geq.slice(edges.length, edges.length + 24).some((b) => b === 1n),
+                'the band is left to the mask',
+              );
+              assert.equal(r.cost.rounds, reluExpected.rounds);
+              assert.equal(r.cost.bytesSent, reluExpected.bytes);
+            }
+            // Fewer compared bits: one round fewer at ℓ = 20, k = 6 (semi-honest: 2 digits instead of 3; malicious: 14 leaves instead of 20).
+            assert.equal(ltzExpected.rounds, ltzRounds(mode, BITS) - 1);
+            assert.ok(ltzExpected.bytes < ltzCost({ n, ring, mode }, values.length, BITS).bytes);
+          }),
+          { numRuns: 4 },
+        );
+        await assert.rejects(
+          revealed(n, mode, [1n], BITS, async (ctx, x) => [await ltz(ctx, x, BITS, BITS)]),
+          /low must be an integer in \[0, 19\]/,
+        );
+      });
+
+      test('coarse max (low = k): one of the row values, at least the row max − ⌈log2 len⌉·2^k, at the documented cost', async () => {
+        const k = 5;
+        await fc.assert(
+          fc.asyncProperty(
+            fc.integer({ min: 1, max: 3 }),
+            fc.integer({ min: 2, max: 40 }),
+            fc.array(fc.integer({ min: -(1 << 18), max: 1 << 18 }), { minLength: 120, maxLength: 120 }),
+            fc.integer({ min: 0, max: 1 << 18 }),
+            async (rows, len, pool, base) => {
+              // Half the rows spread, half clustered within a few 2^k of each other (where coarse levels may pick the smaller).
+              const values = Array.from({ length: rows * len }, (_, i) =>
+                i % 2 === 0 ? pool[i % 120] : base + (pool[i % 120] % (4 << k)),
+              );
+              const dealer = makeDealer(n, mode);
+              const xs = dealer.shareForTest(T.fromBigInts(ring, [rows, len], values.map(BigInt)));
+              const { results } = await runParties(
+                dealer,
+                async (ctx) => {
+                  const m = await measure(ctx, () => max(ctx, xs[ctx.id], BITS, k));
+                  return { out: low((await reveal(ctx, [m.value]))[0]), cost: m.cost };
+                },
+                { compareBits: BITS },
+              );
+              const expected = maxCost({ n, ring, mode }, rows, len, BITS, k);
+              const levels = Math.ceil(Math.log2(len));
+              for (let r = 0; r < rows; r++) {
+                const row = values.slice(r * len, (r + 1) * len);
+                const got = Number(results[0].out[r]);
+                assert.ok(row.includes(got), `row ${r}: ${got} is not one of its values`);
+                assert.ok(got >= Math.max(...row) - levels * 2 ** k, `row ${r}: ${got} below max ${Math.max(...row)} − ${levels}·2^${k}`);
+              }
+              for (const res of results) {
+                assert.equal(res.cost.rounds, expected.rounds);
+                assert.equal(res.cost.bytesSent, expected.bytes);
+              }
+              assert.ok(expected.rounds < maxCost({ n, ring, mode }, rows, len, BITS).rounds);
+            },
+          ),
+          { numRuns: 6 },
+        );
+      });
+
       test('max and argmax match plaintext over rows (ties pick the lowest index), at the documented cost', async () => {
         await fc.assert(
           fc.asyncProperty(
@@ -230,4 +324,16 @@ test('comparator digits: widths ≤ 8 bits summing to ℓ, depth ⌈log2 D⌉ mi
   assert.deepEqual(comparatorDigits(40), [5, 5, 5, 5, 5, 5, 5, 5]);
   assert.equal(ltzRounds('semi-honest', 40), 4);
   assert.equal(ltzRounds('malicious', 40), 7);
+});
+
+test('coarse comparator digits cover bits low..ℓ−1 only: ℓ = 40, low = 12 gives four 7-bit digits from bit 12, one round fewer', () => {
+  assert.deepEqual(comparatorDigits(40, 12), [7, 7, 7, 7]);
+  assert.deepEqual(
+    digitPlaces(40, 12).map((p) => p.bit),
+    [12, 19, 26, 33],
+  );
+  assert.equal(oneHotRows(40, 12), 512);
+  assert.equal(ltzRounds('semi-honest', 40, 12), 3);
+  assert.equal(ltzRounds('malicious', 40, 12), 6);
+  for (const lowBits of [-1, 40, 1.5]) assert.throws(() => comparatorDigits(40, lowBits), /low must be an integer in \[0, 39\]/);
 });

@@ -12,6 +12,10 @@
  * round); only argmax's secret index (levels after the first) still takes one product round.
  * Cost per level: ltz (compare.ts ltzRounds: 4 rounds semi-honest, 7 malicious at ℓ = 40) + 1
  * product round (malicious; semi-honest: argmax levels after the first only); ⌈log2 len⌉ levels.
+ * `max` may compare coarsely (compare.ts, `low` = k > 0: 3 rounds per level in semi-honest mode,
+ * 6 in malicious mode at ℓ = 40, k = 12): a level then keeps the smaller of two candidates within
+ * 2^k of each other, so the result is one of the row's values and at least the true maximum
+ * minus ⌈log2 len⌉·2^k (softmax.ts only needs the max within a bound; argmax stays exact).
  * Reveals: nothing beyond the Beaver-masked values of its sub-protocols.
  */
 import type { RingTensor } from '../ring/tensor.ts';
@@ -51,8 +55,9 @@ export function maxCost(
   rows: number,
   len: number,
   bits: number,
+  low = 0,
 ): { rounds: number; bytes: number } {
-  return tournamentCost(ctx, rows, len, bits, false);
+  return tournamentCost(ctx, rows, len, bits, false, low);
 }
 
 function tournamentCost(
@@ -61,13 +66,14 @@ function tournamentCost(
   len: number,
   bits: number,
   withIndex: boolean,
+  low = 0,
 ): { rounds: number; bytes: number } {
   let rounds = 0;
   let bytes = 0;
   let first = true;
   for (let width = len; width > 1; width = Math.ceil(width / 2)) {
     const pairs = Math.floor(width / 2) * rows;
-    const c = ltzCost(ctx, pairs, bits);
+    const c = ltzCost(ctx, pairs, bits, low);
     // Folded: the value's select is free (relu); a secret index still takes one product round.
     const products = reluFolds(ctx) ? (withIndex && !first ? 1 : 0) : first || !withIndex ? 1 : 2;
     rounds += c.rounds + (products > 0 ? 1 : 0);
@@ -83,9 +89,13 @@ export async function argmax(ctx: PartyContext, x: SecretTensor, bits = ctx.comp
   return { max: r.max, index: r.index as SecretTensor };
 }
 
-/** Max along the last axis (the tournament of {@link argmax} without the index; cost {@link maxCost}). */
-export async function max(ctx: PartyContext, x: SecretTensor, bits = ctx.compareBits): Promise<SecretTensor> {
-  return (await tournament(ctx, x, bits, false)).max;
+/**
+ * Max along the last axis (the tournament of {@link argmax} without the index; cost
+ * {@link maxCost}). With low = k > 0 the comparisons are coarse: the result is one of the row's
+ * values, at least the row maximum − ⌈log2 len⌉·2^k; values need |a − b| < 2^bits − 2^k.
+ */
+export async function max(ctx: PartyContext, x: SecretTensor, bits = ctx.compareBits, low = 0): Promise<SecretTensor> {
+  return (await tournament(ctx, x, bits, false, low)).max;
 }
 
 async function tournament(
@@ -93,6 +103,7 @@ async function tournament(
   x: SecretTensor,
   bits: number,
   withIndex: boolean,
+  low = 0,
 ): Promise<{ max: SecretTensor; index: SecretTensor | undefined }> {
   const len = x.shape[x.shape.length - 1];
   const rows = T.sizeOf(x.shape) / len;
@@ -112,13 +123,13 @@ async function tournament(
     let newIdx: SecretTensor | undefined;
     if (reluFolds(ctx)) {
       // max(lo, hi) = hi + max(lo − hi, 0) from the comparison's own material (no product round).
-      const { geq, relu: above } = await relu(ctx, L.subSS(lo, hi), bits); // geq = [lo ≥ hi]
+      const { geq, relu: above } = await relu(ctx, L.subSS(lo, hi), bits, low); // geq = [lo ≥ hi]
       newVals = L.addSS(hi, above);
       const d = L.subPS(ctx, T.fill(ctx.ring, geq.shape, 1n), geq); // d = [lo < hi]
       if (idxLo && idxDiff) newIdx = L.addSS(idxLo, await mul(ctx, d, idxDiff));
       else if (withIndex) newIdx = L.addSP(ctx, d, firstLevelBase(ctx, pairs, rows));
     } else {
-      const d = await ltz(ctx, L.subSS(lo, hi), bits); // d = [lo < hi]
+      const d = await ltz(ctx, L.subSS(lo, hi), bits, low); // d = [lo < hi]
       const diff = L.subSS(hi, lo);
       if (idxLo && idxDiff) {
         // The value and the secret index in one product round.

@@ -136,20 +136,30 @@ export function runTripleSourceConformance(f: TripleSourceFactory): void {
 
             // Packed comparison masks: across a word boundary (70), then a size that starts mid-batch.
             // With the relu products (reluMasks): the same masks plus r·part for each part; with a
-            // second top level (reluPairMasks): fresh bits s, a, b, ab = a·b besides.
-            for (const [size, nb, kind] of [
-              [70, 40, 'xor'],
-              [5, 40, 'xor'],
-              [3, 7, 'xor'],
-              [70, 40, 'relu'],
-              [5, 12, 'relu'],
-              [70, 40, 'pair'],
-              [5, 12, 'pair'],
+            // second top level (reluPairMasks): fresh bits s, a, b, ab = a·b besides. A fourth
+            // entry (coarse comparisons): the digits leave out r's low `lowBits` bits.
+            for (const [size, nb, kind, lowBits] of [
+              [70, 40, 'xor', 0],
+              [5, 40, 'xor', 0],
+              [3, 7, 'xor', 0],
+              [70, 40, 'relu', 0],
+              [5, 12, 'relu', 0],
+              [70, 40, 'pair', 0],
+              [5, 12, 'pair', 0],
+              [70, 40, 'relu', 12],
+              [5, 40, 'relu', 12],
+              [7, 20, 'xor', 19],
+              [7, 20, 'pair', 3],
             ] as const) {
               const withProducts = kind !== 'xor';
               const xm = await all((s) =>
-                kind === 'pair' ? s.reluPairMasks(size, nb) : kind === 'relu' ? s.reluMasks(size, nb) : s.compareXorMasks(size, nb),
+                kind === 'pair'
+                  ? s.reluPairMasks(size, nb, lowBits)
+                  : kind === 'relu'
+                    ? s.reluMasks(size, nb, lowBits)
+                    : s.compareXorMasks(size, nb, lowBits),
               );
+              assert.ok(xm.every((m) => m.bits === nb && m.low === lowBits));
               const xr = low(value(xm.map((m) => m.r)));
               const xmsb = low(value(xm.map((m) => m.rMsb)));
               const xhigh = low(value(xm.map((m) => m.rHigh)));
@@ -163,6 +173,7 @@ export function runTripleSourceConformance(f: TripleSourceFactory): void {
                 xr,
                 xm.map((m) => m.oneHot),
                 nb,
+                lowBits,
               );
               assert.equal(xr.length, size);
               xr.forEach((rv, i) => {
@@ -396,18 +407,22 @@ export function runTripleSourceConformance(f: TripleSourceFactory): void {
 
 /**
  * Checks packed one-hot digit shares (XorMaskedBits.oneHot) against the mask values r (low 64
- * bits): the XOR of the parties' words has, for every element and digit, exactly the row of the
- * digit's value set.
+ * bits): the XOR of the parties' words has, for every element and digit of bits lowBits..bits−1,
+ * exactly the row of the digit's value set.
  */
-export function assertOneHotDigits(r: readonly bigint[], shares: readonly SecretTensor[], bits: number): void {
+export function assertOneHotDigits(r: readonly bigint[], shares: readonly SecretTensor[], bits: number, lowBits = 0): void {
   const words = Math.ceil(r.length / 64);
-  const digits = comparatorDigits(bits);
+  const digits = comparatorDigits(bits, lowBits);
   const rows = digits.reduce((s, w) => s + 2 ** w, 0);
+  assert.equal(
+    digits.reduce((s, w) => s + w, 0),
+    bits - lowBits,
+  );
   assert.deepEqual(shares[0].shape, [rows, words]);
   const packed = Array.from({ length: rows * words }, (_, w) => shares.reduce((acc, t) => acc ^ t.share.data[w], 0n));
   r.forEach((rv, i) => {
     let row = 0;
-    let off = 0n;
+    let off = BigInt(lowBits);
     for (const w of digits) {
       const digit = Number((rv >> off) & ((1n << BigInt(w)) - 1n));
       for (let u = 0; u < 2 ** w; u++) {

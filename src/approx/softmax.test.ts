@@ -67,6 +67,23 @@ describe('softmax (max, exp, reciprocal)', () => {
     });
   }
 
+  test("an all-ones mask (a decode step's causal mask) is no mask: same outputs within the bound, same bytes and rounds", async () => {
+    const rows = rowsFor(64).slice(0, 6);
+    const values = rows.flat();
+    const shape = [rows.length, 64];
+    const ones = new Array<number>(values.length).fill(1);
+    const masked = await runApprox({}, [{ shape, values }], (ctx, [x]) => softmax(ctx, x, { mask: ones }));
+    const plain = await runApprox({}, [{ shape, values }], (ctx, [x]) => softmax(ctx, x));
+    const want = reference(plain.inputs[0], rows.length, 64);
+    for (const run of [masked, plain]) run.outputs[0].forEach((v, i) => assert.ok(Math.abs(v - want[i]) <= SOFTMAX_MAX_ABS_ERROR));
+    assert.deepEqual(masked.costs, plain.costs);
+    // Still checked: a mask of the wrong size or with entries other than 0 and 1 is refused.
+    await assert.rejects(
+      runApprox({}, [{ shape, values }], (ctx, [x]) => softmax(ctx, x, { mask: [...ones.slice(1), 2] })),
+      /mask entries must be 0 or 1, got 2/,
+    );
+  });
+
   test('maxRounds agrees with protocols/select.ts maxCost', () => {
     for (const len of [1, 2, 3, 7, 64, 100]) {
       for (const mode of ['semi-honest', 'malicious'] as const)

@@ -107,14 +107,21 @@ export function maxRounds(ctx: Pick<PartyContext, 'mode' | 'compareBits' | 'scal
   return Math.ceil(Math.log2(len)) * reluRounds(ctx, ctx.compareBits, maxLowBits(ctx, len));
 }
 
-function maskTensor(ctx: PartyContext, mask: ArrayLike<number>, shape: readonly number[]): RingTensor {
+/**
+ * The mask as a ring tensor, after checking it; undefined when every entry is 1 (a decode step's
+ * causal mask): masking with it would change nothing, so its products are skipped.
+ */
+function maskTensor(ctx: PartyContext, mask: ArrayLike<number>, shape: readonly number[]): RingTensor | undefined {
   const size = T.sizeOf(shape);
   if (mask.length !== size) throw new RangeError(`softmax: mask has ${mask.length} entries, scores ${size}`);
-  const t = T.zeros(ctx.ring, shape);
+  let excluded = false;
   for (let i = 0; i < size; i++) {
     if (mask[i] !== 0 && mask[i] !== 1) throw new RangeError(`softmax: mask entries must be 0 or 1, got ${mask[i]} at ${i}`);
-    T.setElement(t, i, BigInt(mask[i]));
+    if (mask[i] === 0) excluded = true;
   }
+  if (!excluded) return undefined;
+  const t = T.zeros(ctx.ring, shape);
+  for (let i = 0; i < size; i++) if (mask[i] === 1) T.setElement(t, i, 1n);
   return t;
 }
 

@@ -65,12 +65,13 @@
  * polynomial extrapolates and the error grows quickly: callers must not pass x > U.
  * Magnitudes: products ≤ 2^38, final sums ≤ 2^42 (local-truncation failure ≤ 2^−22 per element);
  * fused squarings: y ≤ e^(U/2^k) at q bits, y² < 2^61 (dealer truncation, exact below 2^62).
- * Cost (rounds): ltz (compare.ts ltzRounds: 4 semi-honest, 7 malicious at ℓ = 40) + 1 (the clip; 0 when folded) + [0, or tr for a general map]
+ * Cost (rounds): coarse ltz (compare.ts ltzRounds with low = f − 4: 3 semi-honest, 6 malicious at ℓ = 40, f = 16) + 1 (the clip; 0 when folded) + [0, or tr for a general map]
  *   + chebyshevRounds (⌈log2 d⌉·(1 + tr) + tr, one tr fewer with the last level wide; ⌈log2 d⌉ + 1 with the fused levels of semi-honest 'dealer' mode, chebyshev.ts)
  *   + k·(1 + tr), or k when the squarings are fused; tr = 0 ('local') or 1 ('dealer')
- *   truncation: 13 (local) / 18 (dealer) for the defaults at ℓ = 40 in malicious mode, 9 / 10 in
- *   semi-honest mode; see {@link expRounds}.
- *   Bytes per element (2 parties semi-honest, 'dealer'): 67.4 measured — the comparison ≈ 11,
+ *   truncation: 12 (local) / 17 (dealer) for the defaults at ℓ = 40 in malicious mode, 8 / 9 in
+ *   semi-honest mode (one fewer than with an exact clip); see {@link expRounds}.
+ *   Bytes per element (2 parties semi-honest, 'dealer'): 65.4 measured (67.4 with the exact
+ *   clip) — the comparison ≈ 9,
  *   the fused basis 40 (δ_1, 3 truncated T_k, the sum), the two squarings' truncations 16; the
  *   folded clip sends nothing.
  * Citation: Chebyshev interpolation: Trefethen, "Approximation Theory and Approximation

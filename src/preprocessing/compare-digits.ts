@@ -49,11 +49,19 @@ interface Layout {
   readonly rows: number;
 }
 
+/**
+ * Checks a coarse comparison's left-out low bits: an integer in [0, ℓ − 1], so at least one bit
+ * is compared (the digits here and the malicious comparator in protocols/compare.ts).
+ */
+export function checkLowBits(bits: number, low: number): void {
+  if (!Number.isInteger(low) || low < 0 || low >= bits)
+    throw new RangeError(`comparison of ${bits}-bit values: low must be an integer in [0, ${bits - 1}], got ${low}`);
+}
+
 /** The layout of the ℓ − low compared bits (bit offsets relative to `low`). */
 function layoutOf(bits: number, low: number): Layout {
   if (!Number.isInteger(bits) || bits < 1) throw new RangeError(`comparatorDigits: bits must be a positive integer, got ${bits}`);
-  if (!Number.isInteger(low) || low < 0 || low >= bits)
-    throw new RangeError(`comparatorDigits: low must be an integer in [0, ${bits - 1}], got ${low}`);
+  checkLowBits(bits, low);
   const width = bits - low;
   return width < LAYOUTS.length ? LAYOUTS[width] : layout(width);
 }

@@ -38,7 +38,7 @@
  * tree product and 1 bit per element (semi-honest).
  */
 import type { RingTensor } from '../ring/tensor.ts';
-import { comparatorDigits } from '../preprocessing/compare-digits.ts';
+import { checkLowBits, comparatorDigits } from '../preprocessing/compare-digits.ts';
 import * as T from '../ring/tensor.ts';
 import * as L from '../sharing/linear.ts';
 import type { SecretTensor } from '../sharing/secret-tensor.ts';
@@ -87,7 +87,7 @@ export async function ltz(ctx: PartyContext, x: SecretTensor, bits = ctx.compare
 
 /** [x ≥ 0] for |x| < 2^bits (coarse with low > 0: for −2^bits ≤ x < 2^bits − 2^low, exact outside [−2^low, 0)). */
 export async function nonNegative(ctx: PartyContext, x: SecretTensor, bits = ctx.compareBits, low = 0): Promise<SecretTensor> {
-  checkLow(bits, low);
+  checkLowBits(bits, low);
   const size = T.sizeOf(x.shape);
   const semiHonest = ctx.mode === 'semi-honest';
   // Semi-honest: r's bits come XOR-shared and packed for the binary comparator.
@@ -96,12 +96,6 @@ export async function nonNegative(ctx: PartyContext, x: SecretTensor, bits = ctx
   const borrow =
     'oneHot' in m ? await binaryBorrow(ctx, c, m, bits, size) : await borrowBit(ctx, c, m.bits as SecretTensor, bits, size, low);
   return L.reshapeS(L.subSS(maskedHigh(ctx, c, m, bits, 0n), borrow), x.shape);
-}
-
-/** A coarse comparison's left-out low bits must leave at least one bit to compare. */
-function checkLow(bits: number, low: number): void {
-  if (!Number.isInteger(low) || low < 0 || low >= bits)
-    throw new RangeError(`compare: low must be an integer in [0, ${bits - 1}] for ${bits}-bit values, got ${low}`);
 }
 
 /** The comparator's one opening: c = x + 2^bits + r (flat [size]). */
@@ -157,7 +151,7 @@ export async function relu(ctx: PartyContext, x: SecretTensor, bits = ctx.compar
     const geq = await nonNegative(ctx, x, bits, low);
     return { geq, relu: await mul(ctx, geq, x) };
   }
-  checkLow(bits, low);
+  checkLowBits(bits, low);
   const size = T.sizeOf(x.shape);
   const m = await ctx.material.reluMasks(size, bits, low);
   const c = await openMasked(ctx, x, m.r, bits);

@@ -8,8 +8,10 @@
 import { parseArgs } from 'node:util';
 import { ValidationError } from '../base/errors.ts';
 import { loadModel, loadModelPublic } from '../formats/load-model.ts';
+import type { ModelConfig } from '../formats/model-spec.ts';
 import { startCoordinator } from '../services/coordinator/coordinator-server.ts';
 import { listenAddress } from '../services/grpc-common.ts';
+import { type OwnerWeights, weightsOnDemand } from '../services/party/owner-weights.ts';
 import { startPartyNode } from '../services/party/party-node.ts';
 import { initDevPki } from '../services/pki.ts';
 import { startTripleService } from '../services/triples/triple-server.ts';
@@ -76,18 +78,25 @@ export async function partyCommand(argv: string[]): Promise<void> {
   }
   const rt = runtime('party');
   tlsGuard(config, values['insecure-no-tls'], rt.logger);
-  // Only the owner's node, and only when the weights do not come from the enclave, reads them.
+  // Only the owner's node, and only when the weights do not come from the enclave, reads them: at
+  // startup (a bad file fails here), then again for each session's setup (owner-weights.ts).
   const ownsWeights = config.deployment.model_source === 'owner' && config.deployment.model_owner === id;
-  const model = ownsWeights ? loadModel(config.deployment.model) : { ...loadModelPublic(config.deployment.model), weights: undefined };
+  const owned = ownsWeights ? ownerWeights(config.deployment.model) : undefined;
   const node = await startPartyNode({
     config,
     partyId: id,
     identity: await identity(config, `party-${id}`),
-    modelConfig: model.config,
-    weights: model.weights,
+    modelConfig: owned?.config ?? loadModelPublic(config.deployment.model).config,
+    weights: owned?.weights,
     logger: rt.logger,
     metrics: rt.metrics,
   });
   const spec = config.deployment.parties.find((p) => p.id === id);
   await serveUntilSignal(rt, spec?.metrics ?? '', () => node.close());
+}
+
+/** The owner node's model: read once now, then lent to sessions (no local keeps the startup copy). */
+function ownerWeights(path: string): { config: ModelConfig; weights: OwnerWeights } {
+  const model = loadModel(path);
+  return { config: model.config, weights: weightsOnDemand(model, () => loadModel(path)) };
 }

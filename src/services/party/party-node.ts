@@ -10,7 +10,7 @@ import { sign } from 'node:crypto';
 import type * as grpc from '@grpc/grpc-js';
 import type { Config } from '../../config/config.ts';
 import { generateSealingKeyPair } from '../../crypto/sealing.ts';
-import type { ModelConfig, ModelWeights } from '../../formats/model-spec.ts';
+import type { ModelConfig } from '../../formats/model-spec.ts';
 import { TlsListener } from '../../net/tls-channel.ts';
 import { CoordinatorClient, type PartyWorkEvent, type ReportRequest } from '../gen/mpc_prompt/v1/coordinator.ts';
 import { clientCredentials, listenAddress, promptChannelOptions, splitAddress } from '../grpc-common.ts';
@@ -19,7 +19,9 @@ import type { Metrics } from '../metrics.ts';
 import type { TlsIdentity } from '../pki.ts';
 import { enclaveTrustFromConfig } from '../enclave/trust.ts';
 import { sealingKeyMessage } from '../prompt-shares.ts';
-import { runSession, type SessionHandle, type WeightSource } from './session-runner.ts';
+import type { OwnerWeights } from './owner-weights.ts';
+import { runSession, type SessionHandle } from './session-runner.ts';
+import type { WeightSource } from './weight-setup.ts';
 
 export interface PartyNodeOptions {
   readonly config: Config;
@@ -27,8 +29,9 @@ export interface PartyNodeOptions {
   readonly identity: TlsIdentity;
   /** The model's public config (shapes, vocabulary). */
   readonly modelConfig: ModelConfig;
-  /** The plaintext weights: only on the owner's node, and only with model_source "owner". */
-  readonly weights?: ModelWeights;
+  /** The plaintext weights, lent to each session's setup: only on the owner's node, and only with
+   *  model_source "owner". */
+  readonly weights?: OwnerWeights;
   readonly logger: Logger;
   readonly metrics: Metrics;
   /** Overrides of the configured addresses (tests). */

@@ -8,11 +8,11 @@
  */
 import { MacCheckError, ProtocolAbort, SacrificeError } from '../../base/errors.ts';
 import type { SealingKeyPair } from '../../crypto/sealing.ts';
-import type { ModelConfig, ModelWeights } from '../../formats/model-spec.ts';
-import { foldedShapes, foldWeights } from '../../model/fold-weights.ts';
+import type { ModelConfig } from '../../formats/model-spec.ts';
+import { foldedShapes } from '../../model/fold-weights.ts';
 import { promptFromShares, secureGenerate } from '../../model/generate.ts';
 import type { Sampler } from '../../model/sampling.ts';
-import { loadSecureModel, loadSecureModelFromShares, releaseSecureModel, type SecureModel } from '../../model/secure-weights.ts';
+import { releaseSecureModel, type SecureModel } from '../../model/secure-weights.ts';
 import { connectTlsNetwork, DEFAULT_MAX_FRAME_BYTES, type TlsListener } from '../../net/tls-channel.ts';
 import { PooledTripleSource } from '../../preprocessing/pooled-source.ts';
 import { createPartyContext } from '../../protocols/context.ts';
@@ -21,8 +21,8 @@ import { splitAddress } from '../grpc-common.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import type { TlsIdentity } from '../pki.ts';
-import { fetchWeightShares, type EnclaveTrust } from '../enclave/enclave-client.ts';
 import { openPromptShare } from '../prompt-shares.ts';
+import { startWeightSetup, type WeightSource } from './weight-setup.ts';
 import { connectTripleService } from '../triples/triple-client.ts';
 
 export interface RunnerContext {
@@ -43,13 +43,6 @@ export interface RunnerContext {
   readonly logger: Logger;
   readonly metrics: Metrics;
 }
-
-/** Where this node's share of the weights comes from. */
-export type WeightSource =
-  /** The owner party's node inputs the weights it holds (only the owner passes `weights`). */
-  | { readonly kind: 'owner'; readonly owner: string; readonly weights?: ModelWeights }
-  /** The enclave service deals every node a share, after the node verified its evidence. */
-  | { readonly kind: 'enclave'; readonly address: string; readonly trust: EnclaveTrust };
 
 export interface SessionHandle {
   /** Aborts the session (cancellation from the coordinator, shutdown). */
@@ -78,23 +71,7 @@ export function runSession(
     const n = item.parties.length;
     const me = item.parties.findIndex((p) => p.partyId === rc.partyId);
     if (me < 0) throw new ProtocolAbort('this node is not part of the session');
-    const w = rc.weights;
-    const owner = w.kind === 'owner' ? item.parties.findIndex((p) => p.partyId === w.owner) : -1;
-    if (w.kind === 'owner' && owner < 0) throw new ProtocolAbort('the model owner is not part of the session');
-    // Enclave shares are fetched (and the enclave's evidence verified) while the peers connect.
-    const fetched =
-      w.kind === 'enclave'
-        ? fetchWeightShares({
-            address: w.address,
-            identity: rc.identity,
-            sessionId: item.sessionId,
-            partyIndex: me,
-            parties: n,
-            config: rc.config,
-            trust: w.trust,
-          })
-        : undefined;
-    fetched?.catch(() => undefined); // awaited below; avoid an unhandled rejection while connecting
+    const weights = startWeightSetup({ source: rc.weights, item, me, config: rc.config, identity: rc.identity, logger: log });
     const channel = await connectTlsNetwork({
       id: me,
       n,
@@ -142,19 +119,7 @@ export function runSession(
       });
       const config = rc.config;
       const t0 = performance.now();
-      let secure;
-      if (fetched) {
-        const f = await fetched;
-        log.log('info', 'enclave evidence verified', {
-          model_sha256: f.modelSha256,
-          insecure_dev: f.evidence.details?.insecureDev === true,
-        });
-        secure = await loadSecureModelFromShares(ctx, config, f.shares, { pin: true });
-      } else {
-        const ownWeights = w.kind === 'owner' && me === owner ? w.weights : undefined;
-        if (me === owner && !ownWeights) throw new ProtocolAbort('this node is the model owner but holds no weights');
-        secure = await loadSecureModel(ctx, config, owner, ownWeights && foldWeights(config, ownWeights), { pin: true });
-      }
+      const secure = await weights.load(ctx);
       // Weight matrices are resident in the kernels' memory (pinned while loading; freed below).
       pinned = secure;
       const setupMs = performance.now() - t0;

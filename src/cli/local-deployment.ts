@@ -7,11 +7,13 @@
  * and the enclave accepts connections (it listens only after the KMS released the model key).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { setPriority } from 'node:os';
 import { existsSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ensureDevAttestationRoot } from '../attestation/nitro/dev-root.ts';
+import { ValidationError } from '../base/errors.ts';
 import type { Config } from '../config/config.ts';
 import { CoordinatorClient, type RegisterPartyRequest } from '../services/gen/mpc_prompt/v1/coordinator.ts';
 import { CHANNEL_OPTIONS, clientCredentials, splitAddress } from '../services/grpc-common.ts';
@@ -35,6 +37,7 @@ export async function startLocalDeployment(
   readyTimeoutMs = 90_000,
 ): Promise<LocalDeployment> {
   const dep = config.deployment;
+  const nice = triplesNice();
   const names = deploymentNames(dep.parties.map((p) => p.id));
   if (!names.every((n) => existsSync(join(dep.pki_dir, `${n}.crt`)))) await initDevPki(dep.pki_dir, { names });
   await ensureDevAttestationRoot(dep.pki_dir);
@@ -56,6 +59,7 @@ export async function startLocalDeployment(
       stdio: ['ignore', log, log],
     });
     children.set(name, child);
+    if (name === 'triples' && child.pid !== undefined && nice > 0) setPriority(child.pid, nice);
     return child;
   };
   for (const name of commands.keys()) start(name);
@@ -79,6 +83,8 @@ export async function startLocalDeployment(
 
   try {
     await waitForNodes(config, readyTimeoutMs, children);
+    // The nodes register before the triple service need be up (it starts at a lower priority).
+    await waitForListener(dep.triples, readyTimeoutMs, children);
     if (enclave) await waitForListener(dep.enclave.address, readyTimeoutMs, children);
   } catch (e) {
     await stop();
@@ -86,6 +92,23 @@ export async function startLocalDeployment(
     throw new Error(`${(e as Error).message}\n${tails}`);
   }
   return { children, start, stop };
+}
+
+/**
+ * CPU niceness of the local deployment's triple service (`MPC_PROMPT_TRIPLES_NICE`, default 10;
+ * 0 = the parties' priority). Everything shares one machine here, and the triple service's work
+ * is preprocessing, requested ahead of the steps that use it (pools refilled at half): at a
+ * lower priority it runs in the gaps where a party waits for a round trip instead of taking a
+ * core from a party mid-step, which makes the other party wait. When a party does wait for a
+ * refill, the triple service is the runnable process and gets the core anyway.
+ */
+export function triplesNice(env: NodeJS.ProcessEnv = process.env): number {
+  const raw = env.MPC_PROMPT_TRIPLES_NICE;
+  if (raw === undefined || raw === '') return 10;
+  const v = Number(raw);
+  if (!Number.isInteger(v) || v < 0 || v > 19)
+    throw new ValidationError(`expected an integer in [0, 19], got ${JSON.stringify(raw)}`, 'MPC_PROMPT_TRIPLES_NICE');
+  return v;
 }
 
 /**

@@ -29,7 +29,7 @@ export interface OwnerWeights {
  * node read at startup (`initial`), which the first session uses before it is dropped.
  */
 export function weightsOnDemand(initial: LoadedModel, load: () => LoadedModel): OwnerWeights {
-  const expected = { config: JSON.stringify(initial.config), digest: weightsDigest(initial.weights), source: initial.source };
+  const expected = { config: JSON.stringify(initial.config), digest: weightsDigest(initial.weights) };
   let held: ModelWeights | undefined = initial.weights;
   let users = 0;
   return {

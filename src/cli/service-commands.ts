@@ -7,11 +7,12 @@
  */
 import { parseArgs } from 'node:util';
 import { ValidationError } from '../base/errors.ts';
-import { loadModel, loadModelPublic } from '../formats/load-model.ts';
+import { loadModelPublic } from '../formats/load-model.ts';
 import type { ModelConfig } from '../formats/model-spec.ts';
 import { startCoordinator } from '../services/coordinator/coordinator-server.ts';
 import { listenAddress } from '../services/grpc-common.ts';
 import { type OwnerWeights, weightsOnDemand } from '../services/party/owner-weights.ts';
+import { readWithDigest, readWithDigestOffThread } from '../services/party/weights-loader.ts';
 import { startPartyNode } from '../services/party/party-node.ts';
 import { initDevPki } from '../services/pki.ts';
 import { startTripleService } from '../services/triples/triple-server.ts';
@@ -95,8 +96,11 @@ export async function partyCommand(argv: string[]): Promise<void> {
   await serveUntilSignal(rt, spec?.metrics ?? '', () => node.close());
 }
 
-/** The owner node's model: read once now, then lent to sessions (no local keeps the startup copy). */
+/**
+ * The owner node's model: read once now (a bad file fails the start), then lent to sessions and
+ * read again off the event loop when a later session needs it (no local keeps the startup copy).
+ */
 function ownerWeights(path: string): { config: ModelConfig; weights: OwnerWeights } {
-  const model = loadModel(path);
-  return { config: model.config, weights: weightsOnDemand(model, () => loadModel(path)) };
+  const model = readWithDigest(path);
+  return { config: model.config, weights: weightsOnDemand(model, () => readWithDigestOffThread(path)) };
 }

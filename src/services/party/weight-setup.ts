@@ -81,7 +81,7 @@ export function startWeightSetup(o: {
 
 /** The owner inputs its plaintext (`lent`, only on the owner's node); the others their zero shares. */
 async function inputWeights(ctx: PartyContext, config: ModelConfig, owner: number, lent: OwnerWeights | undefined): Promise<SecureModel> {
-  const own = lent?.acquire();
+  const own = lent && (await lent.acquire());
   try {
     return await loadSecureModel(ctx, config, owner, own && foldWeights(config, own), { pin: true });
   } finally {

@@ -14,14 +14,14 @@
  */
 import { parseArgs } from 'node:util';
 import { broadcastRows, rowSums } from '../src/approx/common.ts';
-import { expWithGuardBits } from '../src/approx/exp.ts';
+import { expForRows } from '../src/approx/exp.ts';
 import { gelu } from '../src/approx/gelu.ts';
 import { reciprocal } from '../src/approx/reciprocal.ts';
 import { maxLowBits, softmaxSumLog2 } from '../src/approx/softmax.ts';
 import { createMemoryNetwork } from '../src/net/memory-channel.ts';
 import { InsecureLocalDealer } from '../src/preprocessing/insecure-local-dealer.ts';
 import { PooledTripleSource } from '../src/preprocessing/pooled-source.ts';
-import { mulRows } from '../src/protocols/row-product.ts';
+import { mulTruncatedRows } from '../src/protocols/truncate-row-product.ts';
 import { createPartyContext, type PartyContext } from '../src/protocols/context.ts';
 import { max } from '../src/protocols/select.ts';
 import { truncate } from '../src/protocols/truncate.ts';
@@ -92,14 +92,14 @@ for (let k = 0; k < reps; k++) {
   // As softmax.ts: the coarse tournament.
   const m = await step('max', rows * len, (ctx) => max(ctx, scores[ctx.id], ctx.compareBits, maxLowBits(ctx, len)));
   const shifted = (ctx: PartyContext): SecretTensor => L.subSS(scores[ctx.id], broadcastRows(ctx, m[ctx.id], rows, len));
-  const e = await step('exp', rows * len, (ctx) => expWithGuardBits(ctx, shifted(ctx), {}, 3));
+  const e = await step('exp', rows * len, (ctx) => expForRows(ctx, shifted(ctx), {}, 3, rows, len));
   const r = await step('reciprocal', rows, (ctx) =>
     // As softmax.ts sets it: sums of 2^3-scaled probabilities in [2^3, 2^(⌈log2 len⌉ + 4)].
-    reciprocal(ctx, rowSums(ctx, e[ctx.id], rows, len), { minLog2: 3, maxLog2: softmaxSumLog2(len) + 3, factor: 64 }),
+    reciprocal(ctx, rowSums(ctx, e[ctx.id].value, rows, len), { minLog2: 3, maxLog2: softmaxSumLog2(len) + 3, factor: 64 }),
   );
   await step('probabilities', rows * len, async (ctx) =>
-    // As softmax.ts: r masked once per row (protocols/row-product.ts).
-    truncate(ctx, await mulRows(ctx, e[ctx.id], r[ctx.id], rows, len), 22),
+    // As softmax.ts: only r is opened, masked once per row (protocols/truncate-row-product.ts).
+    truncate(ctx, await mulTruncatedRows(ctx, e[ctx.id], r[ctx.id]), 22),
   );
   const xs = share([geluSize], uniform(2 * k + 2, geluSize, -8, 8));
   await step('gelu', geluSize, (ctx) => gelu(ctx, xs[ctx.id]));

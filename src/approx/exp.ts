@@ -83,6 +83,7 @@ import type { PartyContext } from '../protocols/context.ts';
 import { addConstFx, fx } from '../protocols/fixed-arith.ts';
 import { mul, square } from '../protocols/beaver.ts';
 import { truncate, truncateRounds } from '../protocols/truncate.ts';
+import { truncateForRows, type TruncatedRows } from '../protocols/truncate-row-product.ts';
 import { truncateAndSquare, truncatesAndSquares } from '../protocols/truncate-square.ts';
 import * as T from '../ring/tensor.ts';
 import * as L from '../sharing/linear.ts';
@@ -194,6 +195,39 @@ export async function exp(ctx: PartyContext, x: SecretTensor, opts: ExpOptions =
  * truncations shortened so that callers summing many values (softmax) keep the extra precision.
  */
 export async function expWithGuardBits(ctx: PartyContext, x: SecretTensor, opts: ExpOptions, guard: number): Promise<SecretTensor> {
+  return expWith(ctx, x, opts, guard, {
+    truncate: (y, shift) => truncate(ctx, y, shift),
+    wrap: (y) => y,
+  });
+}
+
+/**
+ * {@link expWithGuardBits} on x [rows, len] whose result is multiplied by one value per row
+ * later (softmax): in the fused path (semi-honest, dealer truncation) the last truncation keeps
+ * its form (protocols/truncate-row-product.ts), so that product opens one element per row instead
+ * of every result again. The same values, rounds and openings as expWithGuardBits.
+ */
+export async function expForRows(
+  ctx: PartyContext,
+  x: SecretTensor,
+  opts: ExpOptions,
+  guard: number,
+  rows: number,
+  len: number,
+): Promise<TruncatedRows> {
+  return expWith(ctx, x, opts, guard, {
+    truncate: (y, shift) => truncateForRows(ctx, y, shift, rows, len),
+    wrap: (value) => ({ value, rows, len, form: undefined }),
+  });
+}
+
+/** How the fused path's last truncation runs, and how the other paths' result is returned. */
+interface ExpOutput<R> {
+  truncate(y: SecretTensor, shift: number): Promise<R>;
+  wrap(y: SecretTensor): R;
+}
+
+async function expWith<R>(ctx: PartyContext, x: SecretTensor, opts: ExpOptions, guard: number, output: ExpOutput<R>): Promise<R> {
   const o = resolve(opts, ctx.chebyDeg);
   if (!Number.isInteger(guard) || guard < 0 || guard > CHEB_GUARD_BITS)
     throw new RangeError(`exp: guard bits must be in [0, ${CHEB_GUARD_BITS}], got ${guard}`);
@@ -228,7 +262,7 @@ export async function expWithGuardBits(ctx: PartyContext, x: SecretTensor, opts:
   // would keep in expectation — is subtracted at the wide scale before the final truncation: the
   // output is exp(max(x, −T)) − exp(−T) in both cases.
   const anchor = { t: -1 as const, value: k === 0 ? 0 : Math.exp(-o.lower / 2 ** k) };
-  if (k === 0) return L.reshapeS(await chebyshevEval(ctx, t, s, coeffs, outScale, anchor), x.shape);
+  if (k === 0) return output.wrap(L.reshapeS(await chebyshevEval(ctx, t, s, coeffs, outScale, anchor), x.shape));
   const floorAt = (scale: number): bigint => -BigInt(Math.round(Math.exp(-o.lower) * 2 ** scale));
   const basis = await chebyshevBasis(ctx, t, s, o.degree);
   if (fusesSquarings(ctx, o)) {
@@ -238,13 +272,13 @@ export async function expWithGuardBits(ctx: PartyContext, x: SecretTensor, opts:
     const wide = await chebyshevSumsUntruncated(ctx, basis, [{ coeffs, anchor }]);
     let y = await truncateAndSquare(ctx, wide.sums[0], wide.scale - q);
     for (let i = 1; i < k; i++) y = await truncateAndSquare(ctx, y.square, q);
-    return L.reshapeS(await truncate(ctx, L.addScalarS(ctx, y.square, floorAt(2 * q)), 2 * q - outScale), x.shape);
+    return output.truncate(L.reshapeS(L.addScalarS(ctx, y.square, floorAt(2 * q)), x.shape), 2 * q - outScale);
   }
   // y at the basis scale s (its guard bits kept), each square truncated back to s, the last to outScale.
   let y = (await chebyshevSums(ctx, basis, [{ coeffs, anchor }], s))[0];
   for (let i = 0; i < k - 1; i++) y = await truncate(ctx, await square(ctx, y), s);
   y = await truncate(ctx, L.addScalarS(ctx, await square(ctx, y), floorAt(2 * s)), 2 * s - outScale);
-  return L.reshapeS(y, x.shape);
+  return output.wrap(L.reshapeS(y, x.shape));
 }
 
 /** Fractional bits of the squared values in the fused path: 28, or fewer so that y² = exp(2x/2^k) stays below 2^61. */

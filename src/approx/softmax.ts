@@ -14,8 +14,11 @@
  *                                          outer buckets are open-ended, so S a few LSB outside
  *                                          is fine; S is read at f + 3 bits as 8·S with the
  *                                          factor option, and r is returned at f + 3 bits);
- *   6. softmax = e ⊙ r                    (one product with r masked once per row,
- *                                          protocols/row-product.ts; truncated by f + 6).
+ *   6. softmax = e ⊙ r                    (one product, truncated by f + 6; semi-honest with
+ *                                          dealer truncation: exp's last truncation keeps its
+ *                                          masks' form, so only r is opened, masked once per row —
+ *                                          protocols/truncate-row-product.ts; otherwise e and r
+ *                                          are opened masked, r once per row: row-product.ts).
  * The 3 guard bits on e, S and r cost nothing (they only move truncation shifts) and keep the
  * rounding of len terms from adding up: without them the error grew to 3.5e−4 at len = 128.
  * Every row needs at least one unmasked entry. Masked entries are exactly 0 in the output.
@@ -47,7 +50,7 @@
  * NeurIPS 2021) and PUMA (Dong et al., 2023); the mask handling and guard bits are this project's.
  */
 import type { PartyContext } from '../protocols/context.ts';
-import { mulRows } from '../protocols/row-product.ts';
+import { maskTruncatedRows, mulTruncatedRows } from '../protocols/truncate-row-product.ts';
 import { max } from '../protocols/select.ts';
 import { truncate, truncateRounds } from '../protocols/truncate.ts';
 import type { RingTensor } from '../ring/tensor.ts';
@@ -57,7 +60,7 @@ import type { SecretTensor } from '../sharing/secret-tensor.ts';
 import { broadcastRows, rowSums, rowsOf } from './common.ts';
 import { reluRounds } from '../protocols/compare.ts';
 import { CHEB_GUARD_BITS } from './chebyshev.ts';
-import { expRounds, expWithGuardBits, type ExpOptions } from './exp.ts';
+import { expForRows, expRounds, type ExpOptions } from './exp.ts';
 import { reciprocal, reciprocalRounds, type ReciprocalOptions } from './reciprocal.ts';
 
 /** Max abs error of the probabilities at f = 16, from the measurements above (asserted by the tests). */
@@ -138,9 +141,9 @@ export async function softmax(ctx: PartyContext, x: SecretTensor, opts: SoftmaxO
   }
   const m = await max(ctx, scores, ctx.compareBits, maxLowBits(ctx, len));
   // e, S and r = 1/S keep G = 3 guard bits (scale f + 3): read as a scale-f number, S is 8× the sum.
-  let e = await expWithGuardBits(ctx, L.subSS(scores, broadcastRows(ctx, m, rows, len)), opts.exp ?? {}, GUARD);
-  if (mask) e = L.mulSP(e, mask);
-  const r = await reciprocal(ctx, rowSums(ctx, e, rows, len), reciprocalOptions(len));
-  const out = await truncate(ctx, await mulRows(ctx, e, r, rows, len), ctx.scaleBits + 2 * GUARD);
+  let e = await expForRows(ctx, L.subSS(scores, broadcastRows(ctx, m, rows, len)), opts.exp ?? {}, GUARD, rows, len);
+  if (mask) e = maskTruncatedRows(e, mask);
+  const r = await reciprocal(ctx, rowSums(ctx, e.value, rows, len), reciprocalOptions(len));
+  const out = await truncate(ctx, await mulTruncatedRows(ctx, e, r), ctx.scaleBits + 2 * GUARD);
   return L.reshapeS(out, x.shape);
 }

@@ -7,7 +7,7 @@ import { Prg, randomSeed } from '../crypto/prg.ts';
 import { Z64, type Ring } from '../ring/ring.ts';
 import type { RingTensor } from '../ring/tensor.ts';
 import { msbAndHigh } from '../ring/bit-fields.ts';
-import { matmul, mul, zeros } from '../ring/tensor.ts';
+import { matmul, mul, reshape, zeros } from '../ring/tensor.ts';
 import { digitPlaces, oneHotRows } from './compare-digits.ts';
 
 export function freshPrg(): Prg {
@@ -52,14 +52,36 @@ export function plainOneHotMasks(ring: Ring, rows: number, bits: number, prg = f
 export function plainRowTriple(ring: Ring, rows: number, len: number, squares: boolean, prg = freshPrg()): RingTensor[] {
   const a = prg.ringTensor(ring, [rows, len]);
   const b = prg.ringTensor(ring, [rows]);
-  const l = ring.limbs;
-  const wide = zeros(ring, [rows, len]);
+  const out = [a, b, mul(a, alongRows(b, len))];
+  return squares ? [...out, mul(a, a)] : out;
+}
+
+/** b [rows] repeated along each row: [rows, len]. */
+function alongRows(b: RingTensor, len: number): RingTensor {
+  const rows = b.shape[0];
+  const l = b.ring.limbs;
+  const wide = zeros(b.ring, [rows, len]);
   for (let i = 0; i < rows; i++) {
+    if (l === 1) {
+      wide.data.fill(b.data[i], i * len, (i + 1) * len);
+      continue;
+    }
     const bi = b.data.subarray(i * l, (i + 1) * l);
     for (let j = 0; j < len; j++) wide.data.set(bi, (i * len + j) * l);
   }
-  const out = [a, b, mul(a, wide)];
-  return squares ? [...out, mul(a, a)] : out;
+  return wide;
+}
+
+/**
+ * [r, rMsb, rHigh, b, rMsb ⊙ b, rHigh ⊙ b] for a truncation by `shift` of x [rows, len] whose
+ * output is multiplied by one value per row (the `truncRow` material, material.ts TruncRowMasks):
+ * r uniform [rows, len] with its parts, b uniform [rows], the products with b broadcast.
+ */
+export function plainTruncRowMasks(ring: Ring, rows: number, len: number, shift: number, prg = freshPrg()): RingTensor[] {
+  const [r, rMsb, rHigh] = plainMaskedBits(ring, rows * len, shift, false, prg).map((t) => reshape(t, [rows, len]));
+  const b = prg.ringTensor(ring, [rows]);
+  const wide = alongRows(b, len);
+  return [r, rMsb, rHigh, b, mul(rMsb, wide), mul(rHigh, wide)];
 }
 
 export function plainSquare(ring: Ring, size: number, prg = freshPrg()): RingTensor[] {

@@ -34,6 +34,7 @@ import type { SecretTensor } from '../sharing/secret-tensor.ts';
 import {
   freshPrg,
   plainOneHotMasks,
+  plainTruncRowMasks,
   plainTruncSquareMasks,
   maskedBitsOf,
   plainMaskedBits,
@@ -324,6 +325,13 @@ export class DealerSession {
             'key',
           );
         return plainTruncSquareMasks(ring, d.size, d.shift);
+      case 'truncRow':
+        if (this.mode === 'malicious')
+          throw new ValidationError(
+            'bad material request: truncation masks with row products are not sacrificed and are dealt in semi-honest sessions only',
+            'key',
+          );
+        return plainTruncRowMasks(ring, d.rows, d.len, d.shift);
       case 'compareXor':
       case 'compareRelu':
       case 'compareReluPair':

@@ -14,6 +14,8 @@
  *   trunc:<size>:<shift>             r, rMsb, rHigh                      [size] ×3
  *   truncSquare:<size>:<shift>       r, rMsb, rHigh, rHigh², rHigh·rMsb   [size] ×5 (semi-honest only;
  *                                    protocols/truncate-square.ts)
+ *   truncRow:<rows>x<len>:<shift>    r, rMsb, rHigh [rows,len], b [rows], rMsb ⊙ b, rHigh ⊙ b per row
+ *                                    [rows,len] (semi-honest only; protocols/truncate-row-product.ts)
  *   compare:<size>:<bits>            r, rMsb, rHigh, bits [bits,size]
  *   compareXor:<size>:<bits>[:<low>] r, rMsb, rHigh, s, a, b, ab [size] ×7, the digits of r's bits
  *                                    low..bits−1 one-hot (low: 0 when absent; > 0 for a coarse
@@ -69,6 +71,7 @@ import type {
   SquarePair,
   Triple,
   TripleSource,
+  TruncRowMasks,
   TruncSquareMasks,
   XorMaskedBits,
 } from './material.ts';
@@ -85,6 +88,8 @@ export type MaterialDescriptor =
   | { readonly kind: 'trunc'; readonly size: number; readonly shift: number }
   /** A truncation mask with rHigh² and rHigh·rMsb (protocols/truncate-square.ts; not sacrificed: semi-honest sessions only). */
   | { readonly kind: 'truncSquare'; readonly size: number; readonly shift: number }
+  /** A truncation mask over rows with a row mask and its products (protocols/truncate-row-product.ts; semi-honest sessions only). */
+  | { readonly kind: 'truncRow'; readonly rows: number; readonly len: number; readonly shift: number }
   | { readonly kind: 'compare'; readonly size: number; readonly bits: number }
   /**
    * Comparison masks for the binary comparator: r, rMsb, rHigh, a random bit s and an AND triple
@@ -121,6 +126,7 @@ export const MATERIAL_KINDS: readonly MaterialKind[] = [
   'square',
   'trunc',
   'truncSquare',
+  'truncRow',
   'compare',
   'compareXor',
   'compareRelu',
@@ -167,6 +173,8 @@ export const FIXED_ID_RE = /^[A-Za-z0-9_./-]{1,200}$/;
 export const MAX_KEY_LENGTH = 512;
 /** Largest shift / bit count of masked bits (bits of r mod 2^64 below the MSB). */
 export const MAX_MASK_BITS = 63;
+/** Largest shift of truncRow material: the dealer truncation's offset 2^(62 − shift) must be an integer. */
+export const MAX_TRUNC_ROW_SHIFT = 62;
 /** Largest index width of oneHot material: one-hot rows of up to 2^20 entries (vocabularies up to 1,048,576). */
 export const MAX_ONE_HOT_BITS = 20;
 
@@ -184,6 +192,8 @@ export function formatMaterialKey(d: MaterialDescriptor): string {
       return `matrix:${d.m}x${d.k}x${d.n}`;
     case 'rowTriple':
       return `rowTriple:${d.rows}x${d.len}:${d.squares ? 'S' : 'P'}`;
+    case 'truncRow':
+      return `truncRow:${d.rows}x${d.len}:${d.shift}`;
     case 'fixedMask':
       return `fixedMask:${d.id}:${d.k}x${d.n}`;
     case 'fixedAppend':
@@ -258,6 +268,12 @@ export function parseMaterialKey(key: string, limits: RequestLimits = DEFAULT_RE
       const [rows, len] = dims(parts[1], 2, 'rowsxlen');
       if (parts[2] !== 'P' && parts[2] !== 'S') fail(`expected P (products) or S (with squares), got ${JSON.stringify(parts[2])}`);
       d = { kind, rows, len, squares: parts[2] === 'S' };
+      break;
+    }
+    case 'truncRow': {
+      arity(3, 'truncRow:<rows>x<len>:<shift>');
+      const [rows, len] = dims(parts[1], 2, 'rowsxlen');
+      d = { kind, rows, len, shift: uint(parts[2], 'shift') };
       break;
     }
     case 'fixedMask': {
@@ -356,6 +372,12 @@ export function validateDescriptor(d: MaterialDescriptor, limits: RequestLimits 
       count(d.len, 'len');
       if (typeof d.squares !== 'boolean') fail('squares must be a boolean');
       break;
+    case 'truncRow':
+      count(d.rows, 'rows');
+      count(d.len, 'len');
+      if (!Number.isInteger(d.shift) || d.shift < 1 || d.shift > MAX_TRUNC_ROW_SHIFT)
+        fail(`shift must be an integer in [1, ${MAX_TRUNC_ROW_SHIFT}], got ${d.shift}`);
+      break;
     case 'fixedMask':
     case 'fixedAppend':
     case 'fixedTriple':
@@ -429,6 +451,8 @@ export function dealtElements(d: MaterialDescriptor, operand?: readonly number[]
       return d.m * d.k + d.k * d.n + d.m * d.n;
     case 'rowTriple':
       return d.rows * ((d.squares ? 3 : 2) * d.len + 1);
+    case 'truncRow':
+      return d.rows * (5 * d.len + 1);
     case 'fixedMask':
       return d.k * d.n;
     case 'fixedAppend':
@@ -478,6 +502,8 @@ export function dealtShapes(d: MaterialDescriptor, operand?: readonly number[]):
       const table = [[d.rows, d.len], [d.rows], [d.rows, d.len]];
       return d.squares ? [...table, [d.rows, d.len]] : table;
     }
+    case 'truncRow':
+      return [[d.rows, d.len], [d.rows, d.len], [d.rows, d.len], [d.rows], [d.rows, d.len], [d.rows, d.len]];
     case 'fixedMask':
       return [[d.k, d.n]];
     case 'fixedAppend':
@@ -664,6 +690,11 @@ export abstract class DescriptorTripleSource implements TripleSource {
   async truncSquareMasks(size: number, shift: number): Promise<TruncSquareMasks> {
     const [r, rMsb, rHigh, highSquared, highMsb] = (await this.#fetchSplit({ kind: 'truncSquare', size, shift })).parts;
     return { shift, r, rMsb, rHigh, highSquared, highMsb };
+  }
+
+  async truncRowMasks(rows: number, len: number, shift: number): Promise<TruncRowMasks> {
+    const [r, rMsb, rHigh, b, msbB, highB] = await this.#fetchRows(rows, (n) => ({ kind: 'truncRow', rows: n, len, shift }));
+    return { shift, r, rMsb, rHigh, b, msbB, highB };
   }
 
   async compareMasks(size: number, bits: number): Promise<MaskedBits> {

@@ -51,6 +51,22 @@ export interface TruncSquareMasks {
 }
 
 /**
+ * A dealer truncation mask over x [rows, len] with the products its output's row product needs
+ * (protocols/truncate-row-product.ts): r, rMsb, rHigh as in {@link MaskedBits} for `shift`
+ * ([rows, len] each), a row mask b [rows], and msbB = rMsb ⊙ b, highB = rHigh ⊙ b with b
+ * broadcast along each row ([rows, len]); semi-honest only (not sacrificed).
+ */
+export interface TruncRowMasks {
+  readonly shift: number;
+  readonly r: SecretTensor;
+  readonly rMsb: SecretTensor;
+  readonly rHigh: SecretTensor;
+  readonly b: SecretTensor;
+  readonly msbB: SecretTensor;
+  readonly highB: SecretTensor;
+}
+
+/**
  * Random indices and their one-hot rows (protocols/index-one-hot.ts): r [rows], uniform in
  * [0, 2^bits) (as ring integers), and e [rows, 2^bits] with e[t, j] = [j = r_t], both shared.
  */
@@ -261,6 +277,12 @@ export interface TripleSource {
   truncMasks(size: number, shift: number): Promise<MaskedBits>;
   /** {@link truncMasks} with rHigh² and rHigh·rMsb (protocols/truncate-square.ts); semi-honest only. */
   truncSquareMasks(size: number, shift: number): Promise<TruncSquareMasks>;
+  /**
+   * {@link truncMasks} for x [rows, len] with a row mask b [rows] and rMsb ⊙ b, rHigh ⊙ b, so the
+   * truncation's output can be multiplied by one value per row without opening it again
+   * (protocols/truncate-row-product.ts); semi-honest only (malicious sources refuse).
+   */
+  truncRowMasks(rows: number, len: number, shift: number): Promise<TruncRowMasks>;
   /** Masks for comparison of values below 2^bits (with the low `bits` bits). */
   compareMasks(size: number, bits: number): Promise<MaskedBits>;
   /**

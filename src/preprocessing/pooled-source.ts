@@ -6,7 +6,8 @@
  * dealer. Fixed-operand triples of few rows (decode steps) for operands that never grow (weight
  * matrices) are pooled the same way, by rows: A's rows are independent, so one request for m·8
  * rows of (A, A·B) serves 8 products. Row triples are pooled by rows too (those without squares
- * in classes of 64 columns: softmax's rows grow with the context). Matrix triples, fixed masks, triples of growing operands
+ * in classes of 64 columns: softmax's rows grow with the context), and so are truncation masks with
+ * row products. Matrix triples, fixed masks, triples of growing operands
  * (KV cache) and input masks pass straight through.
  *
  * Consistency: every party makes the same calls in the same order (the computation's control
@@ -39,6 +40,7 @@ import type {
   SquarePair,
   Triple,
   TripleSource,
+  TruncRowMasks,
   TruncSquareMasks,
   XorMaskedBits,
 } from './material.ts';
@@ -149,8 +151,8 @@ export class PooledTripleSource implements TripleSource {
   readonly #fixedUses: number;
   /** Fixed operands created by fixedMask or fixedMaskRows and never appended to: their triples can be dealt ahead. */
   readonly #static = new Set<string>();
-  /** The pool key of the current capacity class of product-only row triples. */
-  #productRowKey: string | undefined;
+  /** The pool key of the current capacity class of each growing-row family (#growingRowPool). */
+  readonly #rowClasses = new Map<string, string>();
 
   constructor(inner: TripleSource, o: PooledSourceOptions = {}) {
     this.#inner = inner;
@@ -304,29 +306,51 @@ export class PooledTripleSource implements TripleSource {
 
   async rowTriple(rows: number, len: number, squares: boolean): Promise<RowTriple> {
     // Pooled by rows. With squares (norms) the row length is the same at every call; product-only
-    // row triples (softmax's, whose rows grow with the context) come from a pool of rows of
-    // `cap` = the next multiple of 64 columns, of which each take keeps the first `len` (any
-    // columns of a row triple are one): one pool per 64 context positions, the previous one
-    // dropped when the class changes, so pools stay bounded while the context grows.
+    // row triples (softmax's, whose rows grow with the context) come from a growing-row pool.
     const cap = squares ? len : ROW_CAPACITY * Math.ceil(len / ROW_CAPACITY);
     const perRow = (squares ? 3 : 2) * cap + 1;
     if (len === 0 || rows * perRow > this.#batch / 2) return this.#inner.rowTriple(rows, len, squares);
-    const key = `rowTriple:${cap}:${squares ? 'S' : 'P'}`;
-    if (!squares && this.#productRowKey !== key) {
-      if (this.#productRowKey) this.#pools.delete(this.#productRowKey);
-      this.#productRowKey = key;
-    }
-    const pool = this.#pool(
-      key,
-      async (n) => {
-        const t = await this.#inner.rowTriple(n, cap, squares);
-        return { size: n, tensors: [t.a, L.reshapeS(t.b, [n, 1]), t.ab, t.aa], byRow: true };
-      },
-      Math.max(1, Math.floor(this.#batch / perRow)),
-    );
+    const fetch = async (n: number): Promise<Batch> => {
+      const t = await this.#inner.rowTriple(n, cap, squares);
+      return { size: n, tensors: [t.a, L.reshapeS(t.b, [n, 1]), t.ab, t.aa], byRow: true };
+    };
+    const pool = squares
+      ? this.#pool(`rowTriple:${cap}:S`, fetch, Math.max(1, Math.floor(this.#batch / perRow)))
+      : this.#growingRowPool('rowTriple:P', cap, perRow, rows, fetch);
     const [a, b, ab, aa] = await pool.take(rows);
     const first = (t: SecretTensor): SecretTensor => (cap === len ? t : sliceElements(t, 0, len));
     return { a: first(a as SecretTensor), b: L.reshapeS(b as SecretTensor, [rows]), ab: first(ab as SecretTensor), aa };
+  }
+
+  async truncRowMasks(rows: number, len: number, shift: number): Promise<TruncRowMasks> {
+    const cap = ROW_CAPACITY * Math.ceil(len / ROW_CAPACITY);
+    const perRow = 5 * cap + 1;
+    // Up to two batches per take (softmax's 12 rows at context 1,024 deal 61k elements).
+    if (len === 0 || rows * perRow > 2 * this.#batch) return this.#inner.truncRowMasks(rows, len, shift);
+    const pool = this.#growingRowPool(`truncRow:${shift}`, cap, perRow, rows, async (n) => {
+      const m = await this.#inner.truncRowMasks(n, cap, shift);
+      return { size: n, tensors: [m.r, m.rMsb, m.rHigh, L.reshapeS(m.b, [n, 1]), m.msbB, m.highB], byRow: true };
+    });
+    const [r, rMsb, rHigh, b, msbB, highB] = (await pool.take(rows)) as SecretTensor[];
+    const first = (t: SecretTensor): SecretTensor => (cap === len ? t : sliceElements(t, 0, len));
+    return { shift, r: first(r), rMsb: first(rMsb), rHigh: first(rHigh), b: L.reshapeS(b, [rows]), msbB: first(msbB), highB: first(highB) };
+  }
+
+  /**
+   * The pool of a family of per-row material whose rows grow with the context (softmax's): rows
+   * of `cap` columns (the next multiple of 64 above the row length), of which each take keeps
+   * the first `len` (any columns of such material are one); one pool per family and 64 context
+   * positions, the previous one dropped when the class changes, so pools stay bounded while the
+   * context grows. A batch holds at least one take of `rows`.
+   */
+  #growingRowPool(family: string, cap: number, perRow: number, rows: number, fetch: (n: number) => Promise<Batch>): Pool {
+    const key = `${family}:${cap}`;
+    const current = this.#rowClasses.get(family);
+    if (current !== key) {
+      if (current) this.#pools.delete(current);
+      this.#rowClasses.set(family, key);
+    }
+    return this.#pool(key, fetch, Math.max(rows, Math.floor(this.#batch / perRow)));
   }
 
   matrixTriple(m: number, k: number, n: number): Promise<Triple> {

@@ -253,6 +253,28 @@ export function runTripleSourceConformance(f: TripleSourceFactory): void {
               assert.equal(sm[0].shift, shift);
             }
 
+            // Truncation masks with row products (twice each: a pooled source serves from its pool).
+            for (const [rows, len, shift] of [
+              [3, 5, 37],
+              [2, 5, 37],
+              [1, 70, 16],
+            ]) {
+              const tm = await all((s) => s.truncRowMasks(rows, len, shift));
+              const r = low(value(tm.map((m) => m.r)));
+              const msb = r.map((v) => v >> 63n);
+              const high = r.map((v) => (v & ((1n << 63n) - 1n)) >> BigInt(shift));
+              const b = low(value(tm.map((m) => m.b)));
+              assert.deepEqual(value(tm.map((m) => m.r)).shape, [rows, len]);
+              assert.deepEqual(value(tm.map((m) => m.b)).shape, [rows]);
+              assert.deepEqual(low(value(tm.map((m) => m.rMsb))), msb);
+              assert.deepEqual(low(value(tm.map((m) => m.rHigh))), high);
+              const perRow = (xs: bigint[]): bigint[] => xs.map((x, i) => BigInt.asUintN(64, x * b[Math.floor(i / len)]));
+              assert.deepEqual(low(value(tm.map((m) => m.msbB))), perRow(msb), 'rMsb ⊙ b per row');
+              assert.deepEqual(low(value(tm.map((m) => m.highB))), perRow(high), 'rHigh ⊙ b per row');
+              assert.ok(b.some((v) => v !== 0n) && new Set(r).size > 1, 'masks are random');
+              assert.equal(tm[0].shift, shift);
+            }
+
             // Fused Chebyshev basis masks: a_1, a truncation mask per truncated T_k, and every
             // listed product of parts.
             for (const [size, degree, shift] of [
@@ -380,6 +402,15 @@ export function runTripleSourceConformance(f: TripleSourceFactory): void {
     const { sources, dispose } = await f.create(2, 'malicious');
     try {
       await assert.rejects(Promise.all(sources.map((s) => s.truncSquareMasks(4, 28))), /square products .* semi-honest sessions only/);
+    } finally {
+      await dispose();
+    }
+  });
+
+  test(`${f.name}: truncation masks with row products are refused in malicious mode`, async () => {
+    const { sources, dispose } = await f.create(2, 'malicious');
+    try {
+      await assert.rejects(Promise.all(sources.map((s) => s.truncRowMasks(2, 4, 28))), /row products .* semi-honest sessions only/);
     } finally {
       await dispose();
     }

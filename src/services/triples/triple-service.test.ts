@@ -108,6 +108,7 @@ describe('material keys', () => {
       'input:0:12',
       'oneHot:64:16',
       'truncSquare:12:31',
+      'truncRow:12x1024:37',
     ])
       assert.equal(formatMaterialKey(parseMaterialKey(key)), key);
   });
@@ -141,6 +142,10 @@ describe('material keys', () => {
       ['truncSquare:4:64', /shift must be an integer in \[0, 63\]/],
       ['truncSquare:4', /expected truncSquare:<size>:<shift>/],
       ['truncSquare:8388608:1', /deals 41943040 elements, above the limit/],
+      ['truncRow:4x4:63', /shift must be an integer in \[1, 62\]/],
+      ['truncRow:4x4:0', /shift must be an integer in \[1, 62\]/],
+      ['truncRow:4:16', /expected rowsxlen/],
+      ['truncRow:8192x1024:16', /deals 41951232 elements, above the limit/],
       ['oneHot:4:0', /bits must be an integer in \[1, 20\]/],
       ['oneHot:4:21', /bits must be an integer in \[1, 20\]/],
       ['oneHot:4', /expected oneHot:<rows>:<bits>/],

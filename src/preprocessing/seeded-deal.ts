@@ -95,7 +95,8 @@ export function expandMessage(msg: PartyMessage, ring: Ring, shapes: readonly (r
     if (prg) return prg.ringTensor(ring, shape);
     const words = (msg as { words: BigUint64Array }).words;
     if (off + len > words.length) throw new RangeError(`expandMessage: message has ${words.length} words, need more than ${off + len}`);
-    const t = tensor(ring, shape, words.slice(off, off + len));
+    // A view, not a copy: material is never written in place, and each message is one request's.
+    const t = tensor(ring, shape, words.subarray(off, off + len));
     off += len;
     return t;
   };

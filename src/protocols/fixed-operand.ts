@@ -14,6 +14,7 @@
  * Malicious mode: a second triple (F, H = F·B) with the same B is sacrificed (shared-B variant):
  * open ρ = t·A − F with E; the residue t·C − H − ρ·B (ρ·Bᵀ) must be 0 (queued for the MAC check).
  *
+ * Unpinned products (semi-honest party 0): A_0 and E are stacked for one pass over D.
  * Reveals: D and E, uniform. Cost: setup 1 round, (n−1)·k·n·B_r bytes; a batch of products
  * 1 round, (n−1)·Σ m·k·B_r bytes, doubled in malicious mode (B_r = 8 or 16).
  */
@@ -373,10 +374,21 @@ export async function fixedMatmulBatch(ctx: PartyContext, items: readonly FixedP
       const rho = opened[per * i + 1];
       ctx.checks.zeros.push(L.subSS(L.subSS(L.mulScalarS(triple.c, t), check.c), byB(rho)));
     }
+    const byD = (p: RingTensor): RingTensor => (transposed ? T.matmulNT(p, d) : T.matmul(p, d));
+    if (ctx.id === 0 && triple.a.mac === undefined) {
+      // Semi-honest party 0: A_0·D and E·D in one pass over D (A_0 and E stacked), not two.
+      const rows = e.shape[0];
+      const both = byD(T.reshape(T.concatFlat(ctx.ring, [triple.a.share, e]), [2 * rows, e.shape[1]]));
+      const [aD, eD] = T.splitFlat(both, [
+        [rows, both.shape[1]],
+        [rows, both.shape[1]],
+      ]);
+      const share = T.add(T.add(triple.c.share, byB(e).share), T.add(aD, eD));
+      return L.reshapeS({ shape: share.shape, share, mac: undefined }, outShape);
+    }
     const aD = transposed ? L.matmulSPT(triple.a, d) : L.matmulSP(triple.a, d);
     const z = L.addSS(triple.c, L.addSS(byB(e), aD));
-    const eD = (): RingTensor => (transposed ? T.matmulNT(e, d) : T.matmul(e, d));
-    const withPublic = ctx.id === 0 || ctx.macKeyShare !== undefined ? L.addSP(ctx, z, eD()) : z;
+    const withPublic = ctx.id === 0 || ctx.macKeyShare !== undefined ? L.addSP(ctx, z, byD(e)) : z;
     return L.reshapeS(withPublic, outShape);
   });
 }

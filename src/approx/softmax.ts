@@ -44,8 +44,9 @@
  * semi-honest mode (4-round ltz, fused Chebyshev levels and squarings, folded selects): 43 and
  * 48 before, 36 and 41 with the coarse max and clip (len = 1,019: 53 instead of 64 with 'dealer')
  * (CrypTen: 115, DESIGN.md §8). Bytes per score (2 parties semi-honest, 'dealer', len = 64,
- * measured): ≈ 111 (max 12, exp 67, reciprocal 8, product 16; before the row product 24, before
- * the folded selects max 28, before the squarings exp 83).
+ * measured): ≈ 103 (max 12, exp 67, reciprocal 8, product 8; before the truncated-row product
+ * 16 — bench/nonlinear-costs.ts at len = 1,019: 16 → 8 —, before the row product 24, before the
+ * folded selects max 28, before the squarings exp 83).
  * Citation: max-subtracted softmax with a secure exp and reciprocal as in CrypTen (Knott et al.,
  * NeurIPS 2021) and PUMA (Dong et al., 2023); the mask handling and guard bits are this project's.
  */

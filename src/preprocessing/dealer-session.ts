@@ -232,6 +232,12 @@ export class DealerSession {
     if (this.#pools) for (const p of Object.values(this.#pools)) p.close();
   }
 
+  /** Refuses material without MACs or sacrifice in a malicious session: `what` says why (e.g. "row triples are not sacrificed"). */
+  #semiHonestOnly(what: string): void {
+    if (this.mode === 'malicious')
+      throw new ValidationError(`bad material request: ${what} and are dealt in semi-honest sessions only`, 'key');
+  }
+
   #checkParty(party: number): void {
     if (!Number.isInteger(party) || party < 0 || party >= this.n)
       throw new RangeError(`bad party index ${party} (session of ${this.n} parties)`);
@@ -267,8 +273,7 @@ export class DealerSession {
     const ring = this.ring;
     switch (d.kind) {
       case 'bitTriple': {
-        if (this.mode === 'malicious')
-          throw new ValidationError('bad material request: bit triples carry no MACs and are dealt in semi-honest sessions only', 'key');
+        this.#semiHonestOnly('bit triples carry no MACs');
         const a = this.#prg.ringTensor(Z64, [d.size]);
         const b = this.#prg.ringTensor(Z64, [d.size]);
         const c = new BigUint64Array(d.size);
@@ -280,11 +285,7 @@ export class DealerSession {
       case 'matrix':
         return plainMatrixTriple(ring, d.m, d.k, d.n);
       case 'rowTriple':
-        if (this.mode === 'malicious')
-          throw new ValidationError(
-            'bad material request: row triples are not sacrificed and are dealt in semi-honest sessions only',
-            'key',
-          );
+        this.#semiHonestOnly('row triples are not sacrificed');
         return plainRowTriple(ring, d.rows, d.len, d.squares);
       case 'fixedMask':
         return [this.#fixedOperand(d.id, d.k, d.n)];
@@ -319,37 +320,21 @@ export class DealerSession {
         return pooled ? maskedBitsOf(pooled[0], shift, withBits) : plainMaskedBits(ring, d.size, shift, withBits);
       }
       case 'truncSquare':
-        if (this.mode === 'malicious')
-          throw new ValidationError(
-            'bad material request: truncation masks with square products are not sacrificed and are dealt in semi-honest sessions only',
-            'key',
-          );
+        this.#semiHonestOnly('truncation masks with square products are not sacrificed');
         return plainTruncSquareMasks(ring, d.size, d.shift);
       case 'truncRow':
-        if (this.mode === 'malicious')
-          throw new ValidationError(
-            'bad material request: truncation masks with row products are not sacrificed and are dealt in semi-honest sessions only',
-            'key',
-          );
+        this.#semiHonestOnly('truncation masks with row products are not sacrificed');
         return plainTruncRowMasks(ring, d.rows, d.len, d.shift);
       case 'compareXor':
       case 'compareRelu':
       case 'compareReluPair':
-        if (this.mode === 'malicious')
-          throw new ValidationError(
-            'bad material request: XOR-shared comparison bits carry no MACs and are dealt in semi-honest sessions only',
-            'key',
-          );
+        this.#semiHonestOnly('XOR-shared comparison bits carry no MACs');
         if (d.bits < 1 || d.bits > 62)
           throw new ValidationError(`bad material request ${formatMaterialKey(d)}: bits must be in [1, 62]`, 'key');
         if (d.kind === 'compareXor') return plainXorMaskedBits(d.size, d.bits, d.low);
         return d.kind === 'compareRelu' ? plainReluMasks(d.size, d.bits, d.low) : plainReluPairMasks(d.size, d.bits, d.low);
       case 'chebMasks': {
-        if (this.mode === 'malicious')
-          throw new ValidationError(
-            'bad material request: Chebyshev basis masks are not sacrificed and are dealt in semi-honest sessions only',
-            'key',
-          );
+        this.#semiHonestOnly('Chebyshev basis masks are not sacrificed');
         const plan = chebyshevPlan(d.degree);
         const prg = freshPrg();
         const masks = new Map(plan.factors.map((j) => [j, prg.ringTensor(ring, [d.size])]));
@@ -357,11 +342,7 @@ export class DealerSession {
         return [...plan.factors.map(at), ...plan.pairs.map(([m, j]) => mul(at(m), at(j)))];
       }
       case 'chebTrunc': {
-        if (this.mode === 'malicious')
-          throw new ValidationError(
-            'bad material request: fused Chebyshev basis masks are not sacrificed and are dealt in semi-honest sessions only',
-            'key',
-          );
+        this.#semiHonestOnly('fused Chebyshev basis masks are not sacrificed');
         const layout = fusedChebyshevLayout(d.degree, d.shift);
         const prg = freshPrg();
         const a1 = prg.ringTensor(ring, [d.size]);

@@ -5,7 +5,7 @@ import { Z128, Z64 } from '../ring/ring.ts';
 import * as T from '../ring/tensor.ts';
 import { makeDealer, measure, MODES, PARTY_COUNTS, runParties } from '../../test/helpers/parties.ts';
 import { reveal } from './reveal.ts';
-import { truncate, truncateBytes, truncateRounds } from './truncate.ts';
+import { maskedHighForm, truncate, truncateBytes, truncateRounds } from './truncate.ts';
 import type { TruncationMethod } from './context.ts';
 
 const F = 16;
@@ -65,4 +65,32 @@ test('semi-honest dealer truncation is within one LSB for every shift from 1 to 
       assert.ok(d === 0n || d === 1n, `shift ${shift}, x = ${v}: off by ${d}`);
     });
   }
+});
+
+test('maskedHighForm: the one-pass Z_2^64 form equals its definition and the Z_2^128 path on the low word (shifts 0..63, any offset)', () => {
+  const m64 = (1n << 64n) - 1n;
+  fc.assert(
+    fc.property(
+      fc.array(fc.bigInt({ min: 0n, max: m64 }), { minLength: 1, maxLength: 20 }),
+      fc.integer({ min: 0, max: 63 }),
+      fc.bigInt({ min: -(1n << 63n), max: m64 }),
+      (words, shift, offset) => {
+        const values = [0n, m64, 1n << 63n, (1n << 63n) - 1n, ...words];
+        const k = 1n << BigInt(63 - shift);
+        const got = maskedHighForm(T.fromBigInts(Z64, [values.length], values), shift, offset);
+        // Z_2^128 elements with the same low words take the general path.
+        const wide = maskedHighForm(T.fromBigInts(Z128, [values.length], values), shift, offset);
+        values.forEach((c, i) => {
+          const msb = c >> 63n;
+          const pub = BigInt.asUintN(64, ((c & ((1n << 63n) - 1n)) >> BigInt(shift)) + msb * k + offset);
+          const coef = BigInt.asUintN(64, (1n - 2n * msb) * k);
+          assert.equal(got.pub.data[i], pub, `pub of c = ${c}, shift ${shift}`);
+          assert.equal(got.rMsbCoef.data[i], coef, `rMsbCoef of c = ${c}, shift ${shift}`);
+          assert.equal(wide.pub.data[2 * i], pub);
+          assert.equal(wide.rMsbCoef.data[2 * i], coef);
+        });
+      },
+    ),
+    { numRuns: 200 },
+  );
 });

@@ -104,10 +104,46 @@ export function maskedHigh(
  * (for callers that also need products of it with other dealt values).
  */
 export function maskedHighForm(c: RingTensor, shift: number, offset: bigint): { pub: RingTensor; rMsbCoef: RingTensor } {
+  if (c.ring.limbs === 1 && shift >= 1 && shift <= 63) return maskedHighForm64(c, shift, offset);
   const { cMsb, oneMinus2cMsb, cLow } = splitOpened(c, shift);
   const k = 1n << BigInt(63 - shift);
   const pub = T.add(cLow, T.mulScalar(cMsb, k));
   return { pub: offset === 0n ? pub : T.addScalar(pub, offset), rMsbCoef: T.mulScalar(oneMinus2cMsb, k) };
+}
+
+/**
+ * {@link maskedHighForm} over Z_2^64 in one pass on 32-bit halves (K = 2^(63−shift)):
+ * pub = ⌊(c mod 2^63)/2^shift⌋ + c_63·K + offset and rMsbCoef = ±K (−K where c_63 = 1), mod 2^64 —
+ * the general path's values without its seven temporaries.
+ */
+function maskedHighForm64(c: RingTensor, shift: number, offset: bigint): { pub: RingTensor; rMsbCoef: RingTensor } {
+  const size = c.data.length;
+  const pub = new BigUint64Array(size);
+  const coef = new BigUint64Array(size);
+  const [c32, p32, q32] = [words32(c.data), words32(pub), words32(coef)];
+  const k = 63 - shift;
+  const kLo = k >= 32 ? 0 : 2 ** k;
+  const kHi = k >= 32 ? 2 ** (k - 32) : 0;
+  const negK = BigInt.asUintN(64, -(1n << BigInt(k)));
+  const [nkLo, nkHi] = [Number(negK & 0xffffffffn), Number(negK >> 32n)];
+  const off = BigInt.asUintN(64, offset);
+  const [offLo, offHi] = [Number(off & 0xffffffffn), Number(off >> 32n)];
+  for (let i = 0; i < size; i++) {
+    const at = 2 * i;
+    const cLo = c32[at];
+    const cHi = c32[at + 1];
+    const msb = cHi >>> 31;
+    const c63 = cHi & 0x7fffffff;
+    // Each half summed as a double (< 2^35), reduced mod 2^32 once, the low half's carry moved up.
+    const lo = (shift < 32 ? ((cLo >>> shift) | (c63 << (32 - shift))) >>> 0 : c63 >>> (shift - 32)) + offLo + (msb ? kLo : 0);
+    const hi = (shift < 32 ? c63 >>> shift : 0) + offHi + (msb ? kHi : 0);
+    const lo32 = lo >>> 0;
+    p32[at] = lo32;
+    p32[at + 1] = (hi + (lo - lo32) / 0x100000000) >>> 0;
+    q32[at] = msb ? nkLo : kLo;
+    q32[at + 1] = msb ? nkHi : kHi;
+  }
+  return { pub: { ring: c.ring, shape: [size], data: pub }, rMsbCoef: { ring: c.ring, shape: [size], data: coef } };
 }
 
 /**

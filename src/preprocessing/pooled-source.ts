@@ -137,6 +137,11 @@ export interface PooledSourceOptions {
   readonly fixedBatchUses?: number;
 }
 
+/** The first `len` of a growing-row class's `cap` columns (the tensor itself when they are all). */
+function firstColumns(t: SecretTensor, cap: number, len: number): SecretTensor {
+  return cap === len ? t : sliceElements(t, 0, len);
+}
+
 /** Product-only row triples are pooled in classes of this many columns (row-product.ts; softmax's rows). */
 const ROW_CAPACITY = 64;
 
@@ -318,7 +323,7 @@ export class PooledTripleSource implements TripleSource {
       ? this.#pool(`rowTriple:${cap}:S`, fetch, Math.max(1, Math.floor(this.#batch / perRow)))
       : this.#growingRowPool('rowTriple:P', cap, perRow, rows, fetch);
     const [a, b, ab, aa] = await pool.take(rows);
-    const first = (t: SecretTensor): SecretTensor => (cap === len ? t : sliceElements(t, 0, len));
+    const first = (t: SecretTensor): SecretTensor => firstColumns(t, cap, len);
     return { a: first(a as SecretTensor), b: L.reshapeS(b as SecretTensor, [rows]), ab: first(ab as SecretTensor), aa };
   }
 
@@ -332,7 +337,7 @@ export class PooledTripleSource implements TripleSource {
       return { size: n, tensors: [m.r, m.rMsb, m.rHigh, L.reshapeS(m.b, [n, 1]), m.msbB, m.highB], byRow: true };
     });
     const [r, rMsb, rHigh, b, msbB, highB] = (await pool.take(rows)) as SecretTensor[];
-    const first = (t: SecretTensor): SecretTensor => (cap === len ? t : sliceElements(t, 0, len));
+    const first = (t: SecretTensor): SecretTensor => firstColumns(t, cap, len);
     return { shift, r: first(r), rMsb: first(rMsb), rHigh: first(rHigh), b: L.reshapeS(b, [rows]), msbB: first(msbB), highB: first(highB) };
   }
 

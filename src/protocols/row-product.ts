@@ -52,7 +52,8 @@ export function broadcastRows(ctx: PartyContext, y: SecretTensor, rows: number, 
   return L.matmulSP(L.reshapeS(y, [rows, 1]), T.fill(ctx.ring, [1, len], 1n));
 }
 
-function broadcastPublic(ctx: PartyContext, v: RingTensor, rows: number, len: number): RingTensor {
+/** v [rows] (public) repeated along a new last axis → [rows, len]. */
+export function broadcastPublic(ctx: Pick<PartyContext, 'ring'>, v: RingTensor, rows: number, len: number): RingTensor {
   return T.matmul(T.reshape(v, [rows, 1]), T.fill(ctx.ring, [1, len], 1n));
 }
 

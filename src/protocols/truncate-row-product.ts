@@ -35,7 +35,7 @@ import type { SecretTensor } from '../sharing/secret-tensor.ts';
 import type { TruncRowMasks } from '../preprocessing/material.ts';
 import type { PartyContext } from './context.ts';
 import { open } from './open.ts';
-import { broadcastRows, mulRows } from './row-product.ts';
+import { broadcastPublic, broadcastRows, mulRows } from './row-product.ts';
 import { openTruncation, truncate, truncationParts } from './truncate.ts';
 
 /** A truncated x [rows, len], ready for one product with a value per row ({@link mulTruncatedRows}). */
@@ -109,7 +109,7 @@ export async function mulTruncatedRows(ctx: PartyContext, t: TruncatedRows, v: S
   const { m, p, q, h } = form;
   const size = rows * len;
   const [del] = await open(ctx, [L.subSS(L.reshapeS(v, [rows]), m.b)]);
-  const wideDel = T.reshape(broadcastPublicRows(del, len), [size]);
+  const wideDel = T.reshape(broadcastPublic(ctx, del, rows, len), [size]);
   const flat = (s: SecretTensor): SecretTensor => L.reshapeS(s, [size]);
   // (Q⊙δ)⊙rMsb + Q⊙(rMsb⊙b) + P⊙b, then the rHigh terms with H (−1 before any mask), then P⊙δ.
   let z = L.addSS(L.mulSP(flat(m.rMsb), T.mul(q, wideDel)), L.mulSP(flat(m.msbB), q));
@@ -117,9 +117,4 @@ export async function mulTruncatedRows(ctx: PartyContext, t: TruncatedRows, v: S
   const highTerms = L.addSS(L.mulSP(flat(m.rHigh), wideDel), flat(m.highB));
   z = h ? L.addSS(z, L.mulSP(highTerms, h)) : L.subSS(z, highTerms);
   return L.reshapeS(L.addSP(ctx, z, T.mul(p, wideDel)), t.value.shape);
-}
-
-/** v [rows] (public) repeated along each row: [rows, len]. */
-function broadcastPublicRows(v: RingTensor, len: number): RingTensor {
-  return T.matmul(T.reshape(v, [T.sizeOf(v.shape), 1]), T.fill(v.ring, [1, len], 1n));
 }

@@ -116,30 +116,43 @@ export function maskedHighForm(c: RingTensor, shift: number, offset: bigint): { 
  * pub = ⌊(c mod 2^63)/2^shift⌋ + c_63·K + offset and rMsbCoef = ±K (−K where c_63 = 1), mod 2^64 —
  * the general path's values without its seven temporaries.
  */
+/** The 32-bit halves [lo, hi] of a value mod 2^64. */
+function halves(v: bigint): [number, number] {
+  const w = BigInt.asUintN(64, v);
+  return [Number(w & 0xffffffffn), Number(w >> 32n)];
+}
+
+/**
+ * The public part ⌊(c mod 2^63)/2^shift⌋ + c_63·K + offset of one opened element from its halves
+ * (c63 = cHi without bit 63, msb = bit 63), as unreduced low and high halves (each < 2^35):
+ * callers add their terms, then reduce with {@link storeHalves}. 1 ≤ shift ≤ 63.
+ */
+const publicLo = (cLo: number, c63: number, msb: number, shift: number, kLo: number, offLo: number): number =>
+  (shift < 32 ? ((cLo >>> shift) | (c63 << (32 - shift))) >>> 0 : c63 >>> (shift - 32)) + offLo + (msb ? kLo : 0);
+const publicHi = (c63: number, msb: number, shift: number, kHi: number, offHi: number): number =>
+  (shift < 32 ? c63 >>> shift : 0) + offHi + (msb ? kHi : 0);
+
+/** Writes the unreduced halves (|lo|, |hi| < 2^35) mod 2^64 at word `at`: lo mod 2^32, its carry moved into hi. */
+function storeHalves(o32: Uint32Array, at: number, lo: number, hi: number): void {
+  const lo32 = lo >>> 0;
+  o32[at] = lo32;
+  o32[at + 1] = (hi + (lo - lo32) / 0x100000000) >>> 0;
+}
+
 function maskedHighForm64(c: RingTensor, shift: number, offset: bigint): { pub: RingTensor; rMsbCoef: RingTensor } {
   const size = c.data.length;
   const pub = new BigUint64Array(size);
   const coef = new BigUint64Array(size);
   const [c32, p32, q32] = [words32(c.data), words32(pub), words32(coef)];
-  const k = 63 - shift;
-  const kLo = k >= 32 ? 0 : 2 ** k;
-  const kHi = k >= 32 ? 2 ** (k - 32) : 0;
-  const negK = BigInt.asUintN(64, -(1n << BigInt(k)));
-  const [nkLo, nkHi] = [Number(negK & 0xffffffffn), Number(negK >> 32n)];
-  const off = BigInt.asUintN(64, offset);
-  const [offLo, offHi] = [Number(off & 0xffffffffn), Number(off >> 32n)];
+  const [kLo, kHi] = halves(1n << BigInt(63 - shift));
+  const [nkLo, nkHi] = halves(-(1n << BigInt(63 - shift)));
+  const [offLo, offHi] = halves(offset);
   for (let i = 0; i < size; i++) {
     const at = 2 * i;
-    const cLo = c32[at];
     const cHi = c32[at + 1];
     const msb = cHi >>> 31;
     const c63 = cHi & 0x7fffffff;
-    // Each half summed as a double (< 2^35), reduced mod 2^32 once, the low half's carry moved up.
-    const lo = (shift < 32 ? ((cLo >>> shift) | (c63 << (32 - shift))) >>> 0 : c63 >>> (shift - 32)) + offLo + (msb ? kLo : 0);
-    const hi = (shift < 32 ? c63 >>> shift : 0) + offHi + (msb ? kHi : 0);
-    const lo32 = lo >>> 0;
-    p32[at] = lo32;
-    p32[at + 1] = (hi + (lo - lo32) / 0x100000000) >>> 0;
+    storeHalves(p32, at, publicLo(c32[at], c63, msb, shift, kLo, offLo), publicHi(c63, msb, shift, kHi, offHi));
     q32[at] = msb ? nkLo : kLo;
     q32[at + 1] = msb ? nkHi : kHi;
   }
@@ -161,17 +174,12 @@ function maskedHighShare64(first: boolean, c: RingTensor, rHigh: RingTensor, rMs
   const m32 = words32(rMsb.data);
   const o32 = words32(out);
   const k = 63 - shift;
-  const off = BigInt.asUintN(64, offset);
-  const offLo = Number(off & 0xffffffffn);
-  const offHi = Number(off >> 32n);
-  // K = 2^k as halves
-  const kLo = k >= 32 ? 0 : 2 ** k;
-  const kHi = k >= 32 ? 2 ** (k - 32) : 0;
+  const [kLo, kHi] = halves(1n << BigInt(k));
+  const [offLo, offHi] = halves(offset);
   // Each half is summed as a signed double (|sum| < 2^35) and reduced mod 2^32 once, the low
   // half's carry moved into the high half: no tuples, no BigInt per element.
   for (let i = 0; i < size; i++) {
     const at = 2 * i;
-    const cLo = c32[at];
     const cHi = c32[at + 1];
     const msb = cHi >>> 31;
     // T = K·rMsb_i mod 2^64 (a shift by k), added with sign (1 − 2c_63); −rHigh_i
@@ -183,12 +191,10 @@ function maskedHighShare64(first: boolean, c: RingTensor, rHigh: RingTensor, rMs
     if (first) {
       // + ⌊(c mod 2^63)/2^shift⌋ + c_63·K + offset
       const c63 = cHi & 0x7fffffff;
-      lo += (shift < 32 ? ((cLo >>> shift) | (c63 << (32 - shift))) >>> 0 : c63 >>> (shift - 32)) + offLo + (msb ? kLo : 0);
-      hi += (shift < 32 ? c63 >>> shift : 0) + offHi + (msb ? kHi : 0);
+      lo += publicLo(c32[at], c63, msb, shift, kLo, offLo);
+      hi += publicHi(c63, msb, shift, kHi, offHi);
     }
-    const lo32 = lo >>> 0;
-    o32[at] = lo32;
-    o32[at + 1] = (hi + (lo - lo32) / 0x100000000) >>> 0;
+    storeHalves(o32, at, lo, hi);
   }
   return { ring: c.ring, shape: [size], data: out };
 }

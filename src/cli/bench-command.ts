@@ -24,6 +24,7 @@ import { ValidationError } from '../base/errors.ts';
 import { aint } from '../base/validate.ts';
 import { DEFAULT_CONFIG } from '../config/config.ts';
 import { loadModel } from '../formats/load-model.ts';
+import { kernels } from '../kernels/kernels.ts';
 import { GPT2_SMALL_SPEC } from '../formats/random-gpt2.ts';
 import { foldedShapes } from '../model/fold-weights.ts';
 import { benchPrompt, runDeployment } from './bench/deployment-run.ts';
@@ -152,6 +153,8 @@ export async function benchCommand(argv: string[], out: (line: string) => void):
       memory_gb: round(totalmem() / 2 ** 30, 1),
       os: `${platform()} ${release()}`,
       node: process.version,
+      // The services are started with this process's environment, so they select the same (MPC_PROMPT_KERNELS).
+      kernels: kernels.name,
     },
     model: { spec: values.model, parameters: params, layers: c.nLayers, dim: c.dim, heads: c.nHeads, mlp: c.hiddenDim, vocab: c.vocabSize },
     decode_tokens: decodeTokens,

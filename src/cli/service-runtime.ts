@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { ValidationError } from '../base/errors.ts';
 import { DEFAULT_CONFIG, loadConfigFile, type Config } from '../config/config.ts';
+import { kernels } from '../kernels/kernels.ts';
 import { jsonLogger, type Logger } from '../services/log.ts';
 import { Metrics, serveMetrics } from '../services/metrics.ts';
 import { loadIdentity, type TlsIdentity } from '../services/pki.ts';
@@ -40,6 +41,7 @@ export interface Runtime {
 /** Starts the metrics endpoint (if configured) and runs until SIGTERM/SIGINT, then `close`. */
 export async function serveUntilSignal(rt: Runtime, metricsAddress: string, close: () => Promise<void>): Promise<void> {
   const http = metricsAddress ? await serveMetrics(rt.metrics, metricsAddress) : undefined;
+  rt.logger.log('info', 'ring kernels', { kernels: kernels.name }); // MPC_PROMPT_KERNELS; native-avx512 or wasm-simd
   await new Promise<void>((resolve) => {
     const stop = (signal: string): void => {
       rt.logger.log('info', 'shutting down', { signal });

@@ -1,7 +1,14 @@
 /** Cross-checks every WebAssembly kernel against the BigInt specification (js-kernels.ts). */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomFillSync, randomInt } from 'node:crypto';
+import { randomInt } from 'node:crypto';
+import {
+  EDGES,
+  filledElements as filled,
+  runMatrixProductConformance,
+  sampleElements as sample,
+  setElement,
+} from '../../test/conformance/matrix-products.case.ts';
 import type { Limbs } from './kernel-api.ts';
 import { jsKernels } from './js-kernels.ts';
 import {
@@ -13,34 +20,12 @@ import {
   stageMatmul,
   unpin,
   wasmKernels,
+  wasmPins,
   writePinnedRows,
 } from './wasm-kernels.ts';
 
 const LIMBS: Limbs[] = [1, 2];
 const SIZES = [0, 1, 2, 3, 17, 64, 1001];
-/** Values that stress carries and wrap-around, as ring elements (taken mod 2^(64·limbs)). */
-const EDGES = [0n, 1n, 2n, (1n << 63n) - 1n, 1n << 63n, (1n << 64n) - 1n, 1n << 64n, (1n << 64n) + 1n, 1n << 127n, -1n];
-
-function setElement(limbs: Limbs, x: BigUint64Array, i: number, v: bigint): void {
-  x[i * limbs] = BigInt.asUintN(64, v);
-  if (limbs === 2) x[i * 2 + 1] = BigInt.asUintN(64, v >> 64n);
-}
-
-/** `count` random elements, a third of them replaced by edge values. */
-function sample(limbs: Limbs, count: number): BigUint64Array {
-  const x = randomFillSync(new BigUint64Array(count * limbs));
-  for (let i = 0; i < count; i++) {
-    if (randomInt(3) === 0) setElement(limbs, x, i, EDGES[randomInt(EDGES.length)]);
-  }
-  return x;
-}
-
-/** `count` copies of one value (all-ones maximises carries in long sums). */
-function filled(limbs: Limbs, count: number, v: bigint): BigUint64Array {
-  const x = new BigUint64Array(count * limbs);
-  for (let i = 0; i < count; i++) setElement(limbs, x, i, v);
-  return x;
-}
 
 test('add, sub, mul match the specification on random and edge values', () => {
   for (const limbs of LIMBS) {
@@ -104,49 +89,8 @@ test('elementwise ops write into out, which may alias an input', () => {
   }
 });
 
-test('matmul matches the specification on every edge shape (raw and packed B, pinned)', () => {
-  for (const limbs of LIMBS) {
-    for (const m of [0, 1, 2, 3, 4, 5]) {
-      for (const k of [0, 1, 3, 17]) {
-        for (const n of [0, 1, 2, 3, 4, 5, 7, 8, 9, 16, 17]) {
-          const a = sample(limbs, m * k);
-          const b = sample(limbs, k * n);
-          const expected = jsKernels.matmul(limbs, a, b, m, k, n);
-          const shape = `limbs=${limbs} [${m},${k}]x[${k},${n}]`;
-          assert.deepEqual(wasmKernels.matmul(limbs, a, b, m, k, n), expected, shape);
-          const pinned = pinMatrix(limbs, b, k, n);
-          assert.deepEqual(matmulPinned(limbs, a, pinned, m), expected, `pinned ${shape}`);
-          unpin(pinned);
-        }
-      }
-    }
-  }
-});
-
-test('matmul matches the specification on larger shapes and all-ones operands', () => {
-  const shapes = [
-    [1, 5, 3],
-    [7, 13, 9],
-    [4, 768, 6],
-    [2, 768, 11],
-    [9, 100, 33],
-  ];
-  for (const limbs of LIMBS) {
-    for (const [m, k, n] of shapes) {
-      for (const [a, b] of [
-        [sample(limbs, m * k), sample(limbs, k * n)],
-        [filled(limbs, m * k, -1n), filled(limbs, k * n, -1n)],
-        [filled(limbs, m * k, 1n << 63n), filled(limbs, k * n, -1n)],
-      ]) {
-        const expected = jsKernels.matmul(limbs, a, b, m, k, n);
-        assert.deepEqual(wasmKernels.matmul(limbs, a, b, m, k, n), expected, `limbs=${limbs} [${m},${k}]x[${k},${n}]`);
-        const pinned = pinMatrix(limbs, b, k, n);
-        assert.deepEqual(matmulPinned(limbs, a, pinned, m), expected);
-        unpin(pinned);
-      }
-    }
-  }
-});
+// Products and pins on edge shapes and carries: the suite every implementation passes.
+runMatrixProductConformance('wasm', wasmKernels, wasmPins);
 
 test('matmul carries from the low into the high word of Z_2^128 sums', () => {
   // Such carries are rare for random data (probability ~ k·2^-32 per output): build them.

@@ -13,14 +13,9 @@
  */
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import type { Limbs, RingKernels } from './kernel-api.ts';
+import type { Limbs, MatrixPins, PinnedMatrix, RingKernels } from './kernel-api.ts';
 
-/** A B operand held in wasm memory, packed into panels. Release it with {@link unpin}. */
-export interface PinnedMatrix {
-  readonly limbs: Limbs;
-  readonly k: number;
-  readonly n: number;
-}
+export type { PinnedMatrix } from './kernel-api.ts';
 
 /** `wasmKernels.matmul` split into its steps; the operands are already copied in. */
 export interface StagedMatmul {
@@ -417,4 +412,15 @@ export const wasmKernels: RingKernels = Object.freeze({
     staged.run();
     return staged.result();
   },
+});
+
+/** {@link MatrixPins} in wasm memory: the functions above. */
+export const wasmPins: MatrixPins = Object.freeze({
+  name: 'wasm-simd',
+  pin: pinMatrix,
+  reserve: reservePinned,
+  writeRows: writePinnedRows,
+  matmul: matmulPinned,
+  read: readPinned,
+  unpin,
 });

@@ -1,16 +1,18 @@
 /**
- * Matrices kept resident in the WebAssembly kernels' memory, packed for the matmul kernel, so a
- * product with a fixed right operand (a weight matrix used every decode step) copies only the
- * small left operand in: 4–8× faster than `matmul` for [1,768]×[768,3072]…[768,50257] (measured:
- * 5.7 → 1.4 ms and 114 → 13 ms). Wasm memory is limited (4 GiB per process) and not returned to
- * the OS: pinning falls back to the plain tensor when memory runs out, and whoever pins must
- * `release` (e.g. at the end of a session) so the space is reused.
+ * Matrices kept packed for the matmul kernel (kernels.ts `pins`: in the WebAssembly kernels'
+ * memory, or packed panels for the native kernel), so a product with a fixed right operand (a
+ * weight matrix used every decode step) skips copying and packing B: with the wasm kernels 4–8×
+ * faster than `matmul` for [1,768]×[768,3072]…[768,50257] (measured: 5.7 → 1.4 ms and
+ * 114 → 13 ms). Wasm memory is limited (4 GiB per process) and not returned to the OS: pinning
+ * falls back to the plain tensor when memory runs out, and whoever pins must `release` (e.g. at
+ * the end of a session) so the space is reused.
  *
- * Resident-only pins (`resident: true`) drop the JavaScript copy once the matrix is in wasm
- * memory, so a weight matrix is held once, not twice; {@link pinnedValue} copies it back out
- * (Z_2^64 only) for the rare product that needs the plain tensor.
+ * Resident-only pins (`resident: true`) drop the JavaScript copy once the matrix is packed, so a
+ * weight matrix is held once, not twice; {@link pinnedValue} copies it back out (Z_2^64 only)
+ * for the rare product that needs the plain tensor.
  */
-import { matmulPinned, pinMatrix, readPinned, reservePinned, unpin, writePinnedRows, type PinnedMatrix } from '../kernels/wasm-kernels.ts';
+import type { PinnedMatrix } from '../kernels/kernel-api.ts';
+import { pins } from '../kernels/kernels.ts';
 import type { RingTensor } from './tensor.ts';
 import { matmul } from './tensor.ts';
 
@@ -25,14 +27,14 @@ export interface PinnedTensor {
 
 /**
  * Pins a [k, n] tensor (or keeps it unpinned if the kernel memory cannot grow). With `resident`
- * (Z_2^64 only) the returned pin does not keep `t` once the matrix is in wasm memory.
+ * (Z_2^64 only) the returned pin does not keep `t` once the matrix is packed.
  */
 export function pin(t: RingTensor, o: { resident?: boolean } = {}): PinnedTensor {
   if (t.shape.length !== 2) throw new RangeError(`pin: expected a matrix, got shape [${t.shape}]`);
   const shape: [number, number] = [t.shape[0], t.shape[1]];
   let block: PinnedMatrix | undefined;
   try {
-    block = pinMatrix(t.ring.limbs, t.data, shape[0], shape[1]);
+    block = pins.pin(t.ring.limbs, t.data, shape[0], shape[1]);
   } catch (e) {
     if (!(e instanceof RangeError)) throw e;
   }
@@ -42,13 +44,13 @@ export function pin(t: RingTensor, o: { resident?: boolean } = {}): PinnedTensor
 
 /**
  * A resident-only pin of a [k, n] Z_2^64 matrix to be filled row block by row block with
- * {@link writeRows} (the matrix never exists whole outside wasm memory); undefined when the
+ * {@link writeRows} (the matrix never exists whole unpacked); undefined when the
  * kernel memory cannot grow.
  */
 export function reserveResident(ring: RingTensor['ring'], shape: readonly [number, number]): PinnedTensor | undefined {
   if (ring.limbs !== 1) return undefined;
   try {
-    return { shape, tensor: undefined, block: reservePinned(1, shape[0], shape[1]) };
+    return { shape, tensor: undefined, block: pins.reserve(1, shape[0], shape[1]) };
   } catch (e) {
     if (!(e instanceof RangeError)) throw e;
     return undefined;
@@ -58,14 +60,14 @@ export function reserveResident(ring: RingTensor['ring'], shape: readonly [numbe
 /** Writes rows [start, start + r) of a {@link reserveResident} pin from `rows` [r, n]. */
 export function writeRows(p: PinnedTensor, start: number, rows: RingTensor): void {
   if (!p.block) throw new Error('writeRows: the pin was released');
-  writePinnedRows(p.block, start, rows.data);
+  pins.writeRows(p.block, start, rows.data);
 }
 
-/** The pinned matrix as a plain tensor (copied out of wasm memory for a resident-only pin). */
+/** The pinned matrix as a plain tensor (unpacked for a resident-only pin). */
 export function pinnedValue(p: PinnedTensor, ring: RingTensor['ring']): RingTensor {
   if (p.tensor) return p.tensor;
   if (!p.block) throw new Error('pinnedValue: a resident-only matrix was released');
-  return { ring, shape: [...p.shape], data: readPinned(p.block) };
+  return { ring, shape: [...p.shape], data: pins.read(p.block) };
 }
 
 /** A·P for A [.., m, k] and a pinned P [k, n]. */
@@ -78,11 +80,11 @@ export function matmulPinnedTensor(a: RingTensor, p: PinnedTensor): RingTensor {
   if (a.shape[a.shape.length - 1] !== k || a.ring.limbs !== p.block.limbs)
     throw new RangeError(`matmul: cannot multiply [${a.shape}] by [${k},${n}]`);
   const m = a.data.length / a.ring.limbs / k;
-  return { ring: a.ring, shape: [...a.shape.slice(0, -1), n], data: matmulPinned(a.ring.limbs, a.data, p.block, m) };
+  return { ring: a.ring, shape: [...a.shape.slice(0, -1), n], data: pins.matmul(a.ring.limbs, a.data, p.block, m) };
 }
 
 /** Frees the kernel memory of a pinned tensor (idempotent); a resident-only matrix is gone afterwards. */
 export function release(p: PinnedTensor): void {
-  if (p.block) unpin(p.block);
+  if (p.block) pins.unpin(p.block);
   p.block = undefined;
 }

@@ -265,16 +265,9 @@ static napi_value matmul_common(napi_env env, napi_callback_info info, bool pack
     matmul_panels(a, b, PANEL, k * PANEL, c, m, k, n, panels);
     return NULL;
   }
-  /* Raw B: whole panels in place; the last partial panel through a zero-padded copy. */
+  /* Raw B: whole panels in place (rows n words apart); the last partial panel through a zero-padded copy. */
   const size_t full = n / PANEL;
-  if (full > 0) {
-    /* Columns [0, full·32) of C: run as an n' = full·32 product with C's row stride n. */
-    for (size_t q = 0; q < full; q++)
-      for (size_t i0 = 0; i0 < m; i0 += ROWS) {
-        const size_t mr = m - i0 < ROWS ? m - i0 : ROWS;
-        panel(a + i0 * k, k, b + q * PANEL, n, c + i0 * n + q * PANEL, n, mr, k, PANEL);
-      }
-  }
+  matmul_panels(a, b, n, PANEL, c, m, k, n, full);
   if (full < panels) {
     const size_t nc = n - full * PANEL;
     uint64_t *tail = calloc(k * PANEL, sizeof(uint64_t));

@@ -435,6 +435,35 @@ describe('triple service', () => {
     }
   });
 
+  test('receive window: bad values are refused before connecting; the smallest and the default window deliver MB-sized material intact', async () => {
+    const service = await startService();
+    try {
+      const base = { address: `127.0.0.1:${service.port}`, parties: 2, mode: 'semi-honest' as const };
+      for (const bad of [0, 65_534, 2 ** 31, 1.5, Number.NaN]) {
+        await assert.rejects(
+          connectTripleService({ ...base, identity: partyIds[0], partyIndex: 0, sessionId: 'window-bad', receiveWindowBytes: bad }),
+          (e: unknown) =>
+            e instanceof ValidationError && e.field === 'receiveWindowBytes' && /integer in \[65535, 2147483647\]/.test(e.message),
+        );
+      }
+      assert.equal(service.stats().sessions, 0, 'nothing was opened');
+      // Party 0 at HTTP/2's smallest window, party 1 at the default: 2^19-element triples are 4 MiB per tensor.
+      const sessionId = `window-${++sessionCounter}`;
+      const sources = await Promise.all(
+        [65_535, undefined].map((receiveWindowBytes, i) =>
+          connectTripleService({ ...base, identity: partyIds[i], partyIndex: i, sessionId, receiveWindowBytes }),
+        ),
+      );
+      const size = 1 << 19;
+      const t = await Promise.all(sources.map((s) => s.triples(size)));
+      assert.deepEqual(value(t.map((x) => x.c)).data, T.mul(value(t.map((x) => x.a)), value(t.map((x) => x.b))).data);
+      assert.ok(sources[1].stats.bytesReceived >= 3 * size * 8, 'party 1 received the explicit words');
+      for (const s of sources) s.close();
+    } finally {
+      await service.close();
+    }
+  });
+
   test('a dead service fails pending and later requests with ProtocolAbort, quickly', async () => {
     const child = await spawnService();
     try {

@@ -83,8 +83,9 @@ export interface TripleClientOptions {
  * The HTTP/2 flow-control window this party advertises for the material stream: how many bytes
  * the service may send before the party acknowledges them. Node's default, 65,535 bytes, makes
  * the service wait for a WINDOW_UPDATE every 64 KiB of dealt words, and the party sends one only
- * when its event loop reads the data, i.e. between two pieces of its computation; a decode step
- * of GPT-2-small brings this party tens of MB (≈ 85 MB at context 1,018). With 32 MiB the service
+ * when its event loop reads the data, i.e. between two pieces of its computation; the party that
+ * gets explicit words receives ≈ 600–700 bytes per softmax score alone (counted in process), i.e.
+ * ≈ 90–100 MB per GPT-2-small decode step at context 1,018. With 32 MiB the service
  * sends a requested batch whole while the party computes (it only sends what was requested, so
  * the window does not raise what the party holds). Measured (`mpc-prompt bench`, context 64,
  * two pairs in both orders): 545 / 517 against 600 / 564 ms per token (README, lever 31).

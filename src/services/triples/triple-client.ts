@@ -24,6 +24,7 @@ import { isIP } from 'node:net';
 import { endianness } from 'node:os';
 import tls from 'node:tls';
 import { DesyncError, ProtocolAbort, ValidationError } from '../../base/errors.ts';
+import { aint } from '../../base/validate.ts';
 import { SEED_BYTES } from '../../crypto/prg.ts';
 import { SECURITY_MODES, type SecurityMode } from '../../preprocessing/dealer-session.ts';
 import type { TripleSource } from '../../preprocessing/material.ts';
@@ -126,9 +127,7 @@ export async function connectTripleService(o: TripleClientOptions): Promise<Trip
   if (!Number.isInteger(o.parties) || o.parties < 2) throw new ValidationError(`need at least 2 parties, got ${o.parties}`, 'parties');
   if (!Number.isInteger(o.partyIndex) || o.partyIndex < 0 || o.partyIndex >= o.parties)
     throw new ValidationError(`must be in [0, ${o.parties - 1}], got ${o.partyIndex}`, 'partyIndex');
-  const w = o.receiveWindowBytes;
-  if (w !== undefined && !(Number.isInteger(w) && w >= MIN_WINDOW_BYTES && w <= MAX_WINDOW_BYTES))
-    throw new ValidationError(`must be an integer in [${MIN_WINDOW_BYTES}, ${MAX_WINDOW_BYTES}] bytes, got ${w}`, 'receiveWindowBytes');
+  if (o.receiveWindowBytes !== undefined) aint(o.receiveWindowBytes, 'receiveWindowBytes', MIN_WINDOW_BYTES, MAX_WINDOW_BYTES);
   const client = new TripleClient(o);
   await client.open(o.connectTimeoutMs ?? 10_000);
   return client;
